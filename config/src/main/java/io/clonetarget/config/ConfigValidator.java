@@ -1,0 +1,200 @@
+package io.clonetarget.config;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/** Checks values and references of a parsed configuration; every problem names its field. */
+public final class ConfigValidator {
+    private static final Pattern IQN = Pattern.compile(
+            "iqn\\.\\d{4}-(0[1-9]|1[0-2])\\.[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[^\\s]+)?");
+    private static final Pattern EUI = Pattern.compile("eui\\.[0-9A-Fa-f]{16}");
+    private static final Pattern NAA = Pattern.compile("naa\\.([0-9A-Fa-f]{16}|[0-9A-Fa-f]{32})");
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+    private static final int MIN_SEGMENT = 512;
+    private static final int MAX_SEGMENT = 16_777_215;
+
+    private ConfigValidator() {
+    }
+
+    /** Whether a name is a valid iSCSI name (RFC 3720 section 3.2.6). */
+    public static boolean isIscsiName(String name) {
+        return name != null && name.length() <= 223
+                && (IQN.matcher(name).matches() || EUI.matcher(name).matches() || NAA.matcher(name).matches());
+    }
+
+    /** All problems found, each as {@code field.path: message}; empty when the configuration is usable. */
+    public static List<String> validate(ServerConfig config) {
+        List<String> problems = new ArrayList<>();
+        server(config.server(), problems);
+        iscsi(config.iscsi(), problems);
+        if (config.discovery() != null) {
+            chap("discovery", config.discovery(), problems);
+        }
+        Map<String, Integer> volumeIndex = new HashMap<>();
+        for (int i = 0; i < config.volumes().size(); i++) {
+            VolumeConfig v = config.volumes().get(i);
+            String at = "volume[" + i + "]";
+            volume(at, v, problems);
+            if (v.name() != null && volumeIndex.putIfAbsent(v.name(), i) != null) {
+                problems.add(at + ".name: \"" + v.name() + "\" is already the name of volume[" + volumeIndex.get(v.name()) + "]");
+            }
+        }
+        Set<String> iqns = new HashSet<>();
+        Map<String, String> usedVolumes = new HashMap<>();
+        for (int i = 0; i < config.targets().size(); i++) {
+            TargetConfig t = config.targets().get(i);
+            String at = "target[" + i + "]";
+            if (!isIscsiName(t.iqn())) {
+                problems.add(at + ".iqn: " + (t.iqn() == null ? "missing" : "\"" + t.iqn()
+                        + "\" is not an iSCSI name (iqn.YYYY-MM.reversed.domain[:id], eui.<16 hex>, naa.<hex>)"));
+            } else if (!iqns.add(t.iqn())) {
+                problems.add(at + ".iqn: \"" + t.iqn() + "\" appears twice");
+            }
+            for (int k = 0; k < t.allowedInitiators().size(); k++) {
+                if (!isIscsiName(t.allowedInitiators().get(k))) {
+                    problems.add(at + ".allowed-initiators[" + k + "]: \"" + t.allowedInitiators().get(k)
+                            + "\" is not an iSCSI name");
+                }
+            }
+            if (t.chap() != null) {
+                chap(at + ".chap", t.chap(), problems);
+            }
+            Set<Integer> numbers = new HashSet<>();
+            for (int j = 0; j < t.luns().size(); j++) {
+                LunConfig l = t.luns().get(j);
+                String lat = at + ".lun[" + j + "]";
+                if (l.lun() == null || l.lun() < 0 || l.lun() > 16383) {
+                    problems.add(lat + ".lun: " + (l.lun() == null ? "missing" : l.lun() + " outside 0..16383"));
+                } else if (!numbers.add(l.lun())) {
+                    problems.add(lat + ".lun: LUN " + l.lun() + " appears twice in this target");
+                }
+                if (l.volume() == null || !volumeIndex.containsKey(l.volume())) {
+                    problems.add(lat + ".volume: " + (l.volume() == null ? "missing"
+                            : "no volume named \"" + l.volume() + "\""));
+                } else {
+                    String previous = usedVolumes.putIfAbsent(l.volume(), lat);
+                    if (previous != null) {
+                        problems.add(lat + ".volume: \"" + l.volume() + "\" is already exported as " + previous);
+                    }
+                }
+            }
+        }
+        return problems;
+    }
+
+    private static void server(ServerSection s, List<String> problems) {
+        for (int i = 0; i < s.listen().size(); i++) {
+            try {
+                Endpoint.parse(s.listen().get(i));
+            } catch (IllegalArgumentException e) {
+                problems.add("server.listen[" + i + "]: " + e.getMessage());
+            }
+        }
+        range("server.io-threads", s.ioThreads(), 1, 1024, problems);
+        if (s.nopInterval().duration().isZero() == false && s.nopTimeout().duration().isZero()) {
+            problems.add("server.nop-timeout: must be more than 0s when nop-interval is set");
+        }
+        if (s.loginTimeout().duration().isZero()) {
+            problems.add("server.login-timeout: must be more than 0s");
+        }
+    }
+
+    private static void iscsi(IscsiSection s, List<String> problems) {
+        range("iscsi.max-recv-data-segment-length", s.maxRecvDataSegmentLength().bytes(), MIN_SEGMENT, MAX_SEGMENT, problems);
+        range("iscsi.first-burst-length", s.firstBurstLength().bytes(), MIN_SEGMENT, MAX_SEGMENT, problems);
+        range("iscsi.max-burst-length", s.maxBurstLength().bytes(), MIN_SEGMENT, MAX_SEGMENT, problems);
+        if (s.firstBurstLength().bytes() > s.maxBurstLength().bytes()) {
+            problems.add("iscsi.first-burst-length: " + s.firstBurstLength() + " exceeds max-burst-length "
+                    + s.maxBurstLength());
+        }
+        range("iscsi.max-outstanding-r2t", s.maxOutstandingR2t(), 1, 65535, problems);
+        range("iscsi.command-window", s.commandWindow(), 1, 65536, problems);
+        if (s.requireDigests() && !s.allowDigests()) {
+            problems.add("iscsi.require-digests: contradicts allow-digests = false");
+        }
+    }
+
+    private static void chap(String at, ChapConfig c, List<String> problems) {
+        if (c.user() == null || c.user().isEmpty()) {
+            problems.add(at + ".user: missing");
+        }
+        secret(at, "secret", c.secret(), c.secretFile(), problems);
+        if (c.mutualUser() != null || c.mutualSecret() != null || c.mutualSecretFile() != null) {
+            if (c.mutualUser() == null || c.mutualUser().isEmpty()) {
+                problems.add(at + ".mutual-user: missing (mutual CHAP needs a user and a secret)");
+            }
+            secret(at, "mutual-secret", c.mutualSecret(), c.mutualSecretFile(), problems);
+            if (c.secret() != null && c.secret().equals(c.mutualSecret())) {
+                problems.add(at + ".mutual-secret: must differ from secret (initiators refuse equal secrets)");
+            }
+        }
+    }
+
+    private static void secret(String at, String key, String inline, String file, List<String> problems) {
+        if ((inline == null) == (file == null)) {
+            problems.add(at + "." + key + ": give exactly one of " + key + " and " + key + "-file");
+        } else if (inline != null && (inline.length() < 12 || inline.length() > 255)) {
+            problems.add(at + "." + key + ": " + inline.length() + " characters; CHAP secrets need 12 to 255"
+                    + " (Windows accepts 12 to 16)");
+        }
+    }
+
+    private static void volume(String at, VolumeConfig v, List<String> problems) {
+        if (v.name() == null || !NAME.matcher(v.name()).matches()) {
+            problems.add(at + ".name: " + (v.name() == null ? "missing"
+                    : "\"" + v.name() + "\" (letters, digits, '.', '_' and '-', up to 64)"));
+        }
+        if (v.path() == null || v.path().isEmpty()) {
+            problems.add(at + ".path: missing");
+        }
+        if (v.blockSize() != 512 && v.blockSize() != 4096) {
+            problems.add(at + ".block-size: " + v.blockSize() + " (512 or 4096)");
+        }
+        if (v.size() != null && (v.size().bytes() == 0 || v.size().bytes() % v.blockSize() != 0)) {
+            problems.add(at + ".size: " + v.size() + " is not a positive multiple of the block size " + v.blockSize());
+        }
+        if (v.type() == VolumeType.FILE) {
+            for (String[] field : new String[][]{{"source", v.source()}, {"metadata", v.metadata()}}) {
+                if (field[1] != null) {
+                    problems.add(at + "." + field[0] + ": only clone volumes have one");
+                }
+            }
+            if (v.regionSize() != null || v.hydration() != null) {
+                problems.add(at + ": region-size and hydration apply to clone volumes only");
+            }
+            return;
+        }
+        if (v.source() == null || v.source().isEmpty()) {
+            problems.add(at + ".source: missing (a file, block device or http(s) URL)");
+        }
+        if (v.size() != null) {
+            problems.add(at + ".size: a clone has the size of its source");
+        }
+        long region = v.regionSize().bytes();
+        if (Long.bitCount(region) != 1 || region < 4096 || region > (1L << 30)) {
+            problems.add(at + ".region-size: " + v.regionSize() + " is not a power of two from 4K to 1G");
+        } else if (region < v.blockSize()) {
+            problems.add(at + ".region-size: smaller than the block size");
+        }
+        HydrationConfig h = v.hydration();
+        range(at + ".hydration.in-flight", h.inFlight(), 1, 1024, problems);
+        range(at + ".hydration.batch-size", h.batchSize(), 1, 4096, problems);
+        if (h.retryMin().duration().compareTo(h.retryMax().duration()) > 0) {
+            problems.add(at + ".hydration.retry-min: longer than retry-max");
+        }
+        if (h.retryMin().duration().isZero()) {
+            problems.add(at + ".hydration.retry-min: must be more than 0s");
+        }
+    }
+
+    private static void range(String field, long value, long min, long max, List<String> problems) {
+        if (value < min || value > max) {
+            problems.add(field + ": " + value + " outside " + min + ".." + max);
+        }
+    }
+}

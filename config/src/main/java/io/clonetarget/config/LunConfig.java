@@ -1,0 +1,5 @@
+package io.clonetarget.config;
+
+/** One LUN of a target: its number and the volume behind it. */
+public record LunConfig(Integer lun, String volume) {
+}

@@ -1,0 +1,38 @@
+package io.clonetarget.config;
+
+import java.util.List;
+
+/**
+ * Process-wide settings.
+ *
+ * @param listen portals, {@code host:port} or {@code [v6]:port}
+ * @param stateDir where the server keeps its own files (admin socket, generated images)
+ * @param ioThreads threads that run SCSI commands (storage I/O blocks them)
+ * @param loginTimeout a connection that has not logged in by then is closed
+ * @param nopInterval idle time before a NOP-In ping ({@code 0s}: never)
+ * @param nopTimeout a ping unanswered this long closes the connection
+ */
+public record ServerSection(List<String> listen, String stateDir, Integer ioThreads, Interval loginTimeout,
+                            Interval nopInterval, Interval nopTimeout) {
+    public static final String DEFAULT_LISTEN = "127.0.0.1:3260";
+
+    public ServerSection {
+        listen = listen == null || listen.isEmpty() ? List.of(DEFAULT_LISTEN) : List.copyOf(listen);
+        ioThreads = ioThreads == null ? 16 : ioThreads;
+        loginTimeout = loginTimeout == null ? Interval.ofSeconds(30) : loginTimeout;
+        nopInterval = nopInterval == null ? Interval.ofSeconds(15) : nopInterval;
+        nopTimeout = nopTimeout == null ? Interval.ofSeconds(30) : nopTimeout;
+    }
+
+    public static ServerSection defaults() {
+        return new ServerSection(null, null, null, null, null, null);
+    }
+
+    public ServerSection withListen(List<String> addresses) {
+        return new ServerSection(addresses, stateDir, ioThreads, loginTimeout, nopInterval, nopTimeout);
+    }
+
+    public ServerSection withStateDir(String dir) {
+        return new ServerSection(listen, dir, ioThreads, loginTimeout, nopInterval, nopTimeout);
+    }
+}

@@ -1,0 +1,89 @@
+package io.clonetarget.storage.device;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * A byte-addressed block device.
+ *
+ * <p>Offsets and lengths are in bytes. Callers keep every request inside {@code [0, size())};
+ * implementations check and throw {@link IndexOutOfBoundsException} otherwise. Reads and writes
+ * transfer exactly {@code buffer.remaining()} bytes and leave the buffer's position at its limit.
+ *
+ * <p><b>Durability.</b> A completed {@link #write} may still sit in a volatile cache. It is
+ * durable once a later {@link #flush()} completes, or at once when it was written with
+ * {@code fua} set. Discard and write-zeroes follow the same rule.
+ *
+ * <p><b>Thread safety.</b> All methods may be called concurrently, except {@link #close()},
+ * which the owner calls once no request is in flight.
+ */
+public interface BlockDevice extends Closeable {
+
+    /** Size in bytes; a multiple of {@link #logicalBlockSize()}. */
+    long size();
+
+    /** The addressable unit, in bytes (512 or 4096). */
+    int logicalBlockSize();
+
+    /** The unit the device writes internally, in bytes; a multiple of the logical block size. */
+    int physicalBlockSize();
+
+    /** Whether writes, discards and write-zeroes are refused with {@link ReadOnlyException}. */
+    boolean isReadOnly();
+
+    /** Reads {@code dst.remaining()} bytes at {@code offset}. */
+    void read(long offset, ByteBuffer dst) throws IOException;
+
+    /**
+     * Writes {@code src.remaining()} bytes at {@code offset}.
+     *
+     * @param fua force unit access: the data is durable when this call returns
+     */
+    void write(long offset, ByteBuffer src, boolean fua) throws IOException;
+
+    /** Makes every write, discard and write-zeroes completed before this call durable. */
+    void flush() throws IOException;
+
+    /**
+     * Tells the device the range is unused. Whether it reads back as zeroes afterwards is
+     * {@link #discardZeroesData()}.
+     */
+    void discard(long offset, long length) throws IOException;
+
+    /** Makes the range read back as zeroes, deallocating it where the device can. */
+    void writeZeroes(long offset, long length) throws IOException;
+
+    /** Whether a discarded range reads back as zeroes (SCSI LBPRZ). */
+    default boolean discardZeroesData() {
+        return false;
+    }
+
+    /**
+     * The allocation state of the device at {@code offset}: whether the bytes from there are
+     * backed by storage, and for how many bytes that state holds (at least one logical block
+     * unless {@code offset == size()}). Devices without that knowledge report the rest of the
+     * device as allocated.
+     */
+    default Extent extentAt(long offset) throws IOException {
+        Ranges.check(this, offset, 0);
+        return new Extent(offset, size() - offset, true);
+    }
+
+    /** A hint that the range will be read soon. */
+    default void prefetch(long offset, long length) throws IOException {
+        Ranges.check(this, offset, length);
+    }
+
+    /** A short human description for logs and status ("file /var/lib/x.img"). */
+    String describe();
+
+    /** One allocation run: {@code length} bytes from {@code offset}, all allocated or all not. */
+    record Extent(long offset, long length, boolean allocated) {
+        public Extent {
+            if (offset < 0 || length < 0) {
+                throw new IllegalArgumentException("negative extent " + offset + "+" + length);
+            }
+        }
+    }
+}

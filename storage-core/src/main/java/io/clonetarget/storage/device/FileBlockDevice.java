@@ -1,0 +1,339 @@
+package io.clonetarget.storage.device;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A {@link BlockDevice} on a regular file or a Linux block device.
+ *
+ * <p>Data moves between direct buffers and the kernel with pread/pwrite; nothing is copied into
+ * the heap. {@link #flush()} is fdatasync; a FUA write uses RWF_DSYNC where the kernel has it.
+ * Discard punches holes (a sparse file stays sparse); write-zeroes uses FALLOC_FL_ZERO_RANGE.
+ * Either falls back to writing zeroes where the file system cannot, so discarded ranges always
+ * read back as zeroes.
+ *
+ * <p>The file is locked with flock: exclusively when writable, shared when read-only, so two
+ * servers can never write the same image. Thread-safe; see {@link BlockDevice}.
+ */
+public final class FileBlockDevice implements BlockDevice {
+    private static final Logger LOG = LoggerFactory.getLogger(FileBlockDevice.class);
+    private static final int ZERO_CHUNK = 1 << 20;
+    private static final ByteBuffer ZEROES = ByteBuffer.allocateDirect(ZERO_CHUNK).asReadOnlyBuffer();
+
+    private final Path path;
+    private final int fd;
+    private final long size;
+    private final int logicalBlockSize;
+    private final int physicalBlockSize;
+    private final boolean readOnly;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile boolean dsyncWrites = true;
+    private volatile boolean zeroRange = true;
+    private volatile boolean punchHole = true;
+    private volatile boolean seekData = true;
+
+    private FileBlockDevice(Path path, int fd, long size, int logicalBlockSize, boolean readOnly) {
+        this.path = path;
+        this.fd = fd;
+        this.size = size;
+        this.logicalBlockSize = logicalBlockSize;
+        this.physicalBlockSize = Math.max(logicalBlockSize, 4096);
+        this.readOnly = readOnly;
+    }
+
+    /**
+     * Opens an existing file or block device.
+     *
+     * @param logicalBlockSize 512 or 4096; the usable size is the file size rounded down to it
+     */
+    public static FileBlockDevice open(Path path, boolean readOnly, int logicalBlockSize) throws IOException {
+        checkBlockSize(logicalBlockSize);
+        if (Files.isDirectory(path)) {
+            throw new IOException(path + " is a directory, not an image file or block device");
+        }
+        int fd;
+        try {
+            fd = NativeIo.open(path, readOnly ? NativeIo.O_RDONLY : NativeIo.O_RDWR, 0);
+        } catch (NativeIoException e) {
+            throw describeOpenFailure(path, e);
+        }
+        try {
+            if (!NativeIo.tryLock(fd, !readOnly)) {
+                throw new IOException(path + " is in use by another process (flock held)");
+            }
+            long bytes = NativeIo.lseek(fd, 0, NativeIo.SEEK_END);
+            long usable = bytes - bytes % logicalBlockSize;
+            if (usable != bytes) {
+                LOG.warn("{} is {} bytes, not a multiple of {}: the last {} bytes are not addressable",
+                        path, bytes, logicalBlockSize, bytes - usable);
+            }
+            return new FileBlockDevice(path, fd, usable, logicalBlockSize, readOnly);
+        } catch (IOException | RuntimeException e) {
+            NativeIo.close(fd);
+            throw e;
+        }
+    }
+
+    /**
+     * Creates a sparse file of {@code size} bytes if {@code path} does not exist, then opens it
+     * writable. An existing file is opened as it is; the caller compares sizes.
+     */
+    public static FileBlockDevice openOrCreate(Path path, long size, int logicalBlockSize) throws IOException {
+        checkBlockSize(logicalBlockSize);
+        if (size <= 0 || size % logicalBlockSize != 0) {
+            throw new IllegalArgumentException(
+                    "size " + size + " must be a positive multiple of " + logicalBlockSize);
+        }
+        if (!Files.exists(path)) {
+            Path parent = path.toAbsolutePath().getParent();
+            if (parent != null) {
+                Files.createDirectories(parent);
+            }
+            try {
+                int fd = NativeIo.open(path, NativeIo.O_RDWR | NativeIo.O_CREAT | NativeIo.O_EXCL, 0640);
+                try {
+                    NativeIo.ftruncate(fd, size);
+                    NativeIo.fsync(fd);
+                } finally {
+                    NativeIo.close(fd);
+                }
+            } catch (NativeIoException e) {
+                if (e.errno() != NativeIo.EEXIST) {
+                    throw describeOpenFailure(path, e);
+                }
+            }
+        }
+        return open(path, false, logicalBlockSize);
+    }
+
+    private static void checkBlockSize(int logicalBlockSize) {
+        if (logicalBlockSize != 512 && logicalBlockSize != 4096) {
+            throw new IllegalArgumentException("logical block size must be 512 or 4096, not " + logicalBlockSize);
+        }
+    }
+
+    private static IOException describeOpenFailure(Path path, NativeIoException e) {
+        return switch (e.errno()) {
+            case NativeIo.ENOENT -> new IOException(path + " does not exist", e);
+            case NativeIo.EACCES, NativeIo.EPERM -> new IOException("no permission to open " + path, e);
+            case NativeIo.EROFS -> new ReadOnlyException(path + " is on a read-only file system");
+            default -> new IOException("cannot open " + path + ": " + e.getMessage(), e);
+        };
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public int logicalBlockSize() {
+        return logicalBlockSize;
+    }
+
+    @Override
+    public int physicalBlockSize() {
+        return physicalBlockSize;
+    }
+
+    @Override
+    public boolean isReadOnly() {
+        return readOnly;
+    }
+
+    @Override
+    public boolean discardZeroesData() {
+        return true;
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        Ranges.check(this, offset, dst.remaining());
+        if (!dst.isDirect()) {
+            ByteBuffer bounce = ByteBuffer.allocateDirect(dst.remaining());
+            read(offset, bounce);
+            dst.put(bounce.flip());
+            return;
+        }
+        int want = dst.remaining();
+        long got;
+        try {
+            got = NativeIo.pread(fd, dst, offset);
+        } catch (NativeIoException e) {
+            throw translate(e, false);
+        }
+        if (got != want) {
+            throw new MediumErrorException("short read of " + path + " at " + offset + ": " + got
+                    + " of " + want + " bytes (file shrunk underneath?)", false);
+        }
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        checkWritable();
+        Ranges.check(this, offset, src.remaining());
+        if (!src.isDirect()) {
+            ByteBuffer bounce = ByteBuffer.allocateDirect(src.remaining());
+            bounce.put(src).flip();
+            write(offset, bounce, fua);
+            return;
+        }
+        try {
+            if (fua && dsyncWrites) {
+                int start = src.position();
+                if (NativeIo.pwriteDsync(fd, src, offset)) {
+                    return;
+                }
+                dsyncWrites = false;
+                src.position(start);
+            }
+            NativeIo.pwrite(fd, src, offset);
+            if (fua) {
+                NativeIo.fdatasync(fd);
+            }
+        } catch (NativeIoException e) {
+            throw translate(e, true);
+        }
+    }
+
+    @Override
+    public void flush() throws IOException {
+        if (readOnly) {
+            return;
+        }
+        try {
+            NativeIo.fdatasync(fd);
+        } catch (NativeIoException e) {
+            throw translate(e, true);
+        }
+    }
+
+    @Override
+    public void discard(long offset, long length) throws IOException {
+        checkWritable();
+        Ranges.check(this, offset, length);
+        if (length == 0) {
+            return;
+        }
+        if (punchHole) {
+            try {
+                NativeIo.fallocate(fd, NativeIo.FALLOC_FL_PUNCH_HOLE | NativeIo.FALLOC_FL_KEEP_SIZE, offset, length);
+                return;
+            } catch (NativeIoException e) {
+                if (e.errno() != NativeIo.EOPNOTSUPP) {
+                    throw translate(e, true);
+                }
+                LOG.info("{}: hole punching not supported, discards will write zeroes", path);
+                punchHole = false;
+            }
+        }
+        writeZeroBuffers(offset, length);
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length) throws IOException {
+        checkWritable();
+        Ranges.check(this, offset, length);
+        if (length == 0) {
+            return;
+        }
+        if (zeroRange) {
+            try {
+                NativeIo.fallocate(fd, NativeIo.FALLOC_FL_ZERO_RANGE | NativeIo.FALLOC_FL_KEEP_SIZE, offset, length);
+                return;
+            } catch (NativeIoException e) {
+                if (e.errno() != NativeIo.EOPNOTSUPP && e.errno() != NativeIo.EINVAL) {
+                    throw translate(e, true);
+                }
+                zeroRange = false;
+            }
+        }
+        writeZeroBuffers(offset, length);
+    }
+
+    private void writeZeroBuffers(long offset, long length) throws IOException {
+        long done = 0;
+        while (done < length) {
+            int n = (int) Math.min(ZERO_CHUNK, length - done);
+            write(offset + done, ZEROES.duplicate().limit(n), false);
+            done += n;
+        }
+    }
+
+    @Override
+    public Extent extentAt(long offset) throws IOException {
+        Ranges.check(this, offset, 0);
+        if (offset == size || !seekData) {
+            return new Extent(offset, size - offset, true);
+        }
+        try {
+            long data;
+            try {
+                data = NativeIo.lseek(fd, offset, NativeIo.SEEK_DATA);
+            } catch (NativeIoException e) {
+                if (e.errno() == NativeIo.ENXIO) {
+                    return new Extent(offset, size - offset, false);
+                }
+                throw e;
+            }
+            if (data > offset) {
+                return new Extent(offset, Math.min(data, size) - offset, false);
+            }
+            long hole = NativeIo.lseek(fd, offset, NativeIo.SEEK_HOLE);
+            return new Extent(offset, Math.min(hole, size) - offset, true);
+        } catch (NativeIoException e) {
+            if (e.errno() == NativeIo.EINVAL || e.errno() == NativeIo.EOPNOTSUPP) {
+                seekData = false;
+                return new Extent(offset, size - offset, true);
+            }
+            throw translate(e, false);
+        }
+    }
+
+    @Override
+    public void prefetch(long offset, long length) throws IOException {
+        Ranges.check(this, offset, length);
+        NativeIo.willNeed(fd, offset, length);
+    }
+
+    @Override
+    public String describe() {
+        return "file " + path + (readOnly ? " (read-only)" : "");
+    }
+
+    private void checkWritable() throws ReadOnlyException {
+        if (readOnly) {
+            throw new ReadOnlyException(path + " is open read-only");
+        }
+    }
+
+    private IOException translate(NativeIoException e, boolean write) {
+        return switch (e.errno()) {
+            case NativeIo.ENOSPC -> new NoSpaceException(path + ": " + e.getMessage());
+            case NativeIo.EIO -> new MediumErrorException(path + ": " + e.getMessage(), write, e);
+            case NativeIo.EROFS -> new ReadOnlyException(path + ": " + e.getMessage());
+            default -> e;
+        };
+    }
+
+    @Override
+    public void close() throws IOException {
+        if (closed.compareAndSet(false, true)) {
+            NativeIo.close(fd);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return describe();
+    }
+}

@@ -1,0 +1,214 @@
+package io.clonetarget.server;
+
+import io.clonetarget.config.ChapConfig;
+import io.clonetarget.config.Endpoint;
+import io.clonetarget.config.IscsiSection;
+import io.clonetarget.config.LunConfig;
+import io.clonetarget.config.ServerConfig;
+import io.clonetarget.config.TargetConfig;
+import io.clonetarget.config.VolumeConfig;
+import io.clonetarget.server.login.ChapCredentials;
+import io.clonetarget.server.login.TargetSettings;
+import io.clonetarget.server.scsi.BlockLogicalUnit;
+import io.clonetarget.server.scsi.LogicalUnit;
+import io.clonetarget.server.session.Connection;
+import io.clonetarget.server.session.ServerContext;
+import io.clonetarget.server.target.TargetNode;
+import io.clonetarget.server.transport.BufferPool;
+import io.clonetarget.server.transport.Portal;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running target: volumes, target nodes, portals and the threads behind them.
+ *
+ * <p>{@link #close()} stops in the order that loses nothing: stop accepting, close connections,
+ * let commands already running finish, flush and close every volume, stop the threads. It is
+ * idempotent and also what SIGTERM and Ctrl-C run.
+ */
+public final class TargetServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(TargetServer.class);
+    private final ServerConfig config;
+    private final ServerContext context;
+    private final ExecutorService commands;
+    private final ExecutorService background;
+    private final ScheduledExecutorService timers;
+    private final Map<String, OpenVolume> volumes = new LinkedHashMap<>();
+    private final List<LogicalUnit> units = new ArrayList<>();
+    private final List<Portal> portals = new ArrayList<>();
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private TargetServer(ServerConfig config) {
+        this.config = config;
+        IscsiSection i = config.iscsi();
+        TargetSettings settings = new TargetSettings((int) i.maxRecvDataSegmentLength().bytes(),
+                (int) i.maxBurstLength().bytes(), (int) i.firstBurstLength().bytes(), i.initialR2t(),
+                i.immediateData(), i.maxOutstandingR2t(), 2, 20, i.allowDigests(), i.allowDigests(),
+                i.requireDigests(), i.commandWindow());
+        int threads = config.server().ioThreads();
+        AtomicInteger n = new AtomicInteger();
+        this.commands = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+                r -> Thread.ofPlatform().daemon().name("scsi-io-" + n.incrementAndGet()).unstarted(r));
+        this.background = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("iscsi-bg-", 0).factory());
+        this.timers = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().daemon().name("iscsi-timer").unstarted(r));
+        ServerContext.Timeouts timeouts = new ServerContext.Timeouts(config.server().loginTimeout().duration(),
+                config.server().nopInterval().duration(), config.server().nopTimeout().duration());
+        this.context = new ServerContext(settings, timeouts, commands, background, timers, new BufferPool(256L << 20));
+    }
+
+    /**
+     * Opens every volume, builds the targets and starts listening.
+     *
+     * @throws IOException naming the volume or portal that failed; whatever was opened is closed
+     */
+    public static TargetServer start(ServerConfig config) throws IOException {
+        TargetServer server = new TargetServer(config);
+        try {
+            server.open();
+        } catch (IOException | RuntimeException e) {
+            server.close();
+            throw e;
+        }
+        return server;
+    }
+
+    private void open() throws IOException {
+        if (config.discovery() != null) {
+            context.setDiscoveryChap(chap(config.discovery(), false), chap(config.discovery(), true));
+        }
+        for (VolumeConfig v : config.volumes()) {
+            volumes.put(v.name(), Volumes.open(v));
+            LOG.info("volume {}: {}", v.name(), volumes.get(v.name()).description());
+        }
+        for (TargetConfig t : config.targets()) {
+            ChapCredentials chap = t.chap() == null ? null : chap(t.chap(), false);
+            ChapCredentials mutual = t.chap() == null ? null : chap(t.chap(), true);
+            TargetNode node = new TargetNode(t.iqn(), t.alias(), chap, mutual, new HashSet<>(t.allowedInitiators()));
+            for (LunConfig l : t.luns()) {
+                OpenVolume volume = volumes.get(l.volume());
+                VolumeConfig vc = config.volume(l.volume());
+                LogicalUnit unit = new BlockLogicalUnit(t.iqn() + " lun " + l.lun(), volume.device(),
+                        volume.identity(), vc.readOnly(), context.buffers());
+                units.add(unit);
+                node.putLun(l.lun(), unit);
+            }
+            context.addTarget(node);
+        }
+        for (String listen : config.server().listen()) {
+            InetSocketAddress address = Endpoint.parse(listen);
+            Portal portal = Portal.open(address, this::accept);
+            portals.add(portal);
+            context.addPortal(portal.address());
+            LOG.info("listening on {}", Endpoint.format(portal.address()));
+        }
+    }
+
+    private void accept(java.nio.channels.SocketChannel channel) {
+        if (closed.get()) {
+            try {
+                channel.close();
+            } catch (IOException ignored) {
+                // shutting down
+            }
+            return;
+        }
+        try {
+            new Connection(channel, context).start();
+        } catch (IOException e) {
+            LOG.warn("cannot set up connection: {}", e.getMessage());
+            try {
+                channel.close();
+            } catch (IOException ignored) {
+                // already broken
+            }
+        }
+    }
+
+    private static ChapCredentials chap(ChapConfig c, boolean mutual) throws IOException {
+        String user = mutual ? c.mutualUser() : c.user();
+        String inline = mutual ? c.mutualSecret() : c.secret();
+        String file = mutual ? c.mutualSecretFile() : c.secretFile();
+        if (user == null) {
+            return null;
+        }
+        String secret = inline != null ? inline : Files.readString(Path.of(file), StandardCharsets.UTF_8).strip();
+        return ChapCredentials.of(user, secret);
+    }
+
+    public ServerConfig config() {
+        return config;
+    }
+
+    public ServerContext context() {
+        return context;
+    }
+
+    public Map<String, OpenVolume> volumes() {
+        return volumes;
+    }
+
+    /** The addresses actually bound, in configuration order. */
+    public List<InetSocketAddress> addresses() {
+        List<InetSocketAddress> list = new ArrayList<>();
+        for (Portal p : portals) {
+            list.add(p.address());
+        }
+        return list;
+    }
+
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        for (Portal p : portals) {
+            try {
+                p.close();
+            } catch (IOException e) {
+                LOG.warn("closing portal {}: {}", p.address(), e.getMessage());
+            }
+        }
+        for (Connection c : new ArrayList<>(context.connections())) {
+            c.close("server shutting down");
+        }
+        commands.shutdown();
+        try {
+            if (!commands.awaitTermination(30, TimeUnit.SECONDS)) {
+                LOG.warn("commands still running after 30 s; closing volumes anyway");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        for (LogicalUnit u : units) {
+            u.close();
+        }
+        for (OpenVolume v : volumes.values()) {
+            try {
+                v.owner().close();
+            } catch (IOException e) {
+                LOG.error("closing volume {}: {}", v.name(), e.getMessage());
+            }
+        }
+        background.shutdownNow();
+        timers.shutdownNow();
+        LOG.info("server stopped");
+    }
+}

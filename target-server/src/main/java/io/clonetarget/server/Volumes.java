@@ -1,0 +1,55 @@
+package io.clonetarget.server;
+
+import io.clonetarget.config.VolumeConfig;
+import io.clonetarget.server.scsi.LunIdentity;
+import io.clonetarget.storage.device.FileBlockDevice;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Opens the volumes a configuration describes. */
+final class Volumes {
+    private Volumes() {
+    }
+
+    static OpenVolume open(VolumeConfig v) throws IOException {
+        return switch (v.type()) {
+            case FILE -> openFile(v);
+            case CLONE -> CloneVolumes.open(v);
+        };
+    }
+
+    private static OpenVolume openFile(VolumeConfig v) throws IOException {
+        Path path = Path.of(v.path());
+        FileBlockDevice device;
+        if (v.size() != null) {
+            device = FileBlockDevice.openOrCreate(path, v.size().bytes(), v.blockSize());
+            if (device.size() != v.size().bytes()) {
+                long actual = device.size();
+                device.close();
+                throw new IOException("volume " + v.name() + ": " + path + " exists with " + actual
+                        + " bytes, but the configuration says size " + v.size() + " (" + v.size().bytes()
+                        + " bytes); remove the size or fix it");
+            }
+        } else {
+            if (!Files.exists(path)) {
+                throw new IOException("volume " + v.name() + ": " + path + " does not exist (give a size to create it)");
+            }
+            device = FileBlockDevice.open(path, v.readOnly(), v.blockSize());
+        }
+        if (device.size() == 0) {
+            device.close();
+            throw new IOException("volume " + v.name() + ": " + path + " is empty");
+        }
+        return new OpenVolume(v.name(), device, LunIdentity.fromSeed(fileSeed(path), "file"), device,
+                "file " + path);
+    }
+
+    /** A seed that stays the same while the file does, and changes when it is replaced. */
+    static String fileSeed(Path path) throws IOException {
+        Path real = path.toRealPath();
+        Object inode = Files.getAttribute(real, "unix:ino");
+        Object device = Files.getAttribute(real, "unix:dev");
+        return "file:" + real + ":" + device + ":" + inode;
+    }
+}

@@ -1,0 +1,87 @@
+package io.clonetarget.server.cli;
+
+import io.clonetarget.config.ConfigFiles;
+import io.clonetarget.config.ServerConfig;
+import io.clonetarget.server.TargetServer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code clonetarget serve}: from a configuration file, or the quick form for one target. */
+@Command(name = "serve", sortOptions = false,
+        description = {"Serve the targets of a configuration file, or one target given on the command line.",
+            "",
+            "  clonetarget serve --config /etc/clonetarget/clonetarget.toml",
+            "  clonetarget serve --listen 127.0.0.1:3260 --target iqn.2026-11.com.example:disk1 \\",
+            "      --lun /var/lib/disk1.img,size=10G --clone /images/golden.img,dest=/var/lib/vm1.img"})
+final class ServeCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "Configuration file (TOML).")
+    Path config;
+
+    @Option(names = "--listen", paramLabel = "ADDR:PORT",
+            description = "Portal to listen on; repeatable. Default 127.0.0.1:3260.")
+    List<String> listen = new ArrayList<>();
+
+    @Option(names = "--target", paramLabel = "IQN", description = "Target name for the quick form. Default "
+            + QuickForm.DEFAULT_IQN + ".")
+    String target;
+
+    @Option(names = "--lun", paramLabel = "PATH[,size=SIZE][,block-size=512|4096][,read-only]",
+            description = "A file LUN; repeatable, numbered from 0 in order with --clone. A missing file is "
+                    + "created sparse with the given size.")
+    void lun(String text) {
+        specs.add(new QuickForm.Spec(false, text));
+    }
+
+    @Option(names = "--clone", paramLabel = "SOURCE,dest=PATH[,region=64K][,rate=SIZE][,hydrate-on-read]",
+            description = "A clone LUN of SOURCE (file, block device or http(s) URL) hydrating into PATH; repeatable.")
+    void clone(String text) {
+        specs.add(new QuickForm.Spec(true, text));
+    }
+
+    @Option(names = "--state-dir", paramLabel = "DIR", description = "Directory for the server's own files.")
+    Path stateDir;
+
+    @Option(names = "--io-threads", paramLabel = "N", description = "Threads running SCSI commands. Default 16.")
+    Integer ioThreads;
+
+    private final List<QuickForm.Spec> specs = new ArrayList<>();
+
+    @Override
+    public Integer call() throws Exception {
+        ServerConfig cfg = resolve();
+        TargetServer server = TargetServer.start(cfg);
+        return Serving.untilSignal(server, spec.commandLine().getOut());
+    }
+
+    ServerConfig resolve() throws Exception {
+        if (config != null) {
+            if (!specs.isEmpty() || target != null) {
+                throw new CommandLine.ParameterException(spec.commandLine(),
+                        "--config cannot be combined with --target, --lun or --clone");
+            }
+            ServerConfig file = ConfigFiles.read(config);
+            if (!listen.isEmpty()) {
+                file = new ServerConfig(file.server().withListen(listen), file.iscsi(), file.discovery(),
+                        file.volumes(), file.targets());
+            }
+            return file;
+        }
+        if (specs.isEmpty()) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "give --config FILE, or at least one --lun or --clone");
+        }
+        try {
+            return QuickForm.build(listen, target, specs, stateDir == null ? null : stateDir.toString(), ioThreads);
+        } catch (QuickForm.SpecException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,220 @@
+package io.clonetarget.server.pdu;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.GatheringByteChannel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The sending half of a connection: one writer thread drains a queue of {@link OutboundPdu}s and
+ * sends each batch with a single gathering write.
+ *
+ * <p>Any thread may {@link #send}; command threads never block on a slow initiator. The writer
+ * is the only owner of StatSN: it stamps StatSN, ExpCmdSN and MaxCmdSN and computes digests
+ * right before writing, so numbers leave in order.
+ */
+public final class Outbox {
+    private static final Logger LOG = LoggerFactory.getLogger(Outbox.class);
+    private static final int MAX_BATCH = 64;
+    private static final OutboundPdu STOP = new OutboundPdu(OutboundPdu.newHeader(), Bhs.LENGTH, null,
+            OutboundPdu.StatSnUse.NONE, null);
+
+    /** Where ExpCmdSN and MaxCmdSN come from at the moment a PDU is sent. */
+    public interface CommandWindow {
+        int expCmdSn();
+
+        int maxCmdSn();
+    }
+
+    private final GatheringByteChannel channel;
+    private final String name;
+    private final LinkedBlockingQueue<OutboundPdu> queue = new LinkedBlockingQueue<>();
+    private final Digest digest = new Digest();
+    private final Consumer<IOException> onFailure;
+    private volatile CommandWindow window;
+    private volatile boolean headerDigest;
+    private volatile boolean dataDigest;
+    private volatile boolean dead;
+    private int statSn;
+    private Thread thread;
+
+    public Outbox(GatheringByteChannel channel, String name, CommandWindow window, Consumer<IOException> onFailure) {
+        this.channel = channel;
+        this.name = name;
+        this.window = window;
+        this.onFailure = onFailure;
+    }
+
+    /** Starts the writer thread. */
+    public void start() {
+        thread = Thread.ofPlatform().daemon().name("iscsi-tx-" + name).start(this::run);
+    }
+
+    /** Sets the first StatSN; only before the first response is queued. */
+    public void initStatSn(int first) {
+        this.statSn = first;
+    }
+
+    /** Switches the source of ExpCmdSN/MaxCmdSN (from the login window to the session's). */
+    public void setWindow(CommandWindow window) {
+        this.window = window;
+    }
+
+    /** Digests to use from the next PDU taken from the queue on. */
+    public void setDigests(boolean header, boolean data) {
+        this.headerDigest = header;
+        this.dataDigest = data;
+    }
+
+    /** Queues a PDU. After the connection died the PDU is completed (released) at once. */
+    public void send(OutboundPdu pdu) {
+        if (dead) {
+            pdu.completed();
+            return;
+        }
+        queue.add(pdu);
+        if (dead && queue.remove(pdu)) {
+            pdu.completed();
+        }
+    }
+
+    /** Lets the queued PDUs go out, then stops the writer (the caller closes the socket). */
+    public void finish(long timeoutMillis) {
+        queue.add(STOP);
+        Thread t = thread;
+        if (t != null && t != Thread.currentThread()) {
+            try {
+                t.join(timeoutMillis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        abort();
+    }
+
+    /** Drops everything queued and stops the writer. */
+    public void abort() {
+        dead = true;
+        queue.add(STOP);
+        drainAndComplete();
+    }
+
+    public boolean isDead() {
+        return dead;
+    }
+
+    private void drainAndComplete() {
+        List<OutboundPdu> left = new ArrayList<>();
+        queue.drainTo(left);
+        for (OutboundPdu p : left) {
+            if (p != STOP) {
+                p.completed();
+            }
+        }
+    }
+
+    private void run() {
+        List<OutboundPdu> batch = new ArrayList<>(MAX_BATCH);
+        ByteBuffer[] iov = new ByteBuffer[MAX_BATCH * 3];
+        try {
+            while (!dead) {
+                OutboundPdu first = queue.poll(1, TimeUnit.SECONDS);
+                if (first == null) {
+                    continue;
+                }
+                batch.add(first);
+                queue.drainTo(batch, MAX_BATCH - 1);
+                boolean stop = false;
+                int n = 0;
+                for (OutboundPdu pdu : batch) {
+                    if (pdu == STOP) {
+                        stop = true;
+                        break;
+                    }
+                    n = prepare(pdu, iov, n);
+                }
+                writeFully(iov, n);
+                for (OutboundPdu pdu : batch) {
+                    if (pdu != STOP) {
+                        pdu.completed();
+                    }
+                }
+                batch.clear();
+                if (stop) {
+                    break;
+                }
+            }
+        } catch (IOException e) {
+            dead = true;
+            LOG.debug("[{}] write failed: {}", name, e.toString());
+            for (OutboundPdu pdu : batch) {
+                if (pdu != STOP) {
+                    pdu.completed();
+                }
+            }
+            drainAndComplete();
+            onFailure.accept(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            dead = true;
+            LOG.error("[{}] writer failed", name, e);
+            drainAndComplete();
+            onFailure.accept(new IOException(e));
+        }
+    }
+
+    private int prepare(OutboundPdu pdu, ByteBuffer[] iov, int n) {
+        ByteBuffer h = pdu.header();
+        CommandWindow w = window;
+        switch (pdu.statSnUse()) {
+            case ADVANCE -> h.putInt(Bhs.OFF_STATSN, statSn++);
+            case CURRENT -> h.putInt(Bhs.OFF_STATSN, statSn);
+            case NONE -> { }
+        }
+        h.putInt(Bhs.OFF_EXPCMDSN, w.expCmdSn());
+        h.putInt(Bhs.OFF_MAXCMDSN, w.maxCmdSn());
+        int hl = pdu.headerLength();
+        if (headerDigest) {
+            Digest.put(h, hl, digest.ofHeader(h, hl));
+            hl += Digest.LENGTH;
+        }
+        iov[n++] = h.duplicate().position(0).limit(hl);
+        ByteBuffer data = pdu.data();
+        if (data != null && data.hasRemaining()) {
+            iov[n++] = data.duplicate();
+            int pad = Bhs.padding(data.remaining());
+            boolean dd = dataDigest;
+            if (pad > 0 || dd) {
+                ByteBuffer trailer = ByteBuffer.allocate(8);
+                trailer.limit(pad + (dd ? 4 : 0));
+                if (dd) {
+                    Digest.put(trailer, pad, digest.ofSegment(data));
+                }
+                iov[n++] = trailer;
+            }
+        }
+        return n;
+    }
+
+    private void writeFully(ByteBuffer[] iov, int n) throws IOException {
+        int first = 0;
+        while (first < n) {
+            channel.write(iov, first, n - first);
+            while (first < n && !iov[first].hasRemaining()) {
+                first++;
+            }
+        }
+    }
+
+    /** The StatSN the next response will carry (for tests and status). */
+    public int peekStatSn() {
+        return statSn;
+    }
+}

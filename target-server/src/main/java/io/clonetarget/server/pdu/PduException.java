@@ -1,0 +1,25 @@
+package io.clonetarget.server.pdu;
+
+/**
+ * A PDU the target cannot accept. It is answered with a Reject of {@link #reason()}; when
+ * {@link #fatal()} the connection is closed afterwards, because the byte stream or the task
+ * state can no longer be trusted (RFC 7143 error recovery level 0).
+ */
+public class PduException extends Exception {
+    private final RejectReason reason;
+    private final boolean fatal;
+
+    public PduException(RejectReason reason, boolean fatal, String message) {
+        super(message);
+        this.reason = reason;
+        this.fatal = fatal;
+    }
+
+    public RejectReason reason() {
+        return reason;
+    }
+
+    public boolean fatal() {
+        return fatal;
+    }
+}

@@ -1,0 +1,493 @@
+package io.clonetarget.server.scsi;
+
+import io.clonetarget.storage.device.BlockDevice;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The data-moving commands of SBC-4: READ, WRITE, VERIFY, WRITE AND VERIFY, WRITE SAME, UNMAP,
+ * COMPARE AND WRITE, SYNCHRONIZE CACHE, PRE-FETCH and GET LBA STATUS.
+ *
+ * <p>LBA arithmetic is on longs and checked against overflow: an LBA at or above 2^63 (a
+ * negative long) and LBA + length past the end are both LBA OUT OF RANGE. Writes use FUA when
+ * the CDB asks for it or when the write cache is disabled (WCE=0).
+ */
+final class BlockCommands {
+    /** Largest transfer of one command; reported as MAXIMUM TRANSFER LENGTH. */
+    static final int MAX_TRANSFER_BYTES = 8 << 20;
+    /** Reported as OPTIMAL TRANSFER LENGTH. */
+    static final int OPTIMAL_TRANSFER_BYTES = 1 << 20;
+    static final long MAX_UNMAP_BLOCKS = 1 << 20;
+    static final int MAX_UNMAP_DESCRIPTORS = 256;
+    static final long MAX_WRITE_SAME_BLOCKS = 65535;
+    static final int MAX_COMPARE_AND_WRITE_BLOCKS = 16;
+    private static final int CHUNK = 1 << 20;
+
+    private final BlockDevice device;
+    private final ModePages modes;
+    private final BufferSource buffers;
+    private final BooleanSupplier writeProtected;
+    private final int blockSize;
+    /** Serializes the read-modify-write commands (COMPARE AND WRITE, ORWRITE) with each other. */
+    private final ReentrantLock atomic = new ReentrantLock();
+
+    BlockCommands(BlockDevice device, ModePages modes, BufferSource buffers, BooleanSupplier writeProtected) {
+        this.device = device;
+        this.modes = modes;
+        this.buffers = buffers;
+        this.writeProtected = writeProtected;
+        this.blockSize = device.logicalBlockSize();
+    }
+
+    Inquiry.Limits limits() {
+        int granularity = Math.max(1, device.physicalBlockSize() / blockSize);
+        return new Inquiry.Limits(granularity, MAX_TRANSFER_BYTES / blockSize, OPTIMAL_TRANSFER_BYTES / blockSize,
+                MAX_UNMAP_BLOCKS, MAX_UNMAP_DESCRIPTORS, granularity, MAX_WRITE_SAME_BLOCKS,
+                MAX_COMPARE_AND_WRITE_BLOCKS);
+    }
+
+    private long blocks() {
+        return device.size() / blockSize;
+    }
+
+    /** LBA and transfer length of a READ/WRITE/VERIFY-shaped CDB, and where the length field is. */
+    private record Extent(long lba, long blocks, int lengthOffset) {
+    }
+
+    private static Extent extent(ByteBuffer cdb) {
+        return switch (Cdb.opcode(cdb) >>> 5) {
+            case 0 -> {
+                int len = Cdb.u8(cdb, 4);
+                yield new Extent(Cdb.u24(cdb, 1) & 0x1f_ffff, len == 0 ? 256 : len, 4);
+            }
+            case 1, 2 -> new Extent(Cdb.u32(cdb, 2), Cdb.u16(cdb, 7), 7);
+            case 5 -> new Extent(Cdb.u32(cdb, 2), Cdb.u32(cdb, 6), 6);
+            case 4 -> new Extent(Cdb.u64(cdb, 2), Cdb.u32(cdb, 10), 10);
+            default -> throw new IllegalArgumentException("not a block command");
+        };
+    }
+
+    private void checkRange(long lba, long count) throws ScsiException {
+        long blocks = blocks();
+        if (lba < 0 || count < 0 || lba > blocks || count > blocks - lba) {
+            throw ScsiException.lbaOutOfRange();
+        }
+    }
+
+    private void checkTransfer(Extent e) throws ScsiException {
+        if (e.blocks() * blockSize > MAX_TRANSFER_BYTES) {
+            throw ScsiException.invalidCdbField(e.lengthOffset(), -1);
+        }
+    }
+
+    private static void checkProtect(ByteBuffer cdb) throws ScsiException {
+        if (Cdb.opcode(cdb) != 0x08 && Cdb.opcode(cdb) != 0x0a && (Cdb.u8(cdb, 1) & 0xe0) != 0) {
+            throw ScsiException.invalidCdbField(1, 7);
+        }
+    }
+
+    private void checkWritable() throws ScsiException {
+        if (writeProtected.getAsBoolean()) {
+            throw ScsiException.check(Asc.WRITE_PROTECTED);
+        }
+    }
+
+    private boolean fua(ByteBuffer cdb) {
+        boolean fuaBit = Cdb.opcode(cdb) != 0x0a && Cdb.bit(cdb, 1, 3);
+        return fuaBit || !modes.writeCacheEnabled();
+    }
+
+    /** Data-out bytes a CDB asks for (see {@link LogicalUnit#dataOutLength}). */
+    long dataOutLength(ByteBuffer cdb) {
+        int op = Cdb.opcode(cdb);
+        return switch (op) {
+            case 0x0a, 0x2a, 0xaa, 0x8a, 0x2e, 0xae, 0x8e, 0x8b -> extent(cdb).blocks() * blockSize;
+            case 0x2f, 0xaf, 0x8f -> switch ((Cdb.u8(cdb, 1) >>> 1) & 3) {
+                case 1 -> extent(cdb).blocks() * blockSize;
+                case 3 -> blockSize;
+                default -> 0;
+            };
+            case 0x41 -> blockSize;
+            case 0x93 -> Cdb.bit(cdb, 1, 0) ? 0 : blockSize;
+            case 0x42, 0x55 -> Cdb.u16(cdb, 7);
+            case 0x15 -> Cdb.u8(cdb, 4);
+            case 0x5f -> Cdb.u32(cdb, 5);
+            case 0x89 -> 2L * Cdb.u8(cdb, 13) * blockSize;
+            default -> 0;
+        };
+    }
+
+    ScsiResult read(ScsiTask task) throws ScsiException, IOException {
+        ByteBuffer cdb = task.cdb();
+        checkProtect(cdb);
+        Extent e = extent(cdb);
+        checkRange(e.lba(), e.blocks());
+        checkTransfer(e);
+        long bytes = e.blocks() * blockSize;
+        if (bytes == 0) {
+            return ScsiResult.good();
+        }
+        long wanted = Math.min(bytes, ((long) task.dataInLimit() + blockSize - 1) / blockSize * blockSize);
+        ByteBuffer data = task.allocateDataIn((int) wanted);
+        if (wanted > 0) {
+            device.read(e.lba() * blockSize, data);
+        }
+        data.flip();
+        return new ScsiResult(ScsiStatus.GOOD, null, data, bytes);
+    }
+
+    ScsiResult write(ScsiTask task) throws ScsiException, IOException {
+        ByteBuffer cdb = task.cdb();
+        checkProtect(cdb);
+        Extent e = extent(cdb);
+        checkRange(e.lba(), e.blocks());
+        checkTransfer(e);
+        checkWritable();
+        long expected = e.blocks() * blockSize;
+        writeAvailable(e.lba(), task.dataOut(), expected, fua(cdb));
+        return ScsiResult.good();
+    }
+
+    /** Writes the whole blocks of data-out that arrived (at most {@code expected} bytes). */
+    private long writeAvailable(long lba, ByteBuffer dataOut, long expected, boolean fua) throws IOException {
+        long usable = Math.min(expected, dataOut.remaining()) / blockSize * blockSize;
+        if (usable > 0) {
+            device.write(lba * blockSize, dataOut.slice(0, (int) usable), fua);
+        }
+        return usable;
+    }
+
+    ScsiResult verify(ScsiTask task) throws ScsiException, IOException {
+        ByteBuffer cdb = task.cdb();
+        checkProtect(cdb);
+        int byteCheck = (Cdb.u8(cdb, 1) >>> 1) & 3;
+        if (byteCheck == 2) {
+            throw ScsiException.invalidCdbField(1, 2);
+        }
+        Extent e = extent(cdb);
+        checkRange(e.lba(), e.blocks());
+        if (byteCheck == 1) {
+            checkTransfer(e);
+        }
+        long expected = dataOutLength(cdb);
+        ByteBuffer data = task.dataOut();
+        if (byteCheck == 1) {
+            long usable = Math.min(expected, data.remaining()) / blockSize * blockSize;
+            compareRange(e.lba(), data.slice(0, (int) usable));
+        } else if (byteCheck == 3 && data.remaining() >= blockSize) {
+            compareEach(e.lba(), data.slice(0, blockSize), e.blocks());
+        }
+        return ScsiResult.good();
+    }
+
+    ScsiResult writeAndVerify(ScsiTask task) throws ScsiException, IOException {
+        ByteBuffer cdb = task.cdb();
+        checkProtect(cdb);
+        int byteCheck = (Cdb.u8(cdb, 1) >>> 1) & 3;
+        if (byteCheck > 1) {
+            throw ScsiException.invalidCdbField(1, 2);
+        }
+        Extent e = extent(cdb);
+        checkRange(e.lba(), e.blocks());
+        checkTransfer(e);
+        checkWritable();
+        long expected = e.blocks() * blockSize;
+        long written = writeAvailable(e.lba(), task.dataOut(), expected, true);
+        if (byteCheck == 1 && written > 0) {
+            compareRange(e.lba(), task.dataOut().slice(0, (int) written));
+        }
+        return ScsiResult.good();
+    }
+
+    /**
+     * Compares {@code expected} with the medium from {@code lba}.
+     *
+     * @throws ScsiException MISCOMPARE with the offset of the first differing byte
+     */
+    private void compareRange(long lba, ByteBuffer expected) throws ScsiException, IOException {
+        int done = 0;
+        int total = expected.remaining();
+        ByteBuffer scratch = buffers.acquire(Math.min(CHUNK, Math.max(total, blockSize)));
+        try {
+            while (done < total) {
+                int n = Math.min(CHUNK, total - done);
+                ByteBuffer medium = scratch.clear().limit(n);
+                device.read(lba * blockSize + done, medium);
+                medium.flip();
+                int mismatch = medium.mismatch(expected.slice(done, n));
+                if (mismatch >= 0) {
+                    throw ScsiException.check(SenseData.of(Asc.MISCOMPARE_DURING_VERIFY).withInformation(done + mismatch));
+                }
+                done += n;
+            }
+        } finally {
+            buffers.release(scratch);
+        }
+    }
+
+    /** Compares one block with each of {@code count} blocks from {@code lba} (BYTCHK=11b). */
+    private void compareEach(long lba, ByteBuffer block, long count) throws ScsiException, IOException {
+        ByteBuffer scratch = buffers.acquire(blockSize);
+        try {
+            for (long i = 0; i < count; i++) {
+                ByteBuffer medium = scratch.clear().limit(blockSize);
+                device.read((lba + i) * blockSize, medium);
+                medium.flip();
+                int mismatch = medium.mismatch(block.duplicate());
+                if (mismatch >= 0) {
+                    throw ScsiException.check(SenseData.of(Asc.MISCOMPARE_DURING_VERIFY)
+                            .withInformation(i * blockSize + mismatch));
+                }
+            }
+        } finally {
+            buffers.release(scratch);
+        }
+    }
+
+    ScsiResult writeSame(ScsiTask task) throws ScsiException, IOException {
+        ByteBuffer cdb = task.cdb();
+        boolean sixteen = Cdb.opcode(cdb) == 0x93;
+        int flags = Cdb.u8(cdb, 1);
+        if ((flags & 0xe0) != 0) {
+            throw ScsiException.invalidCdbField(1, 7);
+        }
+        if ((flags & 0x10) != 0) {
+            throw ScsiException.invalidCdbField(1, 4);
+        }
+        if ((flags & 0x06) != 0) {
+            throw ScsiException.invalidCdbField(1, (flags & 0x04) != 0 ? 2 : 1);
+        }
+        boolean noDataOut = sixteen && (flags & 0x01) != 0;
+        if (!sixteen && (flags & 0x01) != 0) {
+            throw ScsiException.invalidCdbField(1, 0);
+        }
+        boolean unmap = (flags & 0x08) != 0;
+        long lba = sixteen ? Cdb.u64(cdb, 2) : Cdb.u32(cdb, 2);
+        long count = sixteen ? Cdb.u32(cdb, 10) : Cdb.u16(cdb, 7);
+        int lengthOffset = sixteen ? 10 : 7;
+        if (count == 0) {
+            // WSNZ=0: zero blocks means "to the end of the medium" (SBC-4 5.50)
+            if (lba < 0 || lba > blocks()) {
+                throw ScsiException.lbaOutOfRange();
+            }
+            count = blocks() - lba;
+            if (count == 0) {
+                return ScsiResult.good();
+            }
+        }
+        if (count > MAX_WRITE_SAME_BLOCKS) {
+            throw ScsiException.invalidCdbField(lengthOffset, -1);
+        }
+        checkRange(lba, count);
+        ByteBuffer data = task.dataOut();
+        if (!noDataOut && data.remaining() != blockSize) {
+            throw ScsiException.check(SenseData.fieldPointer(Asc.INVALID_FIELD_IN_CDB, true, lengthOffset, -1));
+        }
+        checkWritable();
+        long offset = lba * blockSize;
+        long length = count * blockSize;
+        if (unmap) {
+            device.discard(offset, length);
+        } else if (noDataOut || isZero(data)) {
+            device.writeZeroes(offset, length);
+        } else {
+            replicate(offset, length, data.slice(0, blockSize));
+        }
+        if (!modes.writeCacheEnabled()) {
+            device.flush();
+        }
+        return ScsiResult.good();
+    }
+
+    private static boolean isZero(ByteBuffer data) {
+        for (int i = data.position(); i < data.limit(); i++) {
+            if (data.get(i) != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void replicate(long offset, long length, ByteBuffer block) throws IOException {
+        int chunk = (int) Math.min(CHUNK, length);
+        ByteBuffer pattern = buffers.acquire(chunk);
+        try {
+            pattern.clear().limit(chunk);
+            while (pattern.hasRemaining()) {
+                pattern.put(block.duplicate());
+            }
+            long done = 0;
+            while (done < length) {
+                int n = (int) Math.min(chunk, length - done);
+                device.write(offset + done, pattern.duplicate().position(0).limit(n), false);
+                done += n;
+            }
+        } finally {
+            buffers.release(pattern);
+        }
+    }
+
+    ScsiResult unmap(ScsiTask task) throws ScsiException, IOException {
+        ByteBuffer cdb = task.cdb();
+        if (Cdb.bit(cdb, 1, 0)) {
+            throw ScsiException.invalidCdbField(1, 0);
+        }
+        int listLength = Cdb.u16(cdb, 7);
+        if (listLength == 0) {
+            return ScsiResult.good();
+        }
+        ByteBuffer data = task.dataOut();
+        if (listLength < 8 || data.remaining() < listLength) {
+            throw ScsiException.check(Asc.PARAMETER_LIST_LENGTH_ERROR);
+        }
+        int descriptorBytes = Math.min(Cdb.u16(data, 2), listLength - 8);
+        int count = descriptorBytes / 16;
+        if (count > MAX_UNMAP_DESCRIPTORS) {
+            throw ScsiException.invalidParameterField(2, -1);
+        }
+        long total = 0;
+        for (int i = 0; i < count; i++) {
+            int p = 8 + 16 * i;
+            long lba = Cdb.u64(data, p);
+            long n = Cdb.u32(data, p + 8);
+            checkRange(lba, n);
+            total += n;
+            if (total > MAX_UNMAP_BLOCKS) {
+                throw ScsiException.invalidParameterField(p + 8, -1);
+            }
+        }
+        checkWritable();
+        for (int i = 0; i < count; i++) {
+            int p = 8 + 16 * i;
+            long n = Cdb.u32(data, p + 8);
+            if (n > 0) {
+                device.discard(Cdb.u64(data, p) * blockSize, n * blockSize);
+            }
+        }
+        if (!modes.writeCacheEnabled()) {
+            device.flush();
+        }
+        return ScsiResult.good();
+    }
+
+    ScsiResult compareAndWrite(ScsiTask task) throws ScsiException, IOException {
+        ByteBuffer cdb = task.cdb();
+        checkProtect(cdb);
+        long lba = Cdb.u64(cdb, 2);
+        int count = Cdb.u8(cdb, 13);
+        if (count > MAX_COMPARE_AND_WRITE_BLOCKS) {
+            throw ScsiException.invalidCdbField(13, -1);
+        }
+        checkRange(lba, count);
+        long expected = 2L * count * blockSize;
+        ByteBuffer data = task.dataOut();
+        if (data.remaining() != expected) {
+            // verify and write data must be exactly 2 x NUMBER OF LOGICAL BLOCKS: with any other
+            // amount the halves cannot be told apart
+            throw ScsiException.check(SenseData.fieldPointer(Asc.INVALID_FIELD_IN_CDB, true, 13, -1));
+        }
+        if (count == 0) {
+            return ScsiResult.good();
+        }
+        checkWritable();
+        int half = count * blockSize;
+        atomic.lock();
+        try {
+            compareRange(lba, data.slice(0, half));
+            device.write(lba * blockSize, data.slice(half, half), fua(cdb));
+        } finally {
+            atomic.unlock();
+        }
+        return ScsiResult.good();
+    }
+
+    /** ORWRITE(16): the medium becomes (medium OR data-out), atomically with respect to CAW and ORWRITE. */
+    ScsiResult orWrite(ScsiTask task) throws ScsiException, IOException {
+        ByteBuffer cdb = task.cdb();
+        checkProtect(cdb);
+        Extent e = extent(cdb);
+        checkRange(e.lba(), e.blocks());
+        checkTransfer(e);
+        checkWritable();
+        ByteBuffer data = task.dataOut();
+        int usable = (int) (Math.min(e.blocks() * blockSize, data.remaining()) / blockSize * blockSize);
+        if (usable == 0) {
+            return ScsiResult.good();
+        }
+        ByteBuffer medium = buffers.acquire(usable);
+        atomic.lock();
+        try {
+            medium.clear().limit(usable);
+            device.read(e.lba() * blockSize, medium);
+            for (int i = 0; i + 8 <= usable; i += 8) {
+                medium.putLong(i, medium.getLong(i) | data.getLong(i));
+            }
+            device.write(e.lba() * blockSize, medium.flip(), fua(cdb));
+        } finally {
+            atomic.unlock();
+            buffers.release(medium);
+        }
+        return ScsiResult.good();
+    }
+
+    ScsiResult synchronizeCache(ScsiTask task) throws ScsiException, IOException {
+        ByteBuffer cdb = task.cdb();
+        boolean sixteen = Cdb.opcode(cdb) == 0x91;
+        long lba = sixteen ? Cdb.u64(cdb, 2) : Cdb.u32(cdb, 2);
+        long count = sixteen ? Cdb.u32(cdb, 10) : Cdb.u16(cdb, 7);
+        checkRange(lba, count);
+        device.flush();
+        return ScsiResult.good();
+    }
+
+    ScsiResult prefetch(ScsiTask task) throws ScsiException, IOException {
+        ByteBuffer cdb = task.cdb();
+        boolean sixteen = Cdb.opcode(cdb) == 0x90;
+        long lba = sixteen ? Cdb.u64(cdb, 2) : Cdb.u32(cdb, 2);
+        long count = sixteen ? Cdb.u32(cdb, 10) : Cdb.u16(cdb, 7);
+        checkRange(lba, count);
+        long length = count == 0 ? device.size() - lba * blockSize : count * blockSize;
+        device.prefetch(lba * blockSize, length);
+        return ScsiResult.good();
+    }
+
+    ScsiResult getLbaStatus(ScsiTask task) throws ScsiException, IOException {
+        ByteBuffer cdb = task.cdb();
+        long lba = Cdb.u64(cdb, 2);
+        long allocation = Cdb.u32(cdb, 10);
+        long blocks = blocks();
+        if (lba < 0 || lba >= blocks) {
+            throw ScsiException.lbaOutOfRange();
+        }
+        int maxDescriptors = (int) Math.max(1, Math.min(64, (allocation - 8) / 16));
+        ByteBuffer out = ByteBuffer.allocate(8 + 16 * maxDescriptors);
+        out.position(8);
+        long offset = lba * blockSize;
+        int n = 0;
+        while (n < maxDescriptors && offset < device.size()) {
+            BlockDevice.Extent first = device.extentAt(offset);
+            boolean allocated = first.allocated();
+            long end = offset + first.length();
+            while (end < device.size()) {
+                BlockDevice.Extent next = device.extentAt(end);
+                if (next.allocated() != allocated || next.length() == 0) {
+                    break;
+                }
+                end += next.length();
+            }
+            long startBlock = offset / blockSize;
+            long endBlock = allocated ? (end + blockSize - 1) / blockSize : Math.max(startBlock + 1, end / blockSize);
+            endBlock = Math.min(endBlock, blocks);
+            long runBlocks = Math.min(endBlock - startBlock, 0xffff_ffffL);
+            out.putLong(startBlock).putInt((int) runBlocks).put((byte) (allocated ? 0 : 1))
+                    .put((byte) 0).putShort((short) 0);
+            offset = (startBlock + runBlocks) * blockSize;
+            n++;
+        }
+        out.putInt(0, 4 + 16 * n);
+        out.flip();
+        return ScsiResult.good(ModePages.copyOut(task, out, (int) Math.min(allocation, Integer.MAX_VALUE)));
+    }
+}

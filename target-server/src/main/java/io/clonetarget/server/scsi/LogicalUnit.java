@@ -1,0 +1,32 @@
+package io.clonetarget.server.scsi;
+
+/**
+ * A SCSI logical unit. {@link #execute} never throws: every failure becomes a status with sense
+ * data. Implementations are thread-safe; many commands run at once.
+ */
+public interface LogicalUnit extends AutoCloseable {
+    ScsiResult execute(ScsiTask task);
+
+    /**
+     * How many data-out bytes a CDB asks for, for residual accounting before and regardless of
+     * execution; 0 for commands without data-out or unknown opcodes.
+     */
+    long dataOutLength(java.nio.ByteBuffer cdb);
+
+    /** After a LOGICAL UNIT RESET from {@code requester}: release SPC-2 reservations, raise UAs. */
+    void reset(Nexus requester);
+
+    /** The nexus is gone (logout, connection loss): drop its per-nexus state. */
+    void nexusLost(Nexus nexus);
+
+    /** Raises a unit attention for every nexus that has used this unit (e.g. LUNs changed). */
+    void notifyAll(Asc condition);
+
+    /** Capacity in bytes. */
+    long capacity();
+
+    LunIdentity identity();
+
+    @Override
+    void close();
+}

@@ -1,0 +1,28 @@
+package io.clonetarget.server.scsi;
+
+import java.nio.ByteBuffer;
+
+/**
+ * One SCSI command as a logical unit sees it, independent of the transport.
+ *
+ * <p>The transport owns the buffers: the data-out buffer it received and any data-in buffer
+ * handed out by {@link #allocateDataIn}, which it sends and then releases.
+ */
+public interface ScsiTask {
+    Nexus nexus();
+
+    /** The CDB, position 0, limit its length (6 to 32 bytes). Read-only. */
+    ByteBuffer cdb();
+
+    /** The data received from the initiator, position 0, limit = bytes received; empty if none. */
+    ByteBuffer dataOut();
+
+    /** How many data-in bytes the initiator expects (its buffer size). */
+    int dataInLimit();
+
+    /** A cleared direct buffer of {@code length} bytes for data-in, owned by the transport. */
+    ByteBuffer allocateDataIn(int length);
+
+    /** Whether the command was aborted by task management; long operations may stop early. */
+    boolean aborted();
+}

@@ -1,0 +1,453 @@
+package io.clonetarget.server.session;
+
+import io.clonetarget.server.login.Login;
+import io.clonetarget.server.login.LoginException;
+import io.clonetarget.server.login.LoginRequest;
+import io.clonetarget.server.login.LoginStatus;
+import io.clonetarget.server.login.SessionParameters;
+import io.clonetarget.server.pdu.Bhs;
+import io.clonetarget.server.pdu.Opcode;
+import io.clonetarget.server.pdu.OutboundPdu;
+import io.clonetarget.server.pdu.Outbox;
+import io.clonetarget.server.pdu.PduException;
+import io.clonetarget.server.pdu.PduReader;
+import io.clonetarget.server.pdu.Pdus;
+import io.clonetarget.server.pdu.RejectReason;
+import io.clonetarget.server.pdu.TextSegment;
+import io.clonetarget.server.scsi.LogicalUnit;
+import io.clonetarget.server.target.TargetNode;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One iSCSI connection: a reader thread that parses PDUs and dispatches them, and an
+ * {@link Outbox} that sends. Storage work never runs on the reader, so NOP-Outs, task
+ * management and data transfers keep flowing while commands wait for slow storage.
+ *
+ * <p>Errors: a malformed PDU gets a Reject; if the stream or a task can no longer be trusted
+ * the connection is closed after the Reject is sent (error recovery level 0). A failed login
+ * gets its login status and the connection is closed.
+ */
+public final class Connection {
+    private static final Logger LOG = LoggerFactory.getLogger(Connection.class);
+    private static final AtomicLong IDS = new AtomicLong();
+    private static final int LOGIN_SEGMENT = 8192;
+    private static final int MAX_LOGIN_TEXT = 64 * 1024;
+    private static final long FLUSH_ON_CLOSE_MILLIS = 2000;
+
+    enum State { LOGIN, FULL_FEATURE, LOGOUT, CLOSED }
+
+    private final String id;
+    private final SocketChannel channel;
+    private final ServerContext context;
+    private final InetSocketAddress local;
+    private final InetSocketAddress remote;
+    private final PduReader reader;
+    private final Outbox outbox;
+    private final Login login;
+    private final ByteArrayOutputStream loginText = new ByteArrayOutputStream();
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final long started = System.nanoTime();
+    private volatile State state = State.LOGIN;
+    private CommandSequencer window;
+    private Session session;
+    private ScsiFlow scsi;
+    private TaskManagement taskManagement;
+    private TextExchange text;
+    private String closing;
+    private volatile long lastReceived = System.nanoTime();
+    private volatile int pingTtt = Bhs.RESERVED_TAG;
+    private volatile long pingSent;
+    private int nextPingTtt = 0x7f00_0000;
+    private ScheduledFuture<?> timer;
+
+    public Connection(SocketChannel channel, ServerContext context) throws IOException {
+        this.id = "c" + IDS.incrementAndGet();
+        this.channel = channel;
+        this.context = context;
+        this.local = (InetSocketAddress) channel.getLocalAddress();
+        this.remote = (InetSocketAddress) channel.getRemoteAddress();
+        channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+        channel.setOption(StandardSocketOptions.SO_KEEPALIVE, true);
+        this.reader = new PduReader(channel, LOGIN_SEGMENT);
+        this.reader.setHeaderCheck(this::checkHeader);
+        this.outbox = new Outbox(channel, id, new CommandSequencer(0, 1), e -> close("send failed: " + e.getMessage()));
+        this.login = new Login(context);
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public InetSocketAddress remote() {
+        return remote;
+    }
+
+    /** The session, once login completed (null before). */
+    public Session session() {
+        return session;
+    }
+
+    /** Starts the reader and writer threads and the keepalive timer. */
+    public void start() {
+        LOG.debug("[{}] connection from {} to {}", id, remote, local);
+        context.connections().add(this);
+        outbox.start();
+        Thread.ofPlatform().daemon().name("iscsi-rx-" + id).start(this::run);
+        timer = context.timers().scheduleAtFixedRate(this::tick, 1, 1, TimeUnit.SECONDS);
+    }
+
+    private void run() {
+        ByteBuffer bhs = ByteBuffer.allocate(Bhs.LENGTH);
+        String reason = "closed by the initiator";
+        try {
+            while (!closed.get() && closing == null) {
+                if (!reader.readHeader(bhs)) {
+                    break;
+                }
+                lastReceived = System.nanoTime();
+                try {
+                    if (state == State.LOGIN) {
+                        loginRequest(bhs);
+                    } else {
+                        fullFeature(bhs);
+                    }
+                } catch (PduException e) {
+                    if (e.fatal()) {
+                        throw e;
+                    }
+                    LOG.warn("[{}] rejected PDU ({}): {}; header {}", id, e.reason(), e.getMessage(), Bhs.hex(bhs));
+                    if (state != State.LOGIN) {
+                        outbox.send(Pdus.reject(e.reason(), bhs));
+                    }
+                }
+                if (reader.pendingDataLength() >= 0) {
+                    reader.skipData();
+                }
+            }
+            if (closing != null) {
+                reason = closing;
+                outbox.finish(FLUSH_ON_CLOSE_MILLIS);
+            }
+        } catch (PduException e) {
+            reason = "protocol error: " + e.getMessage();
+            LOG.warn("[{}] {} from {}; header {}", id, reason, remote, Bhs.hex(bhs));
+            if (state != State.LOGIN) {
+                outbox.send(Pdus.reject(e.reason(), bhs));
+            }
+            outbox.finish(FLUSH_ON_CLOSE_MILLIS);
+        } catch (ClosedChannelException e) {
+            reason = "closed";
+        } catch (IOException e) {
+            reason = e.getMessage() == null ? e.toString() : e.getMessage();
+        } catch (RuntimeException e) {
+            LOG.error("[{}] connection failed", id, e);
+            reason = "internal error: " + e;
+        }
+        close(reason);
+    }
+
+    /**
+     * Refuses, before anything else is read, headers whose lengths cannot be trusted: during
+     * login only Login Requests may arrive, and only SCSI commands carry additional header
+     * segments (RFC 7143 section 11.2.1.2).
+     */
+    private void checkHeader(ByteBuffer bhs) throws PduException {
+        int code = Bhs.opcodeCode(bhs);
+        if (state == State.LOGIN && code != Opcode.LOGIN_REQUEST.code()) {
+            throw new PduException(RejectReason.PROTOCOL_ERROR, true,
+                    String.format("opcode %02xh before login completed", code));
+        }
+        if (Bhs.ahsLength(bhs) != 0 && code != Opcode.SCSI_COMMAND.code()) {
+            throw new PduException(RejectReason.PROTOCOL_ERROR, true,
+                    String.format("additional header segment on opcode %02xh", code));
+        }
+    }
+
+    // ---- login --------------------------------------------------------------------------
+
+    private void loginRequest(ByteBuffer bhs) throws IOException, PduException {
+        if (Bhs.opcodeCode(bhs) != Opcode.LOGIN_REQUEST.code()) {
+            throw new PduException(RejectReason.PROTOCOL_ERROR, true,
+                    String.format("opcode %02xh before login completed", Bhs.opcodeCode(bhs)));
+        }
+        LoginRequest req = LoginRequest.parse(bhs);
+        ByteBuffer data = reader.readDataToHeap();
+        if (window == null) {
+            outbox.initStatSn(req.expStatSn());
+            window = new CommandSequencer(req.cmdSn(), context.settings().commandWindow());
+            outbox.setWindow(window);
+        }
+        try {
+            if (req.tsih() != 0) {
+                throw new LoginException(context.sessions().get(req.tsih()) != null
+                        ? LoginStatus.CANNOT_INCLUDE_IN_SESSION : LoginStatus.SESSION_DOES_NOT_EXIST,
+                        "adding connections to session " + req.tsih() + " (MaxConnections=1)");
+            }
+            loginText.write(data.array(), data.arrayOffset(), data.remaining());
+            if (loginText.size() > MAX_LOGIN_TEXT) {
+                throw new LoginException(LoginStatus.INITIATOR_ERROR, "login text longer than " + MAX_LOGIN_TEXT);
+            }
+            if (req.cont()) {
+                outbox.send(Pdus.loginResponse(false, req.csg(), req.csg(), req.isid(), 0, req.itt(), 0, 0, new byte[0]));
+                return;
+            }
+            List<TextSegment.Pair> pairs;
+            try {
+                pairs = TextSegment.parse(ByteBuffer.wrap(loginText.toByteArray()));
+            } catch (TextSegment.TextFormatException e) {
+                throw new LoginException(LoginStatus.INITIATOR_ERROR, e.getMessage());
+            } finally {
+                loginText.reset();
+            }
+            Login.Step step = login.process(req, pairs);
+            byte[] keys = TextSegment.encode(step.keys());
+            if (step.complete()) {
+                completeLogin(req, step, keys);
+            } else {
+                outbox.send(Pdus.loginResponse(step.transit(), step.csg().code(), step.nsg().code(),
+                        req.isid(), 0, req.itt(), 0, 0, keys));
+            }
+        } catch (LoginException e) {
+            LOG.warn("[{}] login from {} ({}) refused: {} ({})", id, remote,
+                    login.initiatorName() == null ? "?" : login.initiatorName(), e.getMessage(), e.status());
+            outbox.send(Pdus.loginResponse(false, req.csg(), req.nsg(), req.isid(), 0, req.itt(),
+                    e.status().statusClass(), e.status().detail(), new byte[0]));
+            closing = "login refused: " + e.getMessage();
+        }
+    }
+
+    private void completeLogin(LoginRequest req, Login.Step step, byte[] keys) {
+        SessionParameters params = login.parameters();
+        TargetNode target = (TargetNode) login.target();
+        int tsih = context.sessions().allocateTsih();
+        Session s = new Session(login.isid(), tsih, login.initiatorName(), login.initiatorAlias(), target, params,
+                window, context.portalGroupTag());
+        s.connection = this;
+        context.sessions().add(s);
+        session = s;
+        scsi = new ScsiFlow(this, s, context, reader, outbox);
+        taskManagement = new TaskManagement(this, s, context, outbox);
+        text = new TextExchange(s, outbox, local, context);
+        OutboundPdu response = Pdus.loginResponse(true, step.csg().code(), step.nsg().code(), req.isid(), tsih,
+                req.itt(), 0, 0, keys);
+        response.then(() -> outbox.setDigests(params.headerDigest(), params.dataDigest()));
+        reader.setDigests(params.headerDigest(), params.dataDigest());
+        reader.setMaxDataSegmentLength(Math.max(params.targetMaxRecvDataSegmentLength(),
+                context.settings().maxRecvDataSegmentLength()));
+        state = State.FULL_FEATURE;
+        outbox.send(response);
+        LOG.info("[{}] login from {}: {}{}", id, remote, s, describe(params));
+    }
+
+    private static String describe(SessionParameters p) {
+        return String.format(" [digests %s/%s, segment %d/%d, burst %d/%d, InitialR2T %s, ImmediateData %s, R2T %d]",
+                p.headerDigest() ? "CRC32C" : "None", p.dataDigest() ? "CRC32C" : "None",
+                p.initiatorMaxRecvDataSegmentLength(), p.targetMaxRecvDataSegmentLength(),
+                p.firstBurstLength(), p.maxBurstLength(), p.initialR2T() ? "Yes" : "No",
+                p.immediateData() ? "Yes" : "No", p.maxOutstandingR2T());
+    }
+
+    // ---- full feature phase ---------------------------------------------------------------
+
+    private void fullFeature(ByteBuffer bhs) throws IOException, PduException {
+        Opcode op = Opcode.initiatorOpcode(Bhs.opcodeCode(bhs));
+        if (op == null) {
+            throw new PduException(RejectReason.COMMAND_NOT_SUPPORTED, false,
+                    String.format("unsupported opcode %02xh", Bhs.opcodeCode(bhs)));
+        }
+        switch (op) {
+            case NOP_OUT -> nopOut(bhs);
+            case SCSI_COMMAND -> scsi.command(bhs);
+            case DATA_OUT -> scsi.dataOut(bhs);
+            case TASK_MANAGEMENT_REQUEST -> taskManagement(bhs);
+            case TEXT_REQUEST -> textRequest(bhs);
+            case LOGOUT_REQUEST -> logout(bhs);
+            case LOGIN_REQUEST -> throw new PduException(RejectReason.PROTOCOL_ERROR, true,
+                    "Login Request in full feature phase");
+            case SNACK_REQUEST -> throw new PduException(RejectReason.SNACK_REJECT, false,
+                    "SNACK at ErrorRecoveryLevel 0");
+            default -> throw new PduException(RejectReason.COMMAND_NOT_SUPPORTED, false, "opcode " + op);
+        }
+    }
+
+    private static ByteBuffer copy(ByteBuffer bhs) {
+        ByteBuffer c = ByteBuffer.allocate(Bhs.LENGTH);
+        c.put(bhs.duplicate().position(0).limit(Bhs.LENGTH)).flip();
+        return c;
+    }
+
+    private void nopOut(ByteBuffer bhs) throws IOException, PduException {
+        int itt = Bhs.itt(bhs);
+        int ttt = bhs.getInt(Bhs.OFF_TTT);
+        int cmdSn = bhs.getInt(Bhs.OFF_CMDSN);
+        boolean immediate = Bhs.immediate(bhs);
+        long lun = Bhs.lun(bhs);
+        ByteBuffer data = reader.readDataToHeap();
+        if (ttt != Bhs.RESERVED_TAG && ttt == pingTtt) {
+            pingTtt = Bhs.RESERVED_TAG;
+        }
+        if (itt == Bhs.RESERVED_TAG) {
+            return;
+        }
+        int max = session.parameters().initiatorMaxRecvDataSegmentLength();
+        if (data.remaining() > max) {
+            data.limit(max);
+        }
+        if (window.accepts(cmdSn, immediate)) {
+            window.submit(cmdSn, immediate, () -> outbox.send(Pdus.nopInReply(lun, itt, data)));
+        }
+    }
+
+    private void taskManagement(ByteBuffer bhs) throws IOException, PduException {
+        if (session.discovery()) {
+            throw new PduException(RejectReason.PROTOCOL_ERROR, false, "task management on a discovery session");
+        }
+        reader.skipData();
+        int cmdSn = bhs.getInt(Bhs.OFF_CMDSN);
+        boolean immediate = Bhs.immediate(bhs);
+        ByteBuffer header = copy(bhs);
+        if (window.accepts(cmdSn, immediate)) {
+            window.submit(cmdSn, immediate, () -> taskManagement.request(header));
+        }
+    }
+
+    private void textRequest(ByteBuffer bhs) throws IOException, PduException {
+        int cmdSn = bhs.getInt(Bhs.OFF_CMDSN);
+        boolean immediate = Bhs.immediate(bhs);
+        ByteBuffer data = reader.readDataToHeap();
+        ByteBuffer header = copy(bhs);
+        if (window.accepts(cmdSn, immediate)) {
+            window.submit(cmdSn, immediate, () -> text.request(header, data));
+        }
+    }
+
+    private void logout(ByteBuffer bhs) throws IOException, PduException {
+        int reason = Bhs.flags(bhs) & 0x7f;
+        int itt = Bhs.itt(bhs);
+        int cid = bhs.getShort(20) & 0xffff;
+        int cmdSn = bhs.getInt(Bhs.OFF_CMDSN);
+        boolean immediate = Bhs.immediate(bhs);
+        reader.skipData();
+        if (reason > 2) {
+            throw new PduException(RejectReason.INVALID_PDU_FIELD, false, "logout reason code " + reason);
+        }
+        if (!window.accepts(cmdSn, immediate)) {
+            return;
+        }
+        window.submit(cmdSn, immediate, () -> {
+            if (reason == 2) {
+                outbox.send(Pdus.logoutResponse(itt, 2));
+                return;
+            }
+            if (reason == 1 && cid != login.cid()) {
+                outbox.send(Pdus.logoutResponse(itt, 1));
+                return;
+            }
+            state = State.LOGOUT;
+            context.background().execute(() -> {
+                List<CompletableFuture<Void>> running = new ArrayList<>();
+                for (IscsiTask t : session.tasks.values()) {
+                    if (t.state.get() == IscsiTask.State.RECEIVING) {
+                        Session.abort(t);
+                    }
+                    running.add(t.finished);
+                }
+                try {
+                    CompletableFuture.allOf(running.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+                } catch (Exception e) {
+                    LOG.warn("[{}] logout: tasks did not finish: {}", id, e.toString());
+                }
+                outbox.send(Pdus.logoutResponse(itt, 0).then(() -> close("logout")));
+            });
+        });
+    }
+
+    // ---- keepalive and closing -----------------------------------------------------------
+
+    private void tick() {
+        try {
+            long now = System.nanoTime();
+            ServerContext.Timeouts t = context.timeouts();
+            if (state == State.LOGIN) {
+                if (now - started > t.login().toNanos()) {
+                    close("login not completed within " + t.login().toSeconds() + " s");
+                }
+                return;
+            }
+            if (state != State.FULL_FEATURE || t.nopInterval().isZero()) {
+                return;
+            }
+            if (pingTtt != Bhs.RESERVED_TAG) {
+                if (now - pingSent > t.nopTimeout().toNanos()) {
+                    close("no answer to NOP-In within " + t.nopTimeout().toSeconds() + " s");
+                }
+            } else if (now - lastReceived > t.nopInterval().toNanos()) {
+                int ttt = nextPingTtt++;
+                pingSent = now;
+                pingTtt = ttt;
+                outbox.send(Pdus.nopInPing(ttt));
+            }
+        } catch (RuntimeException e) {
+            LOG.error("[{}] keepalive failed", id, e);
+        }
+    }
+
+    /** Closes the connection now (idempotent); its session ends and its tasks are aborted. */
+    public void close(String reason) {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        state = State.CLOSED;
+        context.connections().remove(this);
+        if (timer != null) {
+            timer.cancel(false);
+        }
+        try {
+            channel.close();
+        } catch (IOException e) {
+            LOG.debug("[{}] close: {}", id, e.toString());
+        }
+        outbox.abort();
+        Session s = session;
+        if (s != null) {
+            context.sessions().remove(s);
+            s.abortAll();
+            if (s.target() != null) {
+                for (LogicalUnit unit : s.target().luns().values()) {
+                    unit.nexusLost(s.nexus());
+                }
+            }
+            LOG.info("[{}] session {} ended: {}", id, s, reason);
+        } else {
+            LOG.debug("[{}] connection from {} ended: {}", id, remote, reason);
+        }
+    }
+
+    public boolean isClosed() {
+        return closed.get();
+    }
+
+    /** Sends an asynchronous message (e.g. REPORTED LUNS DATA HAS CHANGED) if in full feature phase. */
+    public void sendAsync(OutboundPdu pdu) {
+        if (state == State.FULL_FEATURE) {
+            outbox.send(pdu);
+        } else {
+            pdu.completed();
+        }
+    }
+}

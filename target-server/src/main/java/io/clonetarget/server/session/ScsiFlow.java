@@ -1,0 +1,403 @@
+package io.clonetarget.server.session;
+
+import io.clonetarget.server.login.SessionParameters;
+import io.clonetarget.server.pdu.Bhs;
+import io.clonetarget.server.pdu.OutboundPdu;
+import io.clonetarget.server.pdu.Outbox;
+import io.clonetarget.server.pdu.PduException;
+import io.clonetarget.server.pdu.PduReader;
+import io.clonetarget.server.pdu.Pdus;
+import io.clonetarget.server.pdu.RejectReason;
+import io.clonetarget.server.scsi.Asc;
+import io.clonetarget.server.scsi.ScsiResult;
+import io.clonetarget.server.scsi.ScsiStatus;
+import io.clonetarget.server.scsi.SenseData;
+import io.clonetarget.server.target.LunAddress;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * SCSI commands on one connection: the SCSI Command PDU, immediate and unsolicited data, R2Ts
+ * and solicited Data-Out (RFC 7143 sections 4.7 and 11.3-11.8), execution on the command
+ * executor, and Data-In plus status.
+ *
+ * <p>Every rule of the data transfer is checked before a byte reaches storage: the W bit,
+ * FirstBurstLength, the expected transfer length, DataSN, buffer offsets, target transfer
+ * tags and burst lengths. A violation fails that command with CHECK CONDITION and the ABORTED
+ * COMMAND sense RFC 7143 section 11.4.7.2 gives for it; the command never runs, its remaining
+ * data is drained, and the connection goes on. Framing errors (digests, segment lengths) are
+ * the connection's business and close it.
+ *
+ * <p>{@link #command} and {@link #dataOut} run on the reader thread; {@link #execute} on a
+ * command thread.
+ */
+final class ScsiFlow {
+    private static final Logger LOG = LoggerFactory.getLogger(ScsiFlow.class);
+    /** Data-out larger than this is not buffered; the command fails (and its data is drained). */
+    static final long MAX_DATA_OUT = 64L << 20;
+
+    private final Connection connection;
+    private final Session session;
+    private final ServerContext context;
+    private final SessionParameters params;
+    private final PduReader reader;
+    private final Outbox outbox;
+    private final CommandSequencer sequencer;
+    private int nextTtt = 1;
+
+    ScsiFlow(Connection connection, Session session, ServerContext context, PduReader reader, Outbox outbox) {
+        this.connection = connection;
+        this.session = session;
+        this.context = context;
+        this.params = session.parameters();
+        this.reader = reader;
+        this.outbox = outbox;
+        this.sequencer = session.sequencer();
+    }
+
+    /** Handles a SCSI Command PDU whose header was just read. */
+    void command(ByteBuffer bhs) throws IOException, PduException {
+        int flags = Bhs.flags(bhs);
+        boolean fin = (flags & 0x80) != 0;
+        boolean read = (flags & 0x40) != 0;
+        boolean write = (flags & 0x20) != 0;
+        boolean immediate = Bhs.immediate(bhs);
+        int itt = Bhs.itt(bhs);
+        long edtl = Integer.toUnsignedLong(bhs.getInt(Bhs.OFF_EDTL));
+        int cmdSn = bhs.getInt(Bhs.OFF_CMDSN);
+        long lunField = Bhs.lun(bhs);
+        int dsl = reader.pendingDataLength();
+
+        if (session.discovery()) {
+            throw new PduException(RejectReason.PROTOCOL_ERROR, false, "SCSI command on a discovery session");
+        }
+        if (itt == Bhs.RESERVED_TAG) {
+            throw new PduException(RejectReason.INVALID_PDU_FIELD, false, "SCSI command with the reserved ITT");
+        }
+        if (session.tasks.containsKey(itt)) {
+            throw new PduException(RejectReason.TASK_IN_PROGRESS, false,
+                    String.format("ITT %08x is still in use", itt));
+        }
+        if (!sequencer.accepts(cmdSn, immediate)) {
+            LOG.debug("[{}] ignoring command CmdSN {} outside the window (ExpCmdSN {}, MaxCmdSN {})",
+                    connection.id(), cmdSn, sequencer.expCmdSn(), sequencer.maxCmdSn());
+            reader.skipData();
+            return;
+        }
+
+        ByteBuffer cdb = cdb(bhs, reader.ahs());
+        IscsiTask task = new IscsiTask(session, itt, cmdSn, immediate, lunField, LunAddress.decode(lunField), cdb,
+                read, write, (int) Math.min(edtl, Integer.MAX_VALUE), context.buffers());
+        String violation = null;
+        if (dsl > 0 && !write) {
+            violation = "immediate data without the W bit";
+        } else if (dsl > 0 && !params.immediateData()) {
+            violation = "immediate data although ImmediateData=No";
+        } else if (dsl > params.firstBurstLength()) {
+            violation = "immediate data of " + dsl + " bytes exceeds FirstBurstLength " + params.firstBurstLength();
+        } else if (dsl > edtl) {
+            violation = "immediate data of " + dsl + " bytes exceeds the expected transfer length " + edtl;
+        } else if (!fin && (!write || params.initialR2T())) {
+            violation = "F bit clear but no unsolicited Data-Out may follow";
+        }
+        if (violation != null) {
+            fail(task, Asc.UNEXPECTED_UNSOLICITED_DATA, violation);
+        } else if (write) {
+            if (edtl > MAX_DATA_OUT) {
+                task.discardData = true;
+            } else {
+                task.dataOut = context.buffers().acquire((int) edtl);
+            }
+        }
+        PduException digestError = null;
+        try {
+            receive(task, dsl);
+        } catch (PduException e) {
+            if (e.reason() != RejectReason.DATA_DIGEST_ERROR) {
+                task.releaseDataOut();
+                throw e;
+            }
+            digestError = e;
+            fail(task, Asc.PROTOCOL_SERVICE_CRC_ERROR, e.getMessage());
+        } catch (IOException | RuntimeException e) {
+            task.releaseDataOut();
+            throw e;
+        }
+        session.tasks.put(itt, task);
+        sequencer.started();
+        if (write && task.failure == null) {
+            if (!fin) {
+                task.unsolicitedActive = true;
+                task.unsolicitedLimit = (int) Math.min(edtl, params.firstBurstLength());
+            } else {
+                startSolicited(task);
+            }
+        }
+        sequencer.submit(cmdSn, immediate, () -> {
+            task.sequenced = true;
+            maybeDispatch(task);
+        });
+        if (digestError != null) {
+            throw digestError;
+        }
+    }
+
+    /** Fails a task's transfer (see {@link IscsiTask#fail}) with a log line. */
+    private void fail(IscsiTask task, Asc asc, String why) {
+        LOG.warn("[{}] {}: {}; the command fails with {}", connection.id(), task, why, asc);
+        task.fail(asc);
+    }
+
+    /** The CDB: the 16 bytes of the BHS, extended by an Extended CDB AHS (type 1) if present. */
+    private static ByteBuffer cdb(ByteBuffer bhs, ByteBuffer ahs) throws PduException {
+        int extra = 0;
+        ByteBuffer extension = null;
+        while (ahs.remaining() >= 4) {
+            int length = ahs.getShort(ahs.position()) & 0xffff;
+            int type = ahs.get(ahs.position() + 2) & 0xff;
+            int total = (3 + length + 3) & ~3;
+            if (total > ahs.remaining()) {
+                throw new PduException(RejectReason.INVALID_PDU_FIELD, true, "AHS length beyond the header");
+            }
+            if (type == 1 && length > 1) {
+                extension = ahs.slice(ahs.position() + 4, length - 1);
+                extra = length - 1;
+            }
+            ahs.position(ahs.position() + total);
+        }
+        ByteBuffer cdb = ByteBuffer.allocate(16 + extra);
+        cdb.put(bhs.slice(Bhs.OFF_CDB, 16));
+        if (extension != null) {
+            cdb.put(extension);
+        }
+        return cdb.flip();
+    }
+
+    /** Reads {@code length} bytes of data-out for the task (or drains them). */
+    private void receive(IscsiTask task, int length) throws IOException, PduException {
+        if (length <= 0) {
+            reader.readData(ByteBuffer.allocate(0));
+            return;
+        }
+        if (task.discardData) {
+            reader.skipData();
+        } else {
+            reader.readData(task.dataOut.slice(task.received, length));
+        }
+        task.received += length;
+    }
+
+    private void startSolicited(IscsiTask task) {
+        task.nextR2tOffset = task.received;
+        if (!task.discardData) {
+            issueR2ts(task);
+        }
+    }
+
+    private void issueR2ts(IscsiTask task) {
+        while (task.outstanding.size() < params.maxOutstandingR2T() && task.nextR2tOffset < task.edtl) {
+            int length = Math.min(params.maxBurstLength(), task.edtl - task.nextR2tOffset);
+            int ttt = nextTtt++;
+            if (nextTtt == Bhs.RESERVED_TAG) {
+                nextTtt = 1;
+            }
+            IscsiTask.R2t r2t = new IscsiTask.R2t(ttt, task.nextR2tSn++, task.nextR2tOffset, length);
+            task.outstanding.add(r2t);
+            task.nextR2tOffset += length;
+            outbox.send(Pdus.r2t(task.lunField, task.itt, ttt, r2t.r2tSn, r2t.offset, r2t.length));
+        }
+    }
+
+    /**
+     * Handles a SCSI Data-Out PDU whose header was just read. A Data-Out that breaks the
+     * transfer rules (DataSN, buffer offset, target transfer tag, burst length, FirstBurstLength)
+     * fails its command with the matching ABORTED COMMAND sense of RFC 7143 section 11.4.7.2;
+     * the rest of its data is drained and the connection goes on.
+     */
+    void dataOut(ByteBuffer bhs) throws IOException, PduException {
+        int itt = Bhs.itt(bhs);
+        int ttt = bhs.getInt(Bhs.OFF_TTT);
+        int dataSn = bhs.getInt(Bhs.OFF_DATASN);
+        int offset = bhs.getInt(Bhs.OFF_BUFFER_OFFSET);
+        boolean fin = Bhs.finalBit(bhs);
+        int dsl = reader.pendingDataLength();
+        IscsiTask task = session.tasks.get(itt);
+        if (task == null || !task.write || task.failure != null
+                || task.state.get() != IscsiTask.State.RECEIVING) {
+            LOG.debug("[{}] discarding Data-Out for ITT {} (no task waiting for data)", connection.id(),
+                    Integer.toHexString(itt));
+            reader.skipData();
+            return;
+        }
+        IscsiTask.R2t r2t = null;
+        String violation = null;
+        Asc asc = Asc.DATA_PHASE_ERROR;
+        if (ttt == Bhs.RESERVED_TAG) {
+            if (!task.unsolicitedActive) {
+                violation = "unsolicited Data-Out after the unsolicited burst ended";
+                asc = Asc.UNEXPECTED_UNSOLICITED_DATA;
+            } else if (dataSn != task.unsolicitedDataSn) {
+                violation = "Data-Out DataSN " + dataSn + ", expected " + task.unsolicitedDataSn;
+            } else if ((long) offset + dsl > task.unsolicitedLimit) {
+                violation = "unsolicited data up to " + ((long) offset + dsl)
+                        + " exceeds FirstBurstLength/EDTL " + task.unsolicitedLimit;
+                asc = Asc.UNEXPECTED_UNSOLICITED_DATA;
+            }
+        } else {
+            for (IscsiTask.R2t r : task.outstanding) {
+                if (r.ttt == ttt) {
+                    r2t = r;
+                    break;
+                }
+            }
+            if (r2t == null) {
+                violation = "Data-Out with unknown target transfer tag " + Integer.toHexString(ttt);
+            } else if (dataSn != r2t.nextDataSn) {
+                violation = "Data-Out DataSN " + dataSn + ", expected " + r2t.nextDataSn;
+            } else if (r2t.received + dsl > r2t.length) {
+                violation = "Data-Out beyond the " + r2t.length + " bytes of R2T " + r2t.r2tSn;
+                asc = Asc.DATA_OFFSET_ERROR;
+            } else if (fin && r2t.received + dsl != r2t.length) {
+                violation = "F bit after " + (r2t.received + dsl) + " of " + r2t.length + " bytes of R2T " + r2t.r2tSn;
+            }
+        }
+        if (violation == null && offset != task.received) {
+            violation = "Data-Out buffer offset " + offset + ", expected " + task.received + " (DataPDUInOrder)";
+            asc = Asc.DATA_OFFSET_ERROR;
+        }
+        if (violation != null) {
+            reader.skipData();
+            fail(task, asc, violation);
+            maybeDispatch(task);
+            return;
+        }
+        try {
+            receive(task, dsl);
+        } catch (PduException e) {
+            if (e.reason() == RejectReason.DATA_DIGEST_ERROR) {
+                fail(task, Asc.PROTOCOL_SERVICE_CRC_ERROR, e.getMessage());
+                maybeDispatch(task);
+            }
+            throw e;
+        }
+        if (r2t == null) {
+            task.unsolicitedDataSn++;
+            if (fin) {
+                task.unsolicitedActive = false;
+                startSolicited(task);
+            }
+        } else {
+            r2t.received += dsl;
+            r2t.nextDataSn++;
+            if (fin) {
+                task.outstanding.remove(r2t);
+                issueR2ts(task);
+            }
+        }
+        maybeDispatch(task);
+    }
+
+    private void maybeDispatch(IscsiTask task) {
+        if (task.sequenced && task.dataComplete()
+                && task.state.compareAndSet(IscsiTask.State.RECEIVING, IscsiTask.State.READY)) {
+            context.commands().execute(() -> execute(task));
+        }
+    }
+
+    /** Runs the command and answers it; on a command thread. */
+    private void execute(IscsiTask task) {
+        if (!task.state.compareAndSet(IscsiTask.State.READY, IscsiTask.State.RUNNING)) {
+            return;
+        }
+        ScsiResult result;
+        try {
+            if (task.failure != null) {
+                result = ScsiResult.failed(ScsiStatus.CHECK_CONDITION, SenseData.of(task.failure).fixed());
+            } else if (task.discardData) {
+                result = ScsiResult.failed(ScsiStatus.CHECK_CONDITION,
+                        SenseData.of(Asc.INVALID_FIELD_IN_INFORMATION_UNIT).fixed());
+            } else {
+                result = session.target().execute(task.lun, task);
+            }
+        } catch (RuntimeException e) {
+            LOG.error("[{}] {} failed", connection.id(), task, e);
+            result = ScsiResult.failed(ScsiStatus.CHECK_CONDITION, SenseData.of(Asc.INTERNAL_TARGET_FAILURE).fixed());
+        }
+        task.releaseDataOut();
+        // only this thread moves a task out of RUNNING; task management just asks
+        if (task.abortRequested) {
+            task.state.set(IscsiTask.State.ABORTED);
+            finishAborted(task);
+            return;
+        }
+        task.state.set(IscsiTask.State.DONE);
+        if (session.tasks.remove(task.itt, task)) {
+            sequencer.finished();
+        }
+        respond(task, result);
+        task.finished.complete(null);
+    }
+
+    /** Cleans up a task that will never be answered; on the command thread that ran it. */
+    private void finishAborted(IscsiTask task) {
+        task.releaseDataIn();
+        session.retire(task);
+    }
+
+    /**
+     * Sends data-in and status. Data-In PDUs are at most the initiator's
+     * MaxRecvDataSegmentLength, grouped in sequences of MaxBurstLength (F bit); with GOOD status
+     * and no sense the status rides on the last Data-In (phase collapse).
+     */
+    private void respond(IscsiTask task, ScsiResult result) {
+        ByteBuffer data = result.dataIn();
+        ByteBuffer owned = task.takeDataIn();
+        long readEdtl = task.read ? Integer.toUnsignedLong(task.edtl) : 0;
+        long writeEdtl = task.write ? Integer.toUnsignedLong(task.edtl) : 0;
+        long wantedOut = session.target().dataOutLength(task.lun, task.cdb());
+        long residual;
+        int sendBytes = 0;
+        if (data != null && result.dataInLength() > 0) {
+            residual = result.dataInLength() - readEdtl;
+            sendBytes = (int) Math.min(data.remaining(), readEdtl);
+        } else if (wantedOut > 0) {
+            residual = wantedOut - writeEdtl;
+        } else {
+            residual = -(task.read ? readEdtl : writeEdtl);
+        }
+        int status = result.status().code();
+        boolean collapse = sendBytes > 0 && result.sense() == null && result.isGood();
+        int segment = params.initiatorMaxRecvDataSegmentLength();
+        int burst = params.maxBurstLength();
+        int offset = 0;
+        int dataSn = 0;
+        int inBurst = 0;
+        OutboundPdu last = null;
+        while (offset < sendBytes) {
+            int n = Math.min(Math.min(segment, sendBytes - offset), burst - inBurst);
+            boolean end = offset + n == sendBytes;
+            inBurst += n;
+            boolean fin = end || inBurst == burst;
+            if (inBurst == burst) {
+                inBurst = 0;
+            }
+            last = Pdus.dataIn(task.lunField, task.itt, dataSn++, offset, data.slice(offset, n), fin,
+                    end && collapse, status, residual);
+            offset += n;
+            if (!end) {
+                outbox.send(last);
+            }
+        }
+        OutboundPdu response = collapse ? last
+                : Pdus.scsiResponse(task.itt, status, result.sense(), task.write ? task.nextR2tSn : dataSn, residual);
+        if (!collapse && last != null) {
+            outbox.send(last);
+        }
+        if (owned != null) {
+            response.then(() -> context.buffers().release(owned));
+        }
+        outbox.send(response);
+    }
+}

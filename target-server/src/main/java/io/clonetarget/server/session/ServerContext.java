@@ -1,0 +1,141 @@
+package io.clonetarget.server.session;
+
+import io.clonetarget.server.login.ChapCredentials;
+import io.clonetarget.server.login.LoginContext;
+import io.clonetarget.server.login.TargetSettings;
+import io.clonetarget.server.target.TargetNode;
+import io.clonetarget.server.transport.BufferPool;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
+
+/**
+ * What every connection shares: targets, settings, sessions, executors and buffers. Owned by
+ * the server, which shuts the executors down.
+ *
+ * @param commands runs SCSI commands (platform threads: storage I/O blocks them)
+ * @param background runs waits that must not block a reader (task management, logout)
+ */
+public final class ServerContext implements LoginContext {
+    /** Timing of login and keepalive. */
+    public record Timeouts(Duration login, Duration nopInterval, Duration nopTimeout) {
+        public static Timeouts defaults() {
+            return new Timeouts(Duration.ofSeconds(30), Duration.ofSeconds(15), Duration.ofSeconds(30));
+        }
+    }
+
+    public static final int PORTAL_GROUP_TAG = 1;
+
+    private final TargetSettings settings;
+    private final Timeouts timeouts;
+    private final Map<String, TargetNode> targets = new ConcurrentSkipListMap<>();
+    private final List<InetSocketAddress> portals = new CopyOnWriteArrayList<>();
+    private final SessionRegistry sessions = new SessionRegistry();
+    private final java.util.Set<Connection> connections = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final ExecutorService commands;
+    private final ExecutorService background;
+    private final ScheduledExecutorService timers;
+    private final BufferPool buffers;
+    private volatile ChapCredentials discoveryChap;
+    private volatile ChapCredentials discoveryMutualChap;
+
+    public ServerContext(TargetSettings settings, Timeouts timeouts, ExecutorService commands,
+                         ExecutorService background, ScheduledExecutorService timers, BufferPool buffers) {
+        this.settings = settings;
+        this.timeouts = timeouts;
+        this.commands = commands;
+        this.background = background;
+        this.timers = timers;
+        this.buffers = buffers;
+    }
+
+    @Override
+    public TargetSettings settings() {
+        return settings;
+    }
+
+    public Timeouts timeouts() {
+        return timeouts;
+    }
+
+    @Override
+    public int portalGroupTag() {
+        return PORTAL_GROUP_TAG;
+    }
+
+    @Override
+    public Optional<TargetNode> findTarget(String name) {
+        return Optional.ofNullable(targets.get(name));
+    }
+
+    public void addTarget(TargetNode target) {
+        if (targets.putIfAbsent(target.name(), target) != null) {
+            throw new IllegalArgumentException("target " + target.name() + " exists");
+        }
+    }
+
+    public TargetNode removeTarget(String name) {
+        return targets.remove(name);
+    }
+
+    public Collection<TargetNode> targets() {
+        return targets.values();
+    }
+
+    public void setDiscoveryChap(ChapCredentials chap, ChapCredentials mutual) {
+        this.discoveryChap = chap;
+        this.discoveryMutualChap = mutual;
+    }
+
+    @Override
+    public ChapCredentials discoveryChap() {
+        return discoveryChap;
+    }
+
+    @Override
+    public ChapCredentials discoveryMutualChap() {
+        return discoveryMutualChap;
+    }
+
+    /** Registers a listening address for SendTargets answers. */
+    public void addPortal(InetSocketAddress address) {
+        portals.add(address);
+    }
+
+    public List<InetSocketAddress> portals() {
+        return new ArrayList<>(portals);
+    }
+
+    /** Every open connection, logged in or not. */
+    public java.util.Set<Connection> connections() {
+        return connections;
+    }
+
+    public SessionRegistry sessions() {
+        return sessions;
+    }
+
+    ExecutorService commands() {
+        return commands;
+    }
+
+    ExecutorService background() {
+        return background;
+    }
+
+    ScheduledExecutorService timers() {
+        return timers;
+    }
+
+    public BufferPool buffers() {
+        return buffers;
+    }
+}

@@ -1,0 +1,143 @@
+package io.clonetarget.server.session;
+
+import io.clonetarget.server.login.SessionParameters;
+import io.clonetarget.server.scsi.Nexus;
+import io.clonetarget.server.target.TargetNode;
+import java.time.Instant;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * An iSCSI session: its identity (initiator name, ISID, TSIH), the target, the negotiated
+ * parameters, the CmdSN window, and its tasks by initiator task tag. One connection.
+ */
+public final class Session {
+    private final long isid;
+    private final int tsih;
+    private final String initiatorName;
+    private final String initiatorAlias;
+    private final TargetNode target;
+    private final SessionParameters parameters;
+    private final Nexus nexus;
+    private final CommandSequencer sequencer;
+    private final Instant created = Instant.now();
+    final Map<Integer, IscsiTask> tasks = new ConcurrentHashMap<>();
+    volatile Connection connection;
+
+    Session(long isid, int tsih, String initiatorName, String initiatorAlias, TargetNode target,
+            SessionParameters parameters, CommandSequencer sequencer, int portalGroupTag) {
+        this.isid = isid;
+        this.tsih = tsih;
+        this.initiatorName = initiatorName;
+        this.initiatorAlias = initiatorAlias;
+        this.target = target;
+        this.parameters = parameters;
+        this.sequencer = sequencer;
+        this.nexus = target == null ? null : Nexus.of(initiatorName, isid, target.name(), portalGroupTag);
+    }
+
+    public long isid() {
+        return isid;
+    }
+
+    public int tsih() {
+        return tsih;
+    }
+
+    public String initiatorName() {
+        return initiatorName;
+    }
+
+    public String initiatorAlias() {
+        return initiatorAlias;
+    }
+
+    /** The target, or null for a discovery session. */
+    public TargetNode target() {
+        return target;
+    }
+
+    public boolean discovery() {
+        return target == null;
+    }
+
+    public SessionParameters parameters() {
+        return parameters;
+    }
+
+    public Nexus nexus() {
+        return nexus;
+    }
+
+    public CommandSequencer sequencer() {
+        return sequencer;
+    }
+
+    public Instant created() {
+        return created;
+    }
+
+    public int activeTasks() {
+        return tasks.size();
+    }
+
+    /** Removes a finished or aborted task and frees its slot in the command window. */
+    void retire(IscsiTask task) {
+        if (tasks.remove(task.itt, task)) {
+            sequencer.finished();
+        }
+        task.finished.complete(null);
+    }
+
+    /**
+     * Asks for a task to be aborted. A task still receiving data or queued is aborted at once
+     * (its buffers are left to the garbage collector: the reader thread may still be filling
+     * them); a running one is told to stop and is cleaned up by its command thread.
+     *
+     * @return false if the task already completed (its status is sent or on its way)
+     */
+    static boolean abort(IscsiTask task) {
+        while (true) {
+            IscsiTask.State s = task.state.get();
+            switch (s) {
+                case RECEIVING, READY -> {
+                    if (task.state.compareAndSet(s, IscsiTask.State.ABORTED)) {
+                        task.dataOut = null;
+                        task.session.retire(task);
+                        return true;
+                    }
+                }
+                case RUNNING -> {
+                    task.abortRequested = true;
+                    return true;
+                }
+                case DONE -> {
+                    return false;
+                }
+                case ABORTED -> {
+                    return true;
+                }
+                default -> throw new IllegalStateException(s.toString());
+            }
+        }
+    }
+
+    /** Aborts every task of the session (connection loss, reinstatement). */
+    void abortAll() {
+        for (IscsiTask t : tasks.values()) {
+            abort(t);
+        }
+    }
+
+    /** Whether a new login with this identity reinstates (replaces) this session. */
+    boolean sameIdentity(String initiator, long otherIsid, String targetName) {
+        return isid == otherIsid && initiatorName.equals(initiator)
+                && (target == null ? targetName == null : target.name().equals(targetName));
+    }
+
+    @Override
+    public String toString() {
+        return String.format("%s isid=%012x tsih=%d%s", initiatorName, isid, tsih,
+                target == null ? " (discovery)" : " -> " + target.name());
+    }
+}

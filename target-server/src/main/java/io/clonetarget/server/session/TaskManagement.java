@@ -1,0 +1,164 @@
+package io.clonetarget.server.session;
+
+import io.clonetarget.server.pdu.Bhs;
+import io.clonetarget.server.pdu.OutboundPdu;
+import io.clonetarget.server.pdu.Outbox;
+import io.clonetarget.server.pdu.Pdus;
+import io.clonetarget.server.scsi.LogicalUnit;
+import io.clonetarget.server.target.LunAddress;
+import io.clonetarget.server.target.TargetNode;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Task management functions (RFC 7143 section 11.5). Each request runs on a background thread:
+ * it may wait for running commands to finish, and the reader must keep serving the connection
+ * meanwhile. A response is sent only after every affected task has either been answered or
+ * will never be, so an initiator never sees a status after FUNCTION COMPLETE of its abort.
+ */
+final class TaskManagement {
+    private static final Logger LOG = LoggerFactory.getLogger(TaskManagement.class);
+    static final int ABORT_TASK = 1;
+    static final int ABORT_TASK_SET = 2;
+    static final int CLEAR_ACA = 3;
+    static final int CLEAR_TASK_SET = 4;
+    static final int LOGICAL_UNIT_RESET = 5;
+    static final int TARGET_WARM_RESET = 6;
+    static final int TARGET_COLD_RESET = 7;
+    static final int TASK_REASSIGN = 8;
+
+    static final int FUNCTION_COMPLETE = 0;
+    static final int TASK_DOES_NOT_EXIST = 1;
+    static final int LUN_DOES_NOT_EXIST = 2;
+    static final int REASSIGNMENT_NOT_SUPPORTED = 4;
+    static final int FUNCTION_NOT_SUPPORTED = 5;
+    static final int FUNCTION_REJECTED = 255;
+    private static final long WAIT_SECONDS = 60;
+
+    private final Connection connection;
+    private final Session session;
+    private final ServerContext context;
+    private final Outbox outbox;
+
+    TaskManagement(Connection connection, Session session, ServerContext context, Outbox outbox) {
+        this.connection = connection;
+        this.session = session;
+        this.context = context;
+        this.outbox = outbox;
+    }
+
+    /** Called on the reader thread once the request's turn in CmdSN order has come. */
+    void request(ByteBuffer bhs) {
+        int function = Bhs.flags(bhs) & 0x7f;
+        int itt = Bhs.itt(bhs);
+        long lunField = Bhs.lun(bhs);
+        int referenced = bhs.getInt(20);
+        int refCmdSn = bhs.getInt(32);
+        context.background().execute(() -> {
+            try {
+                perform(function, itt, lunField, referenced, refCmdSn);
+            } catch (RuntimeException e) {
+                LOG.error("[{}] task management function {} failed", connection.id(), function, e);
+                outbox.send(Pdus.tmfResponse(itt, FUNCTION_REJECTED));
+            }
+        });
+    }
+
+    private void perform(int function, int itt, long lunField, int referenced, int refCmdSn) {
+        int lun = LunAddress.decode(lunField);
+        TargetNode target = session.target();
+        int response;
+        Runnable after = null;
+        switch (function) {
+            case ABORT_TASK -> response = abortTask(referenced, refCmdSn);
+            case ABORT_TASK_SET, CLEAR_TASK_SET -> {
+                List<Session> scope = function == ABORT_TASK_SET ? List.of(session) : context.sessions().of(target);
+                await(abortWhere(scope, lun));
+                response = FUNCTION_COMPLETE;
+            }
+            case LOGICAL_UNIT_RESET -> {
+                LogicalUnit unit = lun >= 0 ? target.lun(lun) : null;
+                if (unit == null) {
+                    response = LUN_DOES_NOT_EXIST;
+                } else {
+                    await(abortWhere(context.sessions().of(target), lun));
+                    unit.reset(session.nexus());
+                    response = FUNCTION_COMPLETE;
+                }
+            }
+            case TARGET_WARM_RESET, TARGET_COLD_RESET -> {
+                await(abortWhere(context.sessions().of(target), -1));
+                for (LogicalUnit unit : target.luns().values()) {
+                    unit.reset(session.nexus());
+                }
+                response = FUNCTION_COMPLETE;
+                if (function == TARGET_COLD_RESET) {
+                    after = () -> {
+                        for (Session s : context.sessions().of(target)) {
+                            Connection c = s.connection;
+                            if (c != null) {
+                                c.close("target cold reset");
+                            }
+                        }
+                    };
+                }
+            }
+            case CLEAR_ACA -> response = FUNCTION_NOT_SUPPORTED;
+            case TASK_REASSIGN -> response = REASSIGNMENT_NOT_SUPPORTED;
+            default -> response = FUNCTION_REJECTED;
+        }
+        LOG.info("[{}] task management function {} on LUN {}: response {}", connection.id(), function, lun, response);
+        OutboundPdu pdu = Pdus.tmfResponse(itt, response);
+        if (after != null) {
+            pdu.then(after);
+        }
+        outbox.send(pdu);
+    }
+
+    private int abortTask(int referenced, int refCmdSn) {
+        IscsiTask task = session.tasks.get(referenced);
+        if (task == null) {
+            // RFC 7143 section 11.5.1: a task not yet received is considered aborted
+            boolean notYetReceived = CommandSequencer.compare(refCmdSn, session.sequencer().expCmdSn()) >= 0
+                    && CommandSequencer.compare(refCmdSn, session.sequencer().maxCmdSn()) <= 0;
+            return notYetReceived ? FUNCTION_COMPLETE : TASK_DOES_NOT_EXIST;
+        }
+        if (!Session.abort(task)) {
+            return TASK_DOES_NOT_EXIST;
+        }
+        await(List.of(task.finished));
+        return task.state.get() == IscsiTask.State.ABORTED ? FUNCTION_COMPLETE : TASK_DOES_NOT_EXIST;
+    }
+
+    /** Aborts the tasks of the sessions addressed to {@code lun} (-1: all LUNs). */
+    private static List<CompletableFuture<Void>> abortWhere(List<Session> sessions, int lun) {
+        List<CompletableFuture<Void>> waits = new ArrayList<>();
+        for (Session s : sessions) {
+            for (IscsiTask t : s.tasks.values()) {
+                if (lun < 0 || t.lun == lun) {
+                    Session.abort(t);
+                    waits.add(t.finished);
+                }
+            }
+        }
+        return waits;
+    }
+
+    private void await(List<CompletableFuture<Void>> waits) {
+        try {
+            CompletableFuture.allOf(waits.toArray(CompletableFuture[]::new)).get(WAIT_SECONDS, TimeUnit.SECONDS);
+        } catch (TimeoutException e) {
+            LOG.warn("[{}] tasks still running {} s after an abort", connection.id(), WAIT_SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,2 @@
+/** Portals (TCP listeners) and the pooled direct buffers that data travels in. */
+package io.clonetarget.server.transport;

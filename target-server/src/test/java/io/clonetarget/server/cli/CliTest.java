@@ -1,0 +1,116 @@
+package io.clonetarget.server.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.clonetarget.config.ServerConfig;
+import io.clonetarget.config.VolumeType;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+class CliTest {
+    @TempDir
+    Path dir;
+    final StringWriter out = new StringWriter();
+    final StringWriter err = new StringWriter();
+
+    int run(String... args) {
+        return Cli.commandLine(new PrintWriter(out, true), new PrintWriter(err, true)).execute(args);
+    }
+
+    @Test
+    void versionAndHelp() {
+        assertEquals(0, run("version"));
+        assertTrue(out.toString().startsWith("clonetarget "));
+        assertEquals(0, run("--help"));
+        assertTrue(out.toString().contains("serve"));
+    }
+
+    @Test
+    void unknownOptionIsAUsageError() {
+        assertEquals(ExitCodes.USAGE, run("serve", "--frobnicate"));
+        assertTrue(err.toString().contains("--frobnicate"), err.toString());
+    }
+
+    @Test
+    void serveNeedsSomethingToServe() {
+        assertEquals(ExitCodes.USAGE, run("serve"));
+        assertTrue(err.toString().contains("give --config FILE, or at least one --lun or --clone"), err.toString());
+    }
+
+    @Test
+    void badLunOptionsNameTheProblem() {
+        assertEquals(ExitCodes.USAGE, run("serve", "--lun", "/tmp/x.img,sze=1G"));
+        assertTrue(err.toString().contains("unknown option \"sze\""), err.toString());
+        assertEquals(ExitCodes.USAGE, run("serve", "--lun", "/tmp/x.img,size=lots"));
+        assertTrue(err.toString().contains("size=lots"), err.toString());
+        assertEquals(ExitCodes.USAGE, run("serve", "--target", "bogus", "--lun", "/tmp/x.img"));
+        assertTrue(err.toString().contains("not an iSCSI name"), err.toString());
+        assertEquals(ExitCodes.USAGE, run("serve", "--clone", "/tmp/golden.img"));
+        assertTrue(err.toString().contains("missing dest=PATH"), err.toString());
+    }
+
+    @Test
+    void invalidQuickFormValuesAreConfigErrors() {
+        assertEquals(ExitCodes.CONFIG, run("serve", "--listen", "localhost:3260", "--lun", "/tmp/x.img"));
+        assertTrue(err.toString().contains("server.listen[0]: not an IP address"), err.toString());
+    }
+
+    @Test
+    void quickFormBuildsVolumesAndLunsInOrder() throws Exception {
+        ServerConfig c = QuickForm.build(List.of("127.0.0.1:3299"), null, List.of(
+                new QuickForm.Spec(false, "/tmp/a.img,size=1G"),
+                new QuickForm.Spec(true, "/tmp/golden.img,dest=/tmp/b.img,region=128K,hydrate-on-read"),
+                new QuickForm.Spec(false, "/tmp/c.img,read-only,block-size=4096")), null, null);
+        assertEquals(3, c.volumes().size());
+        assertEquals(1L << 30, c.volume("lun0").size().bytes());
+        assertEquals(VolumeType.CLONE, c.volume("lun1").type());
+        assertEquals("/tmp/b.img", c.volume("lun1").path());
+        assertEquals(128 * 1024, c.volume("lun1").regionSize().bytes());
+        assertTrue(c.volume("lun1").hydration().hydrateOnRead());
+        assertTrue(c.volume("lun2").readOnly());
+        assertEquals(4096, c.volume("lun2").blockSize());
+        assertEquals(List.of(0, 1, 2), c.targets().getFirst().luns().stream().map(l -> l.lun()).toList());
+        assertEquals(QuickForm.DEFAULT_IQN, c.targets().getFirst().iqn());
+    }
+
+    @Test
+    void configCheck() throws Exception {
+        Path good = dir.resolve("good.toml");
+        Files.writeString(good, "[[volume]]\nname = \"a\"\npath = \"/x\"\n");
+        assertEquals(0, run("config", "check", good.toString()));
+        assertTrue(out.toString().contains("valid (1 volumes, 0 targets)"), out.toString());
+        Path bad = dir.resolve("bad.toml");
+        Files.writeString(bad, "[[volume]]\nname = \"a\"\n");
+        assertEquals(ExitCodes.CONFIG, run("config", "check", bad.toString()));
+        assertTrue(err.toString().contains("volume[0].path: missing"), err.toString());
+        assertEquals(ExitCodes.FAILURE, run("config", "check", dir.resolve("missing.toml").toString()));
+    }
+
+    @Test
+    void configAndQuickFormDoNotMix() throws Exception {
+        Path good = dir.resolve("good.toml");
+        Files.writeString(good, "");
+        assertEquals(ExitCodes.USAGE, run("serve", "--config", good.toString(), "--lun", "/tmp/x"));
+        assertTrue(err.toString().contains("cannot be combined"), err.toString());
+    }
+
+    @Test
+    void humanSizes() {
+        assertEquals("1 GiB", ConnectHelp.human(1L << 30));
+        assertEquals("1.5 KiB", ConnectHelp.human(1536));
+        assertEquals("100 B", ConnectHelp.human(100));
+    }
+
+    @Test
+    void exitCodesOfPicocliMatchOurs() {
+        assertEquals(CommandLine.ExitCode.USAGE, ExitCodes.USAGE);
+        assertEquals(CommandLine.ExitCode.OK, ExitCodes.OK);
+    }
+}

@@ -1,0 +1,156 @@
+package io.clonetarget.server.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * libiscsi's conformance suite ({@code iscsi-test-cu}, every family, destructive mode, two
+ * sessions for the multipath and reservation tests) against a file LUN. Every test must pass,
+ * except those listed here with the reason they cannot.
+ */
+class ConformanceIT {
+    /** Commands or device kinds this target does not have (the suite reports them as skipped). */
+    static final Map<String, String> NOT_APPLICABLE = new LinkedHashMap<>();
+    /** Tests that fail against a correct target. */
+    static final Map<String, String> KNOWN_FAILURES = Map.of(
+            "GetLBAStatus.UnmapSingle", "libiscsi 1.19 asks for LBA i+1 and expects the answer at i+lbppb: only "
+                    + "right when LOGICAL BLOCKS PER PHYSICAL BLOCK is 1; we report 4 KiB physical blocks");
+
+    static {
+        for (String t : List.of("Simple", "ParamHdr", "DescrLimits", "DescrType", "ValidTgtDescr", "ValidSegDescr")) {
+            NOT_APPLICABLE.put("ExtendedCopy." + t, "EXTENDED COPY is not implemented yet");
+        }
+        NOT_APPLICABLE.put("ReceiveCopyResults.CopyStatus", "EXTENDED COPY is not implemented yet");
+        NOT_APPLICABLE.put("ReceiveCopyResults.OpParams", "EXTENDED COPY is not implemented yet");
+        for (String t : List.of("Simple", "Eject", "ITNexusLoss", "Logout", "WarmReset", "ColdReset", "LUNReset",
+                "2ITNexuses")) {
+            NOT_APPLICABLE.put("PreventAllow." + t, "needs removable media (RMB=1); our LUNs are disks");
+        }
+        NOT_APPLICABLE.put("StartStopUnit.Simple", "needs removable media (RMB=1)");
+        NOT_APPLICABLE.put("ReadOnly.ReadOnlySBC", "needs a read-only LUN; this run uses a writable one");
+        for (String t : List.of("BlockErase", "BlockEraseReserved", "CryptoErase", "CryptoEraseReserved",
+                "ExitFailureMode", "InvalidServiceAction", "Overwrite", "OverwriteReserved", "Readonly",
+                "Reservations", "Reset")) {
+            NOT_APPLICABLE.put("Sanitize." + t, "SANITIZE is not implemented");
+        }
+        for (String t : List.of("Simple", "BeyondEol", "ZeroBlocks", "WriteProtect", "DpoFua", "VPD")) {
+            NOT_APPLICABLE.put("WriteAtomic16." + t, "WRITE ATOMIC(16) is not implemented");
+        }
+    }
+
+    private static final Pattern MARKER = Pattern.compile("(?m)^(Suite: .*|  Test: .*?\\.\\.\\.)");
+    private static final Pattern SKIP = Pattern.compile(
+            "\\[SKIPP(ED|ING)\\]|skipping test|is not implemented|not supported|not working/implemented",
+            Pattern.CASE_INSENSITIVE);
+
+    /** Parses CUnit output into test name to passed / failed / skipped. */
+    static Map<String, String> parse(String text) {
+        Map<String, String> results = new TreeMap<>();
+        Matcher m = MARKER.matcher(text);
+        List<int[]> marks = new ArrayList<>();
+        while (m.find()) {
+            marks.add(new int[]{m.start(), m.end()});
+        }
+        String suite = null;
+        for (int i = 0; i < marks.size(); i++) {
+            String head = text.substring(marks.get(i)[0], marks.get(i)[1]);
+            int end = i + 1 < marks.size() ? marks.get(i + 1)[0] : text.length();
+            String body = text.substring(marks.get(i)[1], end);
+            if (head.startsWith("Suite: ")) {
+                suite = head.substring(7).trim();
+                continue;
+            }
+            String name = suite + "." + head.trim().substring(6, head.trim().length() - 3).trim();
+            int runSummary = body.indexOf("Run Summary:");
+            if (runSummary >= 0) {
+                body = body.substring(0, runSummary);
+            }
+            Matcher failed = Pattern.compile("(?m)^FAILED").matcher(body);
+            Matcher passed = Pattern.compile("(?m)^passed").matcher(body);
+            boolean f = failed.find();
+            boolean p = passed.find();
+            if (f && (!p || failed.start() < passed.start())) {
+                results.put(name, "failed");
+            } else if (p) {
+                results.put(name, SKIP.matcher(body.substring(0, passed.start())).find() ? "skipped" : "passed");
+            }
+        }
+        return results;
+    }
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void fullSuite() throws Exception {
+        Tools.require("libiscsi-bin", "iscsi-test-cu");
+        List<String> expected = new ArrayList<>();
+        for (String line : Tools.ok(Duration.ofSeconds(30), "iscsi-test-cu", "-l").split("\n")) {
+            String[] parts = line.trim().split("\\.");
+            if (parts.length == 3 && parts[0].equals("ALL")) {
+                expected.add(parts[1] + "." + parts[2]);
+            }
+        }
+        assertTrue(expected.size() > 200, "the suite lists " + expected.size() + " tests");
+        try (TestTarget target = TestTarget.start(dir, 1L << 30, 1)) {
+            Tools.Result run = Tools.run(Duration.ofMinutes(10), "iscsi-test-cu", "-d", "-S", "-t", "ALL",
+                    target.url(0), target.url(0));
+            Map<String, String> results = parse(run.output());
+            List<String> problems = new ArrayList<>();
+            int passed = 0;
+            for (String test : expected) {
+                String outcome = results.getOrDefault(test, "no result (hang or crash)");
+                if (outcome.equals("passed")) {
+                    passed++;
+                    continue;
+                }
+                if (KNOWN_FAILURES.containsKey(test) && outcome.equals("failed")) {
+                    continue;
+                }
+                if (NOT_APPLICABLE.containsKey(test) && outcome.equals("skipped")) {
+                    continue;
+                }
+                problems.add(test + ": " + outcome);
+            }
+            System.out.printf("iscsi-test-cu: %d of %d passed%n", passed, expected.size());
+            assertEquals(List.of(), problems, "unexpected outcomes; raw output:\n" + tail(run.output()));
+            assertTrue(passed >= expected.size() - NOT_APPLICABLE.size() - KNOWN_FAILURES.size(),
+                    "passed " + passed);
+        }
+    }
+
+    private static String tail(String s) {
+        return s.length() < 20000 ? s : s.substring(s.length() - 20000);
+    }
+
+    @Test
+    void parserRecognisesOutcomes() {
+        String sample = """
+                Suite: A
+                  Test: One ...passed
+                  Test: Two ...    [SKIPPED] X is not implemented.
+                passed
+                  Test: Three ...FAILED
+                    1. foo.c:1 - CU_ASSERT
+                Suite: B
+                  Test: Four ...passed
+                Run Summary:
+                """;
+        assertEquals(Map.of("A.One", "passed", "A.Two", "skipped", "A.Three", "failed", "B.Four", "passed"),
+                parse(sample));
+        assertTrue(Set.of("passed", "failed", "skipped").containsAll(parse(sample).values()));
+    }
+}

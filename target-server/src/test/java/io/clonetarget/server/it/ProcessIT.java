@@ -1,0 +1,151 @@
+package io.clonetarget.server.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The server as users run it: the launcher and the jar in their own processes, stopped by signals. */
+class ProcessIT {
+    static final Pattern SERVING = Pattern.compile("is serving on 127\\.0\\.0\\.1:(\\d+)");
+    @TempDir
+    Path dir;
+
+    static String java() {
+        return ProcessHandle.current().info().command().orElse("java");
+    }
+
+    static Path jar() {
+        return Path.of(System.getProperty("clonetarget.jar", "target/clonetarget.jar"));
+    }
+
+    /** Started process with its output collected; waits for the "is serving" line. */
+    static final class Running implements AutoCloseable {
+        final Process process;
+        final StringBuilder output = new StringBuilder();
+        final int port;
+        final Thread drain;
+
+        Running(List<String> command) throws Exception {
+            process = new ProcessBuilder(command).redirectErrorStream(true).start();
+            BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+            int found = -1;
+            boolean ready = false;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            String line;
+            while (!ready && System.nanoTime() < deadline && (line = in.readLine()) != null) {
+                output.append(line).append('\n');
+                Matcher m = SERVING.matcher(line);
+                if (m.find()) {
+                    found = Integer.parseInt(m.group(1));
+                }
+                ready = found >= 0 && line.startsWith("Stop with Ctrl-C");
+            }
+            if (found < 0) {
+                process.destroyForcibly();
+                fail("server did not start:\n" + output);
+            }
+            port = found;
+            drain = Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    String l;
+                    while ((l = in.readLine()) != null) {
+                        synchronized (output) {
+                            output.append(l).append('\n');
+                        }
+                    }
+                } catch (IOException ignored) {
+                    // process ended
+                }
+            });
+        }
+
+        /** SIGTERM (not Process.destroy(), which also closes our end of its output), then the exit code. */
+        int terminate() throws Exception {
+            signal("TERM");
+            assertTrue(process.waitFor(60, TimeUnit.SECONDS), "stopped within 60 s");
+            drain.join(10_000);
+            return process.exitValue();
+        }
+
+        void signal(String name) throws Exception {
+            assertEquals(0, new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).start().waitFor());
+        }
+
+        String output() {
+            synchronized (output) {
+                return output.toString();
+            }
+        }
+
+        @Override
+        public void close() {
+            process.destroyForcibly();
+        }
+    }
+
+    @Test
+    void serveQuickFormPrintsHowToConnectAndStopsCleanlyOnSigterm() throws Exception {
+        Tools.require("libiscsi-bin", "iscsi-inq");
+        Path image = dir.resolve("disk.img");
+        try (Running r = new Running(List.of(java(), "--enable-native-access=ALL-UNNAMED", "-jar", jar().toString(),
+                "serve", "--listen", "127.0.0.1:0", "--target", "iqn.2026-11.io.clonetarget:proc",
+                "--lun", image + ",size=64M"))) {
+            String url = "iscsi://127.0.0.1:" + r.port + "/iqn.2026-11.io.clonetarget:proc/0";
+            assertTrue(r.output().contains("iscsiadm -m discovery -t sendtargets -p 127.0.0.1:" + r.port), r.output());
+            assertTrue(r.output().contains("iscsi-inq " + url), r.output());
+            String inq = Tools.ok(Duration.ofSeconds(30), "iscsi-inq", url);
+            assertTrue(inq.contains("Vendor:CLONETGT"), inq);
+            assertEquals(0, r.terminate(), r.output());
+            assertTrue(r.output().contains("server stopped"), r.output());
+        }
+        assertEquals(64L << 20, Files.size(image), "created sparse with the given size");
+    }
+
+    @Test
+    void launcherRunsTheDemoAndStopsOnSigint() throws Exception {
+        Tools.require("libiscsi-bin", "iscsi-ls");
+        Path launcher = Path.of("..", "bin", "clonetarget").toAbsolutePath().normalize();
+        Path state = dir.resolve("state");
+        List<String> command = new ArrayList<>(List.of(launcher.toString(), "demo", "--state-dir", state.toString(),
+                "--listen", "127.0.0.1:0", "--size", "64M"));
+        try (Running r = new Running(command)) {
+            assertTrue(r.output().contains("demo state directory: " + state), r.output());
+            String ls = Tools.ok(Duration.ofSeconds(30), "iscsi-ls", "-s", "iscsi://127.0.0.1:" + r.port);
+            assertTrue(ls.contains("iqn.2026-11.io.clonetarget:demo"), ls);
+            r.signal("INT"); // the launcher execs java: this pid is the JVM
+            assertTrue(r.process.waitFor(60, TimeUnit.SECONDS));
+            r.drain.join(10_000);
+            assertEquals(0, r.process.exitValue(), r.output());
+            assertTrue(r.output().contains("stopped"), r.output());
+        }
+        assertTrue(Files.exists(state.resolve("demo.img")));
+    }
+
+    @Test
+    void aPortInUseIsAClearError() throws Exception {
+        try (var socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            Process p = new ProcessBuilder(java(), "--enable-native-access=ALL-UNNAMED", "-jar", jar().toString(),
+                    "serve", "--listen", "127.0.0.1:" + socket.getLocalPort(), "--lun", dir.resolve("x.img") + ",size=1M")
+                    .redirectErrorStream(true).start();
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(1, p.exitValue(), out);
+            assertTrue(out.contains("cannot listen on") && out.contains(Integer.toString(socket.getLocalPort())), out);
+        }
+    }
+}

@@ -1,0 +1,144 @@
+package io.clonetarget.server.it;
+
+import io.clonetarget.server.pdu.Bhs;
+import io.clonetarget.server.pdu.TextSegment;
+import io.clonetarget.server.pdu.TextSegment.Pair;
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.io.DataInputStream;
+import java.net.Socket;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A deliberately small iSCSI initiator for tests that must send what a real initiator never
+ * would: it logs in (no authentication), then writes raw PDUs and reads what comes back.
+ */
+final class RawInitiator implements AutoCloseable {
+    final Socket socket;
+    final DataInputStream in;
+    int cmdSn = 1;
+    int expStatSn;
+    int itt = 1;
+    int maxRecv = 8192;
+
+    /** A received PDU. */
+    record Pdu(ByteBuffer bhs, byte[] data) {
+        int opcode() {
+            return Bhs.opcodeCode(bhs);
+        }
+
+        int itt() {
+            return bhs.getInt(16);
+        }
+    }
+
+    RawInitiator(int port) throws IOException {
+        socket = new Socket();
+        socket.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+        socket.setSoTimeout(5000);
+        in = new DataInputStream(socket.getInputStream());
+    }
+
+    static ByteBuffer header(int opcodeByte, int flags) {
+        ByteBuffer h = ByteBuffer.allocate(48);
+        h.put(0, (byte) opcodeByte).put(1, (byte) flags);
+        return h;
+    }
+
+    void send(ByteBuffer header, byte[] data) throws IOException {
+        Bhs.setDataSegmentLength(header, data.length);
+        socket.getOutputStream().write(header.array(), 0, 48);
+        socket.getOutputStream().write(data);
+        socket.getOutputStream().write(new byte[Bhs.padding(data.length)]);
+        socket.getOutputStream().flush();
+    }
+
+    void sendRaw(byte[] bytes) throws IOException {
+        socket.getOutputStream().write(bytes);
+        socket.getOutputStream().flush();
+    }
+
+    Pdu receive() throws IOException {
+        byte[] h = new byte[48];
+        in.readFully(h);
+        ByteBuffer bhs = ByteBuffer.wrap(h);
+        int dsl = Bhs.dataSegmentLength(bhs);
+        byte[] data = new byte[dsl];
+        in.readFully(data);
+        in.skipNBytes(Bhs.padding(dsl));
+        int op = Bhs.opcodeCode(bhs);
+        boolean advances = op == 0x21 || op == 0x22 || op == 0x23 || op == 0x24 || op == 0x26 || op == 0x3f
+                || (op == 0x25 && (Bhs.flags(bhs) & 1) != 0);
+        if (advances) {
+            expStatSn = bhs.getInt(24) + 1;
+        }
+        return new Pdu(bhs, data);
+    }
+
+    /** Receives PDUs until one with the given opcode arrives (answering target NOP-Ins). */
+    Pdu receive(int opcode) throws IOException {
+        while (true) {
+            Pdu p = receive();
+            if (p.opcode() == opcode) {
+                return p;
+            }
+        }
+    }
+
+    /** Whether the target closed the connection (EOF or reset) within the timeout. */
+    boolean closedByTarget() throws IOException {
+        try {
+            while (true) {
+                receive();
+            }
+        } catch (EOFException | java.net.SocketException e) {
+            return true;
+        } catch (SocketTimeoutException e) {
+            return false;
+        }
+    }
+
+    /** Logs in to a normal session with the given operational keys; returns the final response keys. */
+    List<Pair> login(String target, String... keys) throws IOException {
+        ByteBuffer h = header(0x43, 0x80 | (1 << 2) | 3);
+        h.putLong(8, 0x0002_3d00_0001_0000L);
+        h.putInt(16, itt++);
+        h.putInt(24, cmdSn);
+        List<Pair> pairs = new ArrayList<>(List.of(new Pair("InitiatorName", "iqn.2026-11.io.clonetarget:raw"),
+                new Pair("TargetName", target), new Pair("SessionType", "Normal")));
+        for (int i = 0; i < keys.length; i += 2) {
+            pairs.add(new Pair(keys[i], keys[i + 1]));
+        }
+        send(h, TextSegment.encode(pairs));
+        Pdu r = receive();
+        if (r.opcode() != 0x23 || r.bhs().get(36) != 0) {
+            throw new IOException("login failed: status " + r.bhs().get(36) + "/" + r.bhs().get(37));
+        }
+        try {
+            return TextSegment.parse(ByteBuffer.wrap(r.data()));
+        } catch (TextSegment.TextFormatException e) {
+            throw new IOException(e);
+        }
+    }
+
+    /** A SCSI Command PDU header (W, R flags as given). */
+    ByteBuffer scsiCommand(int flags, int lun, int edtl, byte[] cdb) {
+        ByteBuffer h = header(0x01, flags);
+        h.putLong(8, ((long) lun) << 48);
+        h.putInt(16, itt++);
+        h.putInt(20, edtl);
+        h.putInt(24, cmdSn++);
+        h.putInt(28, expStatSn);
+        h.put(32, cdb);
+        return h;
+    }
+
+    @Override
+    public void close() throws IOException {
+        socket.close();
+    }
+}
