@@ -42,6 +42,29 @@ public interface BlockDevice extends Closeable {
      */
     void write(long offset, ByteBuffer src, boolean fua) throws IOException;
 
+    /**
+     * Reads {@code dst.remaining()} bytes only if that needs no waiting for storage (the data is
+     * cached), or, where the device cannot tell, only while its recent transfers were fast. Used
+     * to answer a command on the thread that received it.
+     *
+     * @return true when read (position at the limit); false, with {@code dst} unchanged in
+     *     position, when the read would block or the device cannot tell
+     */
+    default boolean tryRead(long offset, ByteBuffer dst) throws IOException {
+        return false;
+    }
+
+    /**
+     * Writes {@code src.remaining()} bytes only if that needs no waiting for storage (a cached,
+     * not durable, write), under the same rule as {@link #tryRead}. A false return may leave a
+     * prefix written; the caller then writes the whole range again with {@link #write}.
+     *
+     * @return true when all was written (position at the limit)
+     */
+    default boolean tryWrite(long offset, ByteBuffer src) throws IOException {
+        return false;
+    }
+
     /** Makes every write, discard and write-zeroes completed before this call durable. */
     void flush() throws IOException;
 

@@ -36,6 +36,11 @@ public final class FileBlockDevice implements BlockDevice {
     private volatile boolean zeroRange = true;
     private volatile boolean punchHole = true;
     private volatile boolean seekData = true;
+    private volatile boolean nowaitReads = true;
+    private volatile boolean nowaitWrites = true;
+    private volatile long optimisticAllowedFrom = System.nanoTime();
+    private static final long OPTIMISTIC_LIMIT_NANOS = 2_000_000;
+    private static final long OPTIMISTIC_BACKOFF_SECONDS = 10;
 
     private FileBlockDevice(Path path, int fd, long size, int logicalBlockSize, boolean readOnly) {
         this.path = path;
@@ -175,6 +180,77 @@ public final class FileBlockDevice implements BlockDevice {
             throw new MediumErrorException("short read of " + path + " at " + offset + ": " + got
                     + " of " + want + " bytes (file shrunk underneath?)", false);
         }
+    }
+
+    @Override
+    public boolean tryRead(long offset, ByteBuffer dst) throws IOException {
+        return tryTransfer(offset, dst, false);
+    }
+
+    @Override
+    public boolean tryWrite(long offset, ByteBuffer src) throws IOException {
+        if (readOnly) {
+            return false;
+        }
+        return tryTransfer(offset, src, true);
+    }
+
+    /**
+     * The non-blocking transfer behind {@link #tryRead} and {@link #tryWrite}. With RWF_NOWAIT the
+     * kernel declines what would wait. Where it has no RWF_NOWAIT for this file (buffered writes
+     * on ext4, reads on tmpfs) the transfer is made optimistically, because a cached read or a
+     * buffered write only waits when the kernel throttles dirty pages; a latency guard stops that
+     * for {@value #OPTIMISTIC_BACKOFF_SECONDS} s after any transfer slower than 2 ms.
+     */
+    private boolean tryTransfer(long offset, ByteBuffer buffer, boolean write) throws IOException {
+        if (!buffer.isDirect()) {
+            return false;
+        }
+        Ranges.check(this, offset, buffer.remaining());
+        int start = buffer.position();
+        long want = buffer.remaining();
+        boolean nowait = write ? nowaitWrites : nowaitReads;
+        if (nowait) {
+            long n;
+            try {
+                n = NativeIo.tryTransfer(fd, buffer, offset, write);
+            } catch (NativeIoException e) {
+                throw translate(e, write);
+            }
+            if (n == want) {
+                return true;
+            }
+            buffer.position(start);
+            if (n >= 0) {
+                return false;
+            }
+            if (write) {
+                nowaitWrites = false;
+            } else {
+                nowaitReads = false;
+            }
+        }
+        long now = System.nanoTime();
+        if (now - optimisticAllowedFrom < 0) {
+            return false;
+        }
+        try {
+            if (write) {
+                NativeIo.pwrite(fd, buffer, offset);
+            } else if (NativeIo.pread(fd, buffer, offset) != want) {
+                buffer.position(start);
+                return false;
+            }
+        } catch (NativeIoException e) {
+            throw translate(e, write);
+        }
+        long took = System.nanoTime() - now;
+        if (took > OPTIMISTIC_LIMIT_NANOS) {
+            optimisticAllowedFrom = System.nanoTime() + OPTIMISTIC_BACKOFF_SECONDS * 1_000_000_000L;
+            LOG.debug("{}: a {} took {} us; no optimistic transfers for {} s", path, write ? "write" : "read",
+                    took / 1000, OPTIMISTIC_BACKOFF_SECONDS);
+        }
+        return true;
     }
 
     @Override

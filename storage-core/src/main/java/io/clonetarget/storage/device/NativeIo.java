@@ -46,6 +46,7 @@ public final class NativeIo {
     static final int LOCK_EX = 2;
     static final int LOCK_NB = 4;
     static final int RWF_DSYNC = 0x02;
+    static final int RWF_NOWAIT = 0x08;
 
     public static final int EPERM = 1;
     public static final int ENOENT = 2;
@@ -78,6 +79,8 @@ public final class NativeIo {
     private static final MethodHandle PWRITE =
             bind("pwrite", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle PWRITEV2 = bind("pwritev2",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle PREADV2 = bind("preadv2",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_INT));
     private static final MethodHandle FDATASYNC = bind("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle FSYNC = bind("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
@@ -248,6 +251,49 @@ public final class NativeIo {
         }
         src.position(src.limit());
         return true;
+    }
+
+    /**
+     * Tries to transfer all of a direct buffer without blocking (RWF_NOWAIT): data in the page
+     * cache is read, or written into it, at once. Nothing that would wait for the disk happens.
+     *
+     * @return the bytes transferred (may be fewer than asked, even 0), or -1 when the kernel or
+     *     file system does not do non-blocking I/O on this file
+     */
+    public static long tryTransfer(int fd, ByteBuffer buffer, long offset, boolean write) throws NativeIoException {
+        MemorySegment segment = MemorySegment.ofBuffer(buffer);
+        long want = segment.byteSize();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment iov = arena.allocate(16, 8);
+            iov.set(ADDRESS, 0, segment);
+            iov.set(JAVA_LONG, 8, want);
+            MemorySegment state = STATE.get();
+            while (true) {
+                long n = write
+                        ? (long) PWRITEV2.invokeExact(state, fd, iov, 1, offset, RWF_NOWAIT)
+                        : (long) PREADV2.invokeExact(state, fd, iov, 1, offset, RWF_NOWAIT);
+                if (n >= 0) {
+                    buffer.position(buffer.position() + (int) n);
+                    return n;
+                }
+                int err = errno(state);
+                if (err == EAGAIN) {
+                    return 0;
+                }
+                if (err == EOPNOTSUPP || err == ENOSYS || err == EINVAL) {
+                    return -1;
+                }
+                if (err != EINTR) {
+                    throw new NativeIoException((write ? "pwritev2" : "preadv2") + "(RWF_NOWAIT) at " + offset, err);
+                }
+            }
+        } catch (NativeIoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        } finally {
+            Reference.reachabilityFence(buffer);
+        }
     }
 
     /** fdatasync(2). */

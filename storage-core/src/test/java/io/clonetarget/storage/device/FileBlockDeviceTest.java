@@ -177,4 +177,26 @@ class FileBlockDeviceTest {
         d.close();
         d.close();
     }
+
+    @Test
+    void nonBlockingTransfersOfCachedData() throws IOException {
+        try (FileBlockDevice d = FileBlockDevice.openOrCreate(dir.resolve("a.img"), 1 << 20, 512)) {
+            ByteBuffer data = pattern(8192, 6);
+            d.write(8192, data.duplicate(), false);
+            ByteBuffer dst = ByteBuffer.allocateDirect(8192);
+            assertTrue(d.tryRead(8192, dst), "just-written data is cached");
+            assertEquals(data, dst.flip());
+            ByteBuffer more = pattern(4096, 7);
+            assertTrue(d.tryWrite(0, more.duplicate()), "a buffered write needs no waiting");
+            assertEquals(more, read(d, 0, 4096));
+            ByteBuffer heap = ByteBuffer.allocate(512);
+            assertFalse(d.tryRead(0, heap), "heap buffers never take the fast path");
+            assertEquals(0, heap.position(), "a declined read leaves the buffer untouched");
+            assertThrows(IndexOutOfBoundsException.class, () -> d.tryRead(1 << 20, ByteBuffer.allocateDirect(512)));
+        }
+        Path ro = dir.resolve("a.img");
+        try (FileBlockDevice d = FileBlockDevice.open(ro, true, 512)) {
+            assertFalse(d.tryWrite(0, ByteBuffer.allocateDirect(512)), "read-only devices decline");
+        }
+    }
 }

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -15,9 +16,11 @@ import org.slf4j.LoggerFactory;
  * The sending half of a connection: one writer thread drains a queue of {@link OutboundPdu}s and
  * sends each batch with a single gathering write.
  *
- * <p>Any thread may {@link #send}; command threads never block on a slow initiator. The writer
- * is the only owner of StatSN: it stamps StatSN, ExpCmdSN and MaxCmdSN and computes digests
- * right before writing, so numbers leave in order.
+ * <p>Any thread may {@link #send}; command threads never block on a slow initiator. The
+ * connection's reader may instead {@link #sendDirect}: when nothing is queued it writes on its own
+ * thread, saving two thread switches on the latency-bound path (a reader blocked on a full socket
+ * only delays its own connection). StatSN, ExpCmdSN and MaxCmdSN are stamped and digests computed
+ * under the write lock right before the bytes leave, so numbers are in wire order.
  */
 public final class Outbox {
     private static final Logger LOG = LoggerFactory.getLogger(Outbox.class);
@@ -41,6 +44,7 @@ public final class Outbox {
     private volatile boolean headerDigest;
     private volatile boolean dataDigest;
     private volatile boolean dead;
+    private final ReentrantLock writing = new ReentrantLock();
     private int statSn;
     private Thread thread;
 
@@ -81,6 +85,47 @@ public final class Outbox {
         queue.add(pdu);
         if (dead && queue.remove(pdu)) {
             pdu.completed();
+        }
+    }
+
+    /**
+     * Writes the PDUs on the calling thread if nothing is queued and no write is in progress,
+     * else queues them (in order). For the connection's reader thread only.
+     */
+    public void sendDirect(List<OutboundPdu> pdus) {
+        if (!dead && queue.isEmpty() && writing.tryLock()) {
+            boolean failed = false;
+            try {
+                if (queue.isEmpty() && !dead) {
+                    ByteBuffer[] iov = new ByteBuffer[pdus.size() * 3];
+                    int n = 0;
+                    for (OutboundPdu pdu : pdus) {
+                        n = prepare(pdu, iov, n);
+                    }
+                    writeFully(iov, n);
+                    for (OutboundPdu pdu : pdus) {
+                        pdu.completed();
+                    }
+                    return;
+                }
+            } catch (IOException e) {
+                failed = true;
+                dead = true;
+                for (OutboundPdu pdu : pdus) {
+                    pdu.completed();
+                }
+                drainAndComplete();
+                onFailure.accept(e);
+                return;
+            } finally {
+                writing.unlock();
+                if (failed) {
+                    LOG.debug("[{}] direct write failed", name);
+                }
+            }
+        }
+        for (OutboundPdu pdu : pdus) {
+            send(pdu);
         }
     }
 
@@ -131,15 +176,20 @@ public final class Outbox {
                 batch.add(first);
                 queue.drainTo(batch, MAX_BATCH - 1);
                 boolean stop = false;
-                int n = 0;
-                for (OutboundPdu pdu : batch) {
-                    if (pdu == STOP) {
-                        stop = true;
-                        break;
+                writing.lock();
+                try {
+                    int n = 0;
+                    for (OutboundPdu pdu : batch) {
+                        if (pdu == STOP) {
+                            stop = true;
+                            break;
+                        }
+                        n = prepare(pdu, iov, n);
                     }
-                    n = prepare(pdu, iov, n);
+                    writeFully(iov, n);
+                } finally {
+                    writing.unlock();
                 }
-                writeFully(iov, n);
                 for (OutboundPdu pdu : batch) {
                     if (pdu != STOP) {
                         pdu.completed();

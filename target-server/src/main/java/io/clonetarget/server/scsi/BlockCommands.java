@@ -119,7 +119,40 @@ final class BlockCommands {
         };
     }
 
+    /** Thrown on the non-blocking path when storage would have to wait; nothing was changed. */
+    static final class WouldBlock extends Exception {
+        static final WouldBlock INSTANCE = new WouldBlock();
+
+        private WouldBlock() {
+            super(null, null, false, false);
+        }
+    }
+
+    /** Whether the command is a plain READ or WRITE that the non-blocking path can run. */
+    boolean nonBlockingCandidate(ByteBuffer cdb) {
+        int op = Cdb.opcode(cdb);
+        boolean read = op == 0x08 || op == 0x28 || op == 0xa8 || op == 0x88;
+        boolean write = op == 0x0a || op == 0x2a || op == 0xaa || op == 0x8a;
+        return read || (write && !fua(cdb));
+    }
+
     ScsiResult read(ScsiTask task) throws ScsiException, IOException {
+        try {
+            return read(task, false);
+        } catch (WouldBlock e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    ScsiResult write(ScsiTask task) throws ScsiException, IOException {
+        try {
+            return write(task, false);
+        } catch (WouldBlock e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    ScsiResult read(ScsiTask task, boolean nonBlocking) throws ScsiException, IOException, WouldBlock {
         ByteBuffer cdb = task.cdb();
         checkProtect(cdb);
         Extent e = extent(cdb);
@@ -132,13 +165,19 @@ final class BlockCommands {
         long wanted = Math.min(bytes, ((long) task.dataInLimit() + blockSize - 1) / blockSize * blockSize);
         ByteBuffer data = task.allocateDataIn((int) wanted);
         if (wanted > 0) {
-            device.read(e.lba() * blockSize, data);
+            if (nonBlocking) {
+                if (!device.tryRead(e.lba() * blockSize, data)) {
+                    throw WouldBlock.INSTANCE;
+                }
+            } else {
+                device.read(e.lba() * blockSize, data);
+            }
         }
         data.flip();
         return new ScsiResult(ScsiStatus.GOOD, null, data, bytes);
     }
 
-    ScsiResult write(ScsiTask task) throws ScsiException, IOException {
+    ScsiResult write(ScsiTask task, boolean nonBlocking) throws ScsiException, IOException, WouldBlock {
         ByteBuffer cdb = task.cdb();
         checkProtect(cdb);
         Extent e = extent(cdb);
@@ -146,6 +185,14 @@ final class BlockCommands {
         checkTransfer(e);
         checkWritable();
         long expected = e.blocks() * blockSize;
+        if (nonBlocking) {
+            ByteBuffer data = task.dataOut();
+            long usable = Math.min(expected, data.remaining()) / blockSize * blockSize;
+            if (usable > 0 && !device.tryWrite(e.lba() * blockSize, data.slice(0, (int) usable))) {
+                throw WouldBlock.INSTANCE;
+            }
+            return ScsiResult.good();
+        }
         writeAvailable(e.lba(), task.dataOut(), expected, fua(cdb));
         return ScsiResult.good();
     }

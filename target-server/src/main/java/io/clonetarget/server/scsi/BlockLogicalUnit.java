@@ -103,6 +103,35 @@ public final class BlockLogicalUnit implements LogicalUnit {
         }
     }
 
+    @Override
+    public ScsiResult tryExecute(ScsiTask task) {
+        ByteBuffer cdb = task.cdb();
+        Nexus nexus = task.nexus();
+        if (!io.nonBlockingCandidate(cdb)) {
+            return null;
+        }
+        attentions.seen(nexus);
+        if (attentions.peek(nexus) != null) {
+            return null;
+        }
+        CommandInfo info = CommandTable.lookup(cdb);
+        if (info == null || (Cdb.control(cdb, info.cdbLength()) & 0x04) != 0) {
+            return null;
+        }
+        try {
+            reservations.check(nexus, info.access());
+            int op = info.opcode();
+            boolean read = op == 0x08 || op == 0x28 || op == 0xa8 || op == 0x88;
+            return read ? io.read(task, true) : io.write(task, true);
+        } catch (BlockCommands.WouldBlock e) {
+            return null;
+        } catch (ScsiException e) {
+            return failed(e.status(), e.sense());
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
     private ScsiResult failed(ScsiStatus status, SenseData sense) {
         return ScsiResult.failed(status, sense == null ? null : sense.encode(modes.descriptorSense()));
     }

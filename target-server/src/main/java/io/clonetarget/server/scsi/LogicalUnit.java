@@ -8,6 +8,16 @@ public interface LogicalUnit extends AutoCloseable {
     ScsiResult execute(ScsiTask task);
 
     /**
+     * Executes the command only if that cannot block on storage; otherwise returns null and
+     * changes nothing (no unit attention is consumed, no data is written in a way that
+     * {@link #execute} would not write again). Lets a transport answer cached reads and writes on
+     * the thread that received them.
+     */
+    default ScsiResult tryExecute(ScsiTask task) {
+        return null;
+    }
+
+    /**
      * How many data-out bytes a CDB asks for, for residual accounting before and regardless of
      * execution; 0 for commands without data-out or unknown opcodes.
      */

@@ -15,6 +15,8 @@ import io.clonetarget.server.scsi.SenseData;
 import io.clonetarget.server.target.LunAddress;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,6 +39,8 @@ final class ScsiFlow {
     private static final Logger LOG = LoggerFactory.getLogger(ScsiFlow.class);
     /** Data-out larger than this is not buffered; the command fails (and its data is drained). */
     static final long MAX_DATA_OUT = 64L << 20;
+    /** Largest command tried on the reader thread. */
+    static final int INLINE_MAX_BYTES = 256 * 1024;
 
     private final Connection connection;
     private final Session session;
@@ -302,8 +306,26 @@ final class ScsiFlow {
     private void maybeDispatch(IscsiTask task) {
         if (task.sequenced && task.dataComplete()
                 && task.state.compareAndSet(IscsiTask.State.RECEIVING, IscsiTask.State.READY)) {
+            if (inlineCandidate(task) && task.state.compareAndSet(IscsiTask.State.READY, IscsiTask.State.RUNNING)) {
+                ScsiResult result = session.target().tryExecute(task.lun, task);
+                if (result != null) {
+                    finish(task, result, true);
+                    return;
+                }
+                task.state.set(IscsiTask.State.READY);
+            }
             context.commands().execute(() -> execute(task));
         }
+    }
+
+    /**
+     * Whether to try a command on the reader thread: only when it is the session's only command
+     * (latency-bound, nothing to overlap with) and small. The logical unit still refuses anything
+     * that would wait for storage, so the reader never blocks on a disk.
+     */
+    private boolean inlineCandidate(IscsiTask task) {
+        return task.failure == null && !task.discardData && sequencer.running() <= 1
+                && task.edtl <= INLINE_MAX_BYTES;
     }
 
     /** Runs the command and answers it; on a command thread. */
@@ -325,8 +347,13 @@ final class ScsiFlow {
             LOG.error("[{}] {} failed", connection.id(), task, e);
             result = ScsiResult.failed(ScsiStatus.CHECK_CONDITION, SenseData.of(Asc.INTERNAL_TARGET_FAILURE).fixed());
         }
+        finish(task, result, false);
+    }
+
+    /** Answers a command that ran (on a command thread, or inline on the reader). */
+    private void finish(IscsiTask task, ScsiResult result, boolean onReader) {
         task.releaseDataOut();
-        // only this thread moves a task out of RUNNING; task management just asks
+        // only the thread that ran the task moves it out of RUNNING; task management just asks
         if (task.abortRequested) {
             task.state.set(IscsiTask.State.ABORTED);
             finishAborted(task);
@@ -336,7 +363,7 @@ final class ScsiFlow {
         if (session.tasks.remove(task.itt, task)) {
             sequencer.finished();
         }
-        respond(task, result);
+        respond(task, result, onReader);
         task.finished.complete(null);
     }
 
@@ -351,7 +378,7 @@ final class ScsiFlow {
      * MaxRecvDataSegmentLength, grouped in sequences of MaxBurstLength (F bit); with GOOD status
      * and no sense the status rides on the last Data-In (phase collapse).
      */
-    private void respond(IscsiTask task, ScsiResult result) {
+    private void respond(IscsiTask task, ScsiResult result, boolean onReader) {
         ByteBuffer data = result.dataIn();
         ByteBuffer owned = task.takeDataIn();
         long readEdtl = task.read ? Integer.toUnsignedLong(task.edtl) : 0;
@@ -375,6 +402,7 @@ final class ScsiFlow {
         int dataSn = 0;
         int inBurst = 0;
         OutboundPdu last = null;
+        List<OutboundPdu> pdus = new ArrayList<>(2);
         while (offset < sendBytes) {
             int n = Math.min(Math.min(segment, sendBytes - offset), burst - inBurst);
             boolean end = offset + n == sendBytes;
@@ -387,17 +415,24 @@ final class ScsiFlow {
                     end && collapse, status, residual);
             offset += n;
             if (!end) {
-                outbox.send(last);
+                pdus.add(last);
             }
         }
         OutboundPdu response = collapse ? last
                 : Pdus.scsiResponse(task.itt, status, result.sense(), task.write ? task.nextR2tSn : dataSn, residual);
         if (!collapse && last != null) {
-            outbox.send(last);
+            pdus.add(last);
         }
         if (owned != null) {
             response.then(() -> context.buffers().release(owned));
         }
-        outbox.send(response);
+        pdus.add(response);
+        if (onReader) {
+            outbox.sendDirect(pdus);
+        } else {
+            for (OutboundPdu p : pdus) {
+                outbox.send(p);
+            }
+        }
     }
 }

@@ -382,4 +382,72 @@ class BlockLogicalUnitTest {
         byte[] f = s.fixed();
         assertArrayEquals(new byte[]{(byte) 0xcd, 0, 2}, new byte[]{f[15], f[16], f[17]});
     }
+
+    /** A memory device whose non-blocking path accepts or declines on demand. */
+    static final class SwitchableDevice implements io.clonetarget.storage.device.BlockDevice {
+        final MemoryBlockDevice inner;
+        boolean fast = true;
+
+        SwitchableDevice(MemoryBlockDevice inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public boolean tryRead(long offset, ByteBuffer dst) {
+            if (fast) {
+                inner.read(offset, dst);
+            }
+            return fast;
+        }
+
+        @Override
+        public boolean tryWrite(long offset, ByteBuffer src) throws java.io.IOException {
+            if (fast) {
+                inner.write(offset, src, false);
+            }
+            return fast;
+        }
+
+        @Override public long size() { return inner.size(); }
+        @Override public int logicalBlockSize() { return 512; }
+        @Override public int physicalBlockSize() { return 4096; }
+        @Override public boolean isReadOnly() { return false; }
+        @Override public void read(long offset, ByteBuffer dst) { inner.read(offset, dst); }
+        @Override public void write(long offset, ByteBuffer src, boolean fua) throws java.io.IOException {
+            inner.write(offset, src, fua);
+        }
+        @Override public void flush() { }
+        @Override public void discard(long offset, long length) throws java.io.IOException {
+            inner.discard(offset, length);
+        }
+        @Override public void writeZeroes(long offset, long length) throws java.io.IOException {
+            inner.writeZeroes(offset, length);
+        }
+        @Override public String describe() { return "switchable"; }
+        @Override public void close() { }
+    }
+
+    @Test
+    void tryExecuteRunsPlainReadsAndWritesAndChangesNothingWhenItDeclines() {
+        SwitchableDevice dev = new SwitchableDevice(device);
+        BlockLogicalUnit fast = new BlockLogicalUnit("fast", dev, LunIdentity.fromSeed("f", "t"), false, new HeapBuffers());
+        assertTrue(fast.tryExecute(FakeTask.of(FakeTask.NEXUS, "2a 00 00 00 00 10 00 00 01 00", blocks(1, (byte) 8)))
+                .isGood());
+        ScsiResult read = fast.tryExecute(FakeTask.of("28 00 00 00 00 10 00 00 01 00"));
+        assertEquals(blocks(1, (byte) 8), read.dataIn());
+        assertNull(fast.tryExecute(FakeTask.of("12 00 00 00 ff 00")), "INQUIRY is not a fast-path command");
+        assertNull(fast.tryExecute(FakeTask.of(FakeTask.NEXUS, "2a 08 00 00 00 10 00 00 01 00", blocks(1, (byte) 9))),
+                "a FUA write must reach the disk: never on the fast path");
+        assertSense(fast.tryExecute(FakeTask.of("28 00 00 00 08 00 00 00 01 00")), Asc.LBA_OUT_OF_RANGE);
+
+        dev.fast = false;
+        assertNull(fast.tryExecute(FakeTask.of(FakeTask.NEXUS, "2a 00 00 00 00 10 00 00 01 00", blocks(1, (byte) 7))));
+        assertEquals(blocks(1, (byte) 8), fast.execute(FakeTask.of("28 00 00 00 00 10 00 00 01 00")).dataIn(),
+                "a declined write left the data alone");
+
+        dev.fast = true;
+        fast.reset(FakeTask.OTHER);
+        assertNull(fast.tryExecute(FakeTask.of("28 00 00 00 00 10 00 00 01 00")), "a pending unit attention");
+        assertSense(fast.execute(FakeTask.of("28 00 00 00 00 10 00 00 01 00")), Asc.BUS_DEVICE_RESET);
+    }
 }
