@@ -48,9 +48,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_port() { # wait_port PORT
-  for _ in $(seq 1 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+wait_port() { # wait_port PORT: until something listens on it; looks at /proc/net/tcp instead of
+  # connecting, because an empty connection crashes jSCSI's accept loop
+  local hex; hex=$(printf '%04X' "$1")
+  for _ in $(seq 1 300); do
+    awk -v p=":$hex" '$2 ~ p"$" && $4 == "0A" {found=1} END {exit !found}' /proc/net/tcp /proc/net/tcp6 && return 0
     sleep 0.2
   done
   return 1
@@ -68,7 +70,7 @@ url_of() {
 start_tgtd() {
   local port; port=$(port_of tgtd)
   TGT_CTRL=$port
-  rm -f "$DIR/tgtd.img"; truncate -s "${SIZE_MB}M" "$DIR/tgtd.img"
+  rm -f "$DIR/tgtd.img" "$DIR/jscsi.img" "$DIR/jscsi.log"; truncate -s "${SIZE_MB}M" "$DIR/tgtd.img"
   tgtd -f -C "$TGT_CTRL" --iscsi "portal=127.0.0.1:$port" >"$DIR/tgtd.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 1 100); do tgtadm -C "$TGT_CTRL" --lld iscsi --op show --mode target >/dev/null 2>&1 && break; sleep 0.1; done
@@ -94,7 +96,6 @@ start_jscsi() {
     (cd "$DIR/jscsi" && timeout 600 env JAVA_HOME="$JAVA_HOME_FOUND" mvn -q -B dependency:copy-dependencies -DoutputDirectory=lib) >&2 || return 1
   fi
   (cd "$DIR/jscsi" && unzip -o -q lib/target-2.5.2.jar jscsi-target.xsd)
-  rm -f "$DIR/jscsi.img"
   cat >"$DIR/jscsi/bench.xml" <<XML
 <?xml version="1.0" encoding="UTF-8" ?>
 <configuration xmlns="http://www.jscsi.org/2010-04" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
@@ -108,15 +109,16 @@ XML
   # jSCSI asks on stdin which local address to advertise: answer with the index of 127.0.0.1
   rm -f "$DIR/jscsi/stdin"; mkfifo "$DIR/jscsi/stdin"
   "$JAVA_BIN" -cp "$lib/*" org.jscsi.target.TargetServer "$DIR/jscsi/jscsi-target.xsd" "$DIR/jscsi/bench.xml" \
-    <"$DIR/jscsi/stdin" >"$DIR/jscsi.log" 2>&1 &
+    <"$DIR/jscsi/stdin" >>"$DIR/jscsi.log" 2>&1 &
+  JSCSI_PID=$!
   PIDS+=($!)
   exec 7>"$DIR/jscsi/stdin"
+  local before; before=$(grep -c "Which one should be used?" "$DIR/jscsi.log" 2>/dev/null)
   for _ in $(seq 1 300); do
-    grep -q "Which one should be used?" "$DIR/jscsi.log" 2>/dev/null && break
-    grep -q "Using ip address" "$DIR/jscsi.log" 2>/dev/null && break
+    [ "$(grep -c "Which one should be used?" "$DIR/jscsi.log" 2>/dev/null)" -gt "${before:-0}" ] && break
     sleep 0.2
   done
-  echo "$(sed -n 's/^\[\([0-9]*\)\] 127\.0\.0\.1$/\1/p' "$DIR/jscsi.log" | head -n 1)" >&7
+  echo "$(sed -n 's/^\[\([0-9]*\)\] 127\.0\.0\.1$/\1/p' "$DIR/jscsi.log" | tail -n 1)" >&7
   wait_port "$port"
 }
 
@@ -150,8 +152,20 @@ iperf() { # iperf PEER CASE QD BLOCKS [-r]
 }
 
 STRIDE=$((4096 * 65537))
+# A peer that died (jSCSI's accept loop can crash on a login) is restarted before its next case.
+alive() {
+  case $1 in
+    jscsi) kill -0 "${JSCSI_PID:-0}" 2>/dev/null ;;
+    *) wait_port "$(port_of "$1")" ;;
+  esac
+}
+
 run_case() { # run_case PEER CASE-ID
   local p=$1
+  if ! alive "$p"; then
+    log "$p is not running any more; restarting it"
+    "start_$p" || return
+  fi
   case $2 in
     r4k1) qbench "$p" 4k-rand-read 1 4k "$C4K" -S "$STRIDE" ;;
     w4k1) qbench "$p" 4k-rand-write 1 4k "$C4K" -S "$STRIDE" -w --pattern=165 ;;
@@ -177,7 +191,7 @@ done
 for p in $ACTIVE; do
   log "warming up $p (the same untimed runs for every peer)"
   # fill the LUN once so that no peer reads holes, then warm up the code paths
-  timeout 300 qemu-img bench -f raw -t none -d 32 -c "$SIZE_MB" -s 1M -w --pattern=1 "$(url_of "$p")" >/dev/null 2>&1
+  timeout 600 qemu-img bench -f raw -t none -d 1 -c "$SIZE_MB" -s 1M -w --pattern=1 "$(url_of "$p")" >/dev/null 2>&1
   for c in r4k32 w4k32 r1m32 w1m32; do
     run_case "$p" "$c" >/dev/null 2>&1
   done

@@ -64,6 +64,17 @@ final class CommandTable {
             CommandInfo.of("READ DEFECT DATA(12)", "b7 1f 00 00 00 00 ff ff ff ff 00 04", Access.READ));
 
     private static final int[] SERVICE_ACTION_OPCODES = {0x5e, 0x5f, 0x9e, 0xa3};
+    /** By opcode, then by service action (index 0 for opcodes without service actions). */
+    private static final CommandInfo[][] BY_OPCODE = new CommandInfo[256][];
+
+    static {
+        for (CommandInfo c : COMMANDS) {
+            if (BY_OPCODE[c.opcode()] == null) {
+                BY_OPCODE[c.opcode()] = new CommandInfo[c.hasServiceAction() ? 32 : 1];
+            }
+            BY_OPCODE[c.opcode()][Math.max(0, c.serviceAction())] = c;
+        }
+    }
 
     private CommandTable() {
     }
@@ -81,26 +92,26 @@ final class CommandTable {
     /** The entry for a CDB, or null when the opcode (or its service action) is not supported. */
     static CommandInfo lookup(ByteBuffer cdb) {
         int opcode = Cdb.opcode(cdb);
-        int action = hasServiceActions(opcode) && cdb.limit() > 1 ? Cdb.u8(cdb, 1) & 0x1f : -1;
-        return lookup(opcode, action);
+        CommandInfo[] row = BY_OPCODE[opcode];
+        if (row == null) {
+            return null;
+        }
+        return row.length == 1 ? row[0] : row[Cdb.u8(cdb, 1) & 0x1f];
     }
 
     static CommandInfo lookup(int opcode, int action) {
-        for (CommandInfo c : COMMANDS) {
-            if (c.opcode() == opcode && (c.serviceAction() == action || !c.hasServiceAction())) {
-                return c;
-            }
+        CommandInfo[] row = BY_OPCODE[opcode & 0xff];
+        if (row == null) {
+            return null;
         }
-        return null;
+        if (row.length == 1) {
+            return row[0];
+        }
+        return action >= 0 && action < 32 ? row[action] : null;
     }
 
     /** Any entry for the opcode (used to tell "unsupported service action" from "unsupported opcode"). */
     static boolean knowsOpcode(int opcode) {
-        for (CommandInfo c : COMMANDS) {
-            if (c.opcode() == opcode) {
-                return true;
-            }
-        }
-        return false;
+        return BY_OPCODE[opcode & 0xff] != null;
     }
 }

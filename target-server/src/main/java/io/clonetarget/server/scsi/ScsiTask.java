@@ -11,7 +11,7 @@ import java.nio.ByteBuffer;
 public interface ScsiTask {
     Nexus nexus();
 
-    /** The CDB, position 0, limit its length (6 to 32 bytes). Read-only. */
+    /** The CDB, position 0, limit 16 or more; read-only, read with absolute gets (position stays 0). */
     ByteBuffer cdb();
 
     /** The data received from the initiator, position 0, limit = bytes received; empty if none. */

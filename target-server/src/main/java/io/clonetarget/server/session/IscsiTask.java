@@ -74,7 +74,7 @@ final class IscsiTask implements ScsiTask {
         this.immediate = immediate;
         this.lunField = lunField;
         this.lun = lun;
-        this.cdb = cdb;
+        this.cdb = cdb.asReadOnlyBuffer();
         this.read = read;
         this.write = write;
         this.edtl = edtl;
@@ -88,7 +88,7 @@ final class IscsiTask implements ScsiTask {
 
     @Override
     public ByteBuffer cdb() {
-        return cdb.asReadOnlyBuffer();
+        return cdb;
     }
 
     @Override
