@@ -114,9 +114,6 @@ public final class ConfigValidator {
         }
         range("iscsi.max-outstanding-r2t", s.maxOutstandingR2t(), 1, 65535, problems);
         range("iscsi.command-window", s.commandWindow(), 1, 65536, problems);
-        if (s.requireDigests() && !s.allowDigests()) {
-            problems.add("iscsi.require-digests: contradicts allow-digests = false");
-        }
     }
 
     private static void chap(String at, ChapConfig c, List<String> problems) {

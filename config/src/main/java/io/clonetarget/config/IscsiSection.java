@@ -4,13 +4,13 @@ package io.clonetarget.config;
  * What the target offers in login negotiation (RFC 7143 section 13). Defaults are the fast
  * ones: no initial R2T, immediate data, 256 KiB segments and first bursts, 16 MiB bursts.
  *
- * @param allowDigests whether CRC32C header and data digests may be chosen
- * @param requireDigests whether initiators must use them
+ * @param headerDigest whether CRC32C header digests may, must or must not be used
+ * @param dataDigest the same for data digests
  * @param commandWindow how many commands a session may have outstanding (CmdSN window)
  */
 public record IscsiSection(ByteSize maxRecvDataSegmentLength, ByteSize firstBurstLength, ByteSize maxBurstLength,
                            Integer maxOutstandingR2t, Boolean initialR2t, Boolean immediateData,
-                           Boolean allowDigests, Boolean requireDigests, Integer commandWindow) {
+                           DigestPolicy headerDigest, DigestPolicy dataDigest, Integer commandWindow) {
     public IscsiSection {
         maxRecvDataSegmentLength = maxRecvDataSegmentLength == null ? ByteSize.ofBytes(262_144) : maxRecvDataSegmentLength;
         firstBurstLength = firstBurstLength == null ? ByteSize.ofBytes(262_144) : firstBurstLength;
@@ -18,8 +18,8 @@ public record IscsiSection(ByteSize maxRecvDataSegmentLength, ByteSize firstBurs
         maxOutstandingR2t = maxOutstandingR2t == null ? 16 : maxOutstandingR2t;
         initialR2t = initialR2t != null && initialR2t;
         immediateData = immediateData == null || immediateData;
-        allowDigests = allowDigests == null || allowDigests;
-        requireDigests = requireDigests != null && requireDigests;
+        headerDigest = headerDigest == null ? DigestPolicy.ALLOWED : headerDigest;
+        dataDigest = dataDigest == null ? DigestPolicy.ALLOWED : dataDigest;
         commandWindow = commandWindow == null ? 256 : commandWindow;
     }
 

@@ -55,14 +55,21 @@ public final class TargetServer implements AutoCloseable {
     private final List<LogicalUnit> units = new ArrayList<>();
     private final List<Portal> portals = new ArrayList<>();
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final VolumeOpener opener;
 
-    private TargetServer(ServerConfig config) {
+    /** Opens the volume a configuration entry describes. */
+    @FunctionalInterface
+    public interface VolumeOpener {
+        OpenVolume open(VolumeConfig volume) throws IOException;
+    }
+
+    private TargetServer(ServerConfig config, VolumeOpener opener) {
+        this.opener = opener;
         this.config = config;
         IscsiSection i = config.iscsi();
         TargetSettings settings = new TargetSettings((int) i.maxRecvDataSegmentLength().bytes(),
                 (int) i.maxBurstLength().bytes(), (int) i.firstBurstLength().bytes(), i.initialR2t(),
-                i.immediateData(), i.maxOutstandingR2t(), 2, 20, i.allowDigests(), i.allowDigests(),
-                i.requireDigests(), i.commandWindow());
+                i.immediateData(), i.maxOutstandingR2t(), 2, 20, i.headerDigest(), i.dataDigest(), i.commandWindow());
         int threads = config.server().ioThreads();
         AtomicInteger n = new AtomicInteger();
         this.commands = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
@@ -80,7 +87,12 @@ public final class TargetServer implements AutoCloseable {
      * @throws IOException naming the volume or portal that failed; whatever was opened is closed
      */
     public static TargetServer start(ServerConfig config) throws IOException {
-        TargetServer server = new TargetServer(config);
+        return start(config, Volumes::open);
+    }
+
+    /** As {@link #start(ServerConfig)}, with another way of opening volumes (tests wrap devices). */
+    public static TargetServer start(ServerConfig config, VolumeOpener opener) throws IOException {
+        TargetServer server = new TargetServer(config, opener);
         try {
             server.open();
         } catch (IOException | RuntimeException e) {
@@ -95,7 +107,7 @@ public final class TargetServer implements AutoCloseable {
             context.setDiscoveryChap(chap(config.discovery(), false), chap(config.discovery(), true));
         }
         for (VolumeConfig v : config.volumes()) {
-            volumes.put(v.name(), Volumes.open(v));
+            volumes.put(v.name(), opener.open(v));
             LOG.info("volume {}: {}", v.name(), volumes.get(v.name()).description());
         }
         for (TargetConfig t : config.targets()) {

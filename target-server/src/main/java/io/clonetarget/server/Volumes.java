@@ -8,11 +8,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** Opens the volumes a configuration describes. */
-final class Volumes {
+public final class Volumes {
     private Volumes() {
     }
 
-    static OpenVolume open(VolumeConfig v) throws IOException {
+    /** Opens a volume of any type. */
+    public static OpenVolume open(VolumeConfig v) throws IOException {
         return switch (v.type()) {
             case FILE -> openFile(v);
             case CLONE -> CloneVolumes.open(v);

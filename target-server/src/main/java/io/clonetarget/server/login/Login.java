@@ -121,6 +121,9 @@ public final class Login {
         if (next == Stage.FULL_FEATURE && !negotiation.declaredMaxRecvDataSegmentLength()) {
             reply.add(negotiation.declareOurs());
         }
+        if (next == Stage.FULL_FEATURE) {
+            negotiation.checkRequirements();
+        }
         stage = next;
         return new Step(true, csg, next, reply, next == Stage.FULL_FEATURE);
     }

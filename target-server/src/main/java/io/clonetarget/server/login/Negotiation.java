@@ -1,5 +1,6 @@
 package io.clonetarget.server.login;
 
+import io.clonetarget.config.DigestPolicy;
 import io.clonetarget.server.pdu.TextSegment.Pair;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -127,8 +128,8 @@ public final class Negotiation {
 
     private String list(String name, String value) {
         List<String> acceptable = switch (name) {
-            case "HeaderDigest" -> digestChoices(ours.allowHeaderDigest());
-            case "DataDigest" -> digestChoices(ours.allowDataDigest());
+            case "HeaderDigest" -> digestChoices(ours.headerDigest());
+            case "DataDigest" -> digestChoices(ours.dataDigest());
             case "TaskReporting" -> List.of("RFC3720");
             default -> throw new IllegalStateException(name);
         };
@@ -141,11 +142,26 @@ public final class Negotiation {
         return REJECT;
     }
 
-    private List<String> digestChoices(boolean allowed) {
-        if (!allowed) {
-            return List.of("None");
+    private static List<String> digestChoices(DigestPolicy policy) {
+        return switch (policy) {
+            case OFF -> List.of("None");
+            case ALLOWED -> List.of("CRC32C", "None");
+            case REQUIRED -> List.of("CRC32C");
+        };
+    }
+
+    /**
+     * Checks, once negotiation is over, that what this target requires was agreed: a required
+     * digest the initiator refused, or never offered, ends the login.
+     */
+    public void checkRequirements() throws LoginException {
+        SessionParameters p = result();
+        if (ours.headerDigest() == DigestPolicy.REQUIRED && !p.headerDigest()) {
+            throw new LoginException(LoginStatus.INITIATOR_ERROR, "this target requires CRC32C header digests");
         }
-        return ours.requireDigests() ? List.of("CRC32C") : List.of("CRC32C", "None");
+        if (ours.dataDigest() == DigestPolicy.REQUIRED && !p.dataDigest()) {
+            throw new LoginException(LoginStatus.INITIATOR_ERROR, "this target requires CRC32C data digests");
+        }
     }
 
     private String bool(Key key, String value) {

@@ -1,5 +1,7 @@
 package io.clonetarget.server.login;
 
+import io.clonetarget.config.DigestPolicy;
+
 /**
  * What this target offers in negotiation: the values it prefers and the limits it accepts.
  * The defaults are the fast ones of {@code clients.md}: no initial R2T, immediate data,
@@ -13,9 +15,8 @@ package io.clonetarget.server.login;
  * @param maxOutstandingR2T R2Ts per task this target may have outstanding (result: minimum)
  * @param defaultTime2Wait seconds (result: maximum)
  * @param defaultTime2Retain seconds (result: minimum)
- * @param allowHeaderDigest whether CRC32C header digests may be chosen
- * @param allowDataDigest whether CRC32C data digests may be chosen
- * @param requireDigests whether "None" is refused (the initiator must offer CRC32C)
+ * @param headerDigest whether CRC32C header digests may, must or must not be used
+ * @param dataDigest the same for data digests
  * @param commandWindow the CmdSN window a session gets
  */
 public record TargetSettings(
@@ -27,9 +28,8 @@ public record TargetSettings(
         int maxOutstandingR2T,
         int defaultTime2Wait,
         int defaultTime2Retain,
-        boolean allowHeaderDigest,
-        boolean allowDataDigest,
-        boolean requireDigests,
+        DigestPolicy headerDigest,
+        DigestPolicy dataDigest,
         int commandWindow) {
 
     public static final int MIN_SEGMENT = 512;
@@ -47,9 +47,6 @@ public record TargetSettings(
         checkRange("DefaultTime2Wait", defaultTime2Wait, 0, 3600);
         checkRange("DefaultTime2Retain", defaultTime2Retain, 0, 3600);
         checkRange("command window", commandWindow, 1, 65536);
-        if (requireDigests && !(allowHeaderDigest && allowDataDigest)) {
-            throw new IllegalArgumentException("digests cannot be required and disallowed at once");
-        }
     }
 
     private static void checkRange(String name, long value, long min, long max) {
@@ -60,6 +57,7 @@ public record TargetSettings(
 
     /** The fast defaults. */
     public static TargetSettings defaults() {
-        return new TargetSettings(262_144, 16_776_192, 262_144, false, true, 16, 2, 20, true, true, false, 256);
+        return new TargetSettings(262_144, 16_776_192, 262_144, false, true, 16, 2, 20, DigestPolicy.ALLOWED,
+                DigestPolicy.ALLOWED, 256);
     }
 }

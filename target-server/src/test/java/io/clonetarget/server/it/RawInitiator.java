@@ -24,6 +24,9 @@ final class RawInitiator implements AutoCloseable {
     int expStatSn;
     int itt = 1;
     int maxRecv = 8192;
+    boolean headerDigest;
+    boolean dataDigest;
+    private final io.clonetarget.server.pdu.Digest digest = new io.clonetarget.server.pdu.Digest();
 
     /** A received PDU. */
     record Pdu(ByteBuffer bhs, byte[] data) {
@@ -51,10 +54,23 @@ final class RawInitiator implements AutoCloseable {
 
     void send(ByteBuffer header, byte[] data) throws IOException {
         Bhs.setDataSegmentLength(header, data.length);
-        socket.getOutputStream().write(header.array(), 0, 48);
-        socket.getOutputStream().write(data);
-        socket.getOutputStream().write(new byte[Bhs.padding(data.length)]);
-        socket.getOutputStream().flush();
+        java.io.OutputStream out = socket.getOutputStream();
+        out.write(header.array(), 0, 48);
+        if (headerDigest) {
+            out.write(digestBytes(digest.ofHeader(header, 48)));
+        }
+        out.write(data);
+        out.write(new byte[Bhs.padding(data.length)]);
+        if (dataDigest && data.length > 0) {
+            out.write(digestBytes(digest.ofSegment(ByteBuffer.wrap(data))));
+        }
+        out.flush();
+    }
+
+    private static byte[] digestBytes(int value) {
+        ByteBuffer b = ByteBuffer.allocate(4);
+        io.clonetarget.server.pdu.Digest.put(b, 0, value);
+        return b.array();
     }
 
     void sendRaw(byte[] bytes) throws IOException {
@@ -66,10 +82,24 @@ final class RawInitiator implements AutoCloseable {
         byte[] h = new byte[48];
         in.readFully(h);
         ByteBuffer bhs = ByteBuffer.wrap(h);
+        if (headerDigest) {
+            byte[] d = new byte[4];
+            in.readFully(d);
+            if (io.clonetarget.server.pdu.Digest.get(ByteBuffer.wrap(d), 0) != digest.ofHeader(bhs, 48)) {
+                throw new IOException("bad header digest from the target");
+            }
+        }
         int dsl = Bhs.dataSegmentLength(bhs);
         byte[] data = new byte[dsl];
         in.readFully(data);
         in.skipNBytes(Bhs.padding(dsl));
+        if (dataDigest && dsl > 0) {
+            byte[] d = new byte[4];
+            in.readFully(d);
+            if (io.clonetarget.server.pdu.Digest.get(ByteBuffer.wrap(d), 0) != digest.ofSegment(ByteBuffer.wrap(data))) {
+                throw new IOException("bad data digest from the target");
+            }
+        }
         int op = Bhs.opcodeCode(bhs);
         boolean advances = op == 0x21 || op == 0x22 || op == 0x23 || op == 0x24 || op == 0x26 || op == 0x3f
                 || (op == 0x25 && (Bhs.flags(bhs) & 1) != 0);
@@ -102,10 +132,12 @@ final class RawInitiator implements AutoCloseable {
         }
     }
 
+    long isid = 0x0002_3d00_0001L;
+
     /** Logs in to a normal session with the given operational keys; returns the final response keys. */
     List<Pair> login(String target, String... keys) throws IOException {
         ByteBuffer h = header(0x43, 0x80 | (1 << 2) | 3);
-        h.putLong(8, 0x0002_3d00_0001_0000L);
+        h.putLong(8, isid << 16);
         h.putInt(16, itt++);
         h.putInt(24, cmdSn);
         List<Pair> pairs = new ArrayList<>(List.of(new Pair("InitiatorName", "iqn.2026-11.io.clonetarget:raw"),
@@ -118,10 +150,38 @@ final class RawInitiator implements AutoCloseable {
         if (r.opcode() != 0x23 || r.bhs().get(36) != 0) {
             throw new IOException("login failed: status " + r.bhs().get(36) + "/" + r.bhs().get(37));
         }
+        List<Pair> reply;
         try {
-            return TextSegment.parse(ByteBuffer.wrap(r.data()));
+            reply = TextSegment.parse(ByteBuffer.wrap(r.data()));
         } catch (TextSegment.TextFormatException e) {
             throw new IOException(e);
+        }
+        for (Pair p : reply) {
+            if (p.key().equals("HeaderDigest")) {
+                headerDigest = p.value().equals("CRC32C");
+            }
+            if (p.key().equals("DataDigest")) {
+                dataDigest = p.value().equals("CRC32C");
+            }
+        }
+        return reply;
+    }
+
+    /** A discovery session; returns nothing, the caller sends Text Requests. */
+    void loginDiscovery(String... keys) throws IOException {
+        ByteBuffer h = header(0x43, 0x80 | (1 << 2) | 3);
+        h.putLong(8, isid << 16);
+        h.putInt(16, itt++);
+        h.putInt(24, cmdSn);
+        List<Pair> pairs = new ArrayList<>(List.of(new Pair("InitiatorName", "iqn.2026-11.io.clonetarget:raw"),
+                new Pair("SessionType", "Discovery")));
+        for (int i = 0; i < keys.length; i += 2) {
+            pairs.add(new Pair(keys[i], keys[i + 1]));
+        }
+        send(h, TextSegment.encode(pairs));
+        Pdu r = receive();
+        if (r.opcode() != 0x23 || r.bhs().get(36) != 0) {
+            throw new IOException("discovery login failed");
         }
     }
 

@@ -35,10 +35,22 @@ final class TestTarget implements AutoCloseable {
     }
 
     static TestTarget start(Path dir, List<VolumeConfig> volumes, List<LunConfig> luns) throws IOException {
-        ServerConfig config = new ServerConfig(
-                new ServerSection(List.of("127.0.0.1:0"), dir.toString(), 8, null, null, null), null, null,
-                volumes, List.of(new TargetConfig(IQN, null, null, null, luns)));
-        return new TestTarget(TargetServer.start(config), dir);
+        return start(dir, config(dir, volumes, luns), io.clonetarget.server.Volumes::open);
+    }
+
+    /** The configuration {@link #start(Path, long, int)} uses, to be varied by a test. */
+    static ServerConfig config(Path dir, List<VolumeConfig> volumes, List<LunConfig> luns) {
+        return new ServerConfig(new ServerSection(List.of("127.0.0.1:0"), dir.toString(), 8, null, null, null),
+                null, null, volumes, List.of(new TargetConfig(IQN, null, null, null, luns)));
+    }
+
+    /** One file LUN of {@code size} bytes, as a volume list. */
+    static List<VolumeConfig> oneFile(Path dir, long size) {
+        return List.of(VolumeConfig.file("v0", dir.resolve("lun0.img").toString(), ByteSize.ofBytes(size)));
+    }
+
+    static TestTarget start(Path dir, ServerConfig config, TargetServer.VolumeOpener opener) throws IOException {
+        return new TestTarget(TargetServer.start(config, opener), dir);
     }
 
     int port() {

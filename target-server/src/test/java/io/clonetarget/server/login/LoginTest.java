@@ -242,4 +242,23 @@ class LoginTest {
         login.process(req(false, 1, 3), pairs("InitiatorName", INITIATOR, "TargetName", IQN));
         assertThrows(LoginException.class, () -> login.process(req(true, 1, 3), pairs("InitiatorName", INITIATOR)));
     }
+
+    @Test
+    void aRequiredDigestThatIsNotAgreedEndsTheLogin() {
+        TargetSettings d = TargetSettings.defaults();
+        TargetSettings required = new TargetSettings(d.maxRecvDataSegmentLength(), d.maxBurstLength(),
+                d.firstBurstLength(), false, true, 16, 2, 20, io.clonetarget.config.DigestPolicy.REQUIRED,
+                io.clonetarget.config.DigestPolicy.ALLOWED, 256);
+        LoginContext base = context(new Target(IQN, null, null, null));
+        LoginContext ctx = new LoginContext() {
+            @Override public TargetSettings settings() { return required; }
+            @Override public int portalGroupTag() { return 1; }
+            @Override public Optional<? extends LoginTarget> findTarget(String name) { return base.findTarget(name); }
+            @Override public ChapCredentials discoveryChap() { return null; }
+            @Override public ChapCredentials discoveryMutualChap() { return null; }
+        };
+        LoginException e = assertThrows(LoginException.class, () -> new Login(ctx).process(req(true, 1, 3),
+                pairs("InitiatorName", INITIATOR, "TargetName", IQN, "HeaderDigest", "None")));
+        assertEquals(LoginStatus.INITIATOR_ERROR, e.status());
+    }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.clonetarget.config.DigestPolicy;
 import io.clonetarget.server.pdu.TextSegment.Pair;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -81,16 +82,22 @@ class NegotiationTest {
     }
 
     @Test
-    void digestsCanBeRequiredOrForbidden() {
+    void digestsCanBeRequiredOrForbidden() throws LoginException {
         TargetSettings d = TargetSettings.defaults();
         TargetSettings required = new TargetSettings(d.maxRecvDataSegmentLength(), d.maxBurstLength(),
-                d.firstBurstLength(), false, true, 16, 2, 20, true, true, true, 256);
+                d.firstBurstLength(), false, true, 16, 2, 20, DigestPolicy.REQUIRED, DigestPolicy.OFF, 256);
         assertEquals("Reject", new Negotiation(required).answerOne("HeaderDigest", "None"));
         assertEquals("CRC32C", new Negotiation(required).answerOne("HeaderDigest", "None,CRC32C"));
-        TargetSettings forbidden = new TargetSettings(d.maxRecvDataSegmentLength(), d.maxBurstLength(),
-                d.firstBurstLength(), false, true, 16, 2, 20, false, false, false, 256);
-        assertEquals("None", new Negotiation(forbidden).answerOne("HeaderDigest", "CRC32C,None"));
-        assertEquals("Reject", new Negotiation(forbidden).answerOne("DataDigest", "CRC32C"));
+        assertEquals("None", new Negotiation(required).answerOne("DataDigest", "CRC32C,None"));
+        assertEquals("Reject", new Negotiation(required).answerOne("DataDigest", "CRC32C"));
+        Negotiation refused = new Negotiation(required);
+        refused.answer(List.of(new Pair("HeaderDigest", "None")));
+        assertEquals(LoginStatus.INITIATOR_ERROR, assertThrows(LoginException.class, refused::checkRequirements).status());
+        Negotiation silent = new Negotiation(required);
+        assertThrows(LoginException.class, silent::checkRequirements, "not offering it at all is no way around it");
+        Negotiation agreed = new Negotiation(required);
+        agreed.answer(List.of(new Pair("HeaderDigest", "CRC32C")));
+        agreed.checkRequirements();
     }
 
     @Test
