@@ -7,6 +7,7 @@ import io.clonetarget.config.LunConfig;
 import io.clonetarget.config.ServerConfig;
 import io.clonetarget.config.TargetConfig;
 import io.clonetarget.config.VolumeConfig;
+import io.clonetarget.server.admin.AdminSocket;
 import io.clonetarget.server.login.ChapCredentials;
 import io.clonetarget.server.login.TargetSettings;
 import io.clonetarget.server.scsi.BlockLogicalUnit;
@@ -56,6 +57,7 @@ public final class TargetServer implements AutoCloseable {
     private final List<Portal> portals = new ArrayList<>();
     private final AtomicBoolean closed = new AtomicBoolean();
     private final VolumeOpener opener;
+    private AdminSocket admin;
 
     /** Opens the volume a configuration entry describes. */
     @FunctionalInterface
@@ -103,12 +105,17 @@ public final class TargetServer implements AutoCloseable {
     }
 
     private void open() throws IOException {
+        if (config.server().stateDir() != null) {
+            // first: the state directory's lock keeps a second server off the same volumes
+            admin = AdminSocket.open(Path.of(config.server().stateDir()), new AdminCommands(this));
+        }
         if (config.discovery() != null) {
             context.setDiscoveryChap(chap(config.discovery(), false), chap(config.discovery(), true));
         }
         for (VolumeConfig v : config.volumes()) {
-            volumes.put(v.name(), opener.open(v));
-            LOG.info("volume {}: {}", v.name(), volumes.get(v.name()).description());
+            OpenVolume opened = opener.open(v);
+            volumes.put(v.name(), opened);
+            LOG.info("volume {}: {}", v.name(), opened.description());
         }
         for (TargetConfig t : config.targets()) {
             ChapCredentials chap = t.chap() == null ? null : chap(t.chap(), false);
@@ -177,6 +184,11 @@ public final class TargetServer implements AutoCloseable {
         return volumes;
     }
 
+    /** The admin socket, or null when the server has no state directory. */
+    public Path adminSocket() {
+        return admin == null ? null : admin.path();
+    }
+
     /** The addresses actually bound, in configuration order. */
     public List<InetSocketAddress> addresses() {
         List<InetSocketAddress> list = new ArrayList<>();
@@ -221,6 +233,9 @@ public final class TargetServer implements AutoCloseable {
         }
         background.shutdownNow();
         timers.shutdownNow();
+        if (admin != null) {
+            admin.close();
+        }
         LOG.info("server stopped");
     }
 }

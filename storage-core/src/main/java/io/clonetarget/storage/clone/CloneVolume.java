@@ -301,9 +301,21 @@ public final class CloneVolume implements BlockDevice {
             copy(region, 1, copyBuffer());
             meta.markHydrated(region, 1);
             hydrator.copied(regionEnd(region) - regionStart(region));
+        } catch (MediumErrorException e) {
+            throw e.isWrite() ? e : sourceFailure(e); // a failed destination write is not the source's
         } finally {
             release(region, c);
         }
+    }
+
+    /** Counts a failed source read of user I/O in the status, as a medium error for the caller. */
+    private MediumErrorException sourceFailure(IOException e) {
+        if (hydrator.noteError(e)) {
+            LOG.error("clone {}: {}; hydration stopped", name, e.getMessage());
+            sourceError(e);
+        }
+        return e instanceof MediumErrorException m ? m
+                : new MediumErrorException("clone " + name + ": source read failed: " + e.getMessage(), false, e);
     }
 
     // ---- BlockDevice -----------------------------------------------------------------------
@@ -394,9 +406,7 @@ public final class CloneVolume implements BlockDevice {
         try {
             source.read(offset, dst);
         } catch (IOException e) {
-            hydrator.noteError(e);
-            throw e instanceof MediumErrorException m ? m
-                    : new MediumErrorException("clone " + name + ": source read failed: " + e.getMessage(), false, e);
+            throw sourceFailure(e);
         }
     }
 
@@ -667,16 +677,22 @@ public final class CloneVolume implements BlockDevice {
         hydrator.setRate(bytesPerSecond);
     }
 
+    /**
+     * The clone's progress. It is {@code complete} once every region is hydrated and that is
+     * committed (the source is let go at that moment), not merely marked.
+     */
     public CloneStatus status() {
         long hydratedBytes = Math.min(size, meta.hydratedCount() * regionSize);
         if (meta.allHydrated()) {
             hydratedBytes = size;
         }
+        boolean complete = meta.allHydrated() && sourceDetached;
         long rate = hydrator.rate();
-        long eta = meta.allHydrated() ? 0 : rate > 0 ? (size - hydratedBytes) / rate : -1;
+        long eta = complete ? 0 : rate > 0 ? (size - hydratedBytes) / rate : -1;
         return new CloneStatus(name, source.describe(), size, regionSize, meta.regions(), meta.hydratedCount(),
-                hydratedBytes, claimed(), rate, eta, hydrator.errors(), hydrator.lastError(),
-                readOnlyReason == null ? "rw" : "read-only", hydrator.paused(), meta.allHydrated(), meta.commits());
+                hydratedBytes, claimed(), rate, eta, hydrator.errors(), hydrator.retrying(), hydrator.lastError(),
+                readOnlyReason == null ? "rw" : "read-only", complete ? "complete" : hydrator.state(),
+                hydrator.paused(), complete, meta.commits());
     }
 
     /** Called by the hydrator when the last region is in. */

@@ -23,8 +23,11 @@ import org.slf4j.LoggerFactory;
  * ones, and hands the copy to one of {@code inFlight} workers. While user I/O is in flight only
  * one copy runs at a time (user I/O comes first). A rate limit paces copies. A failed source
  * read is counted, shown in status and retried after a delay that doubles from
- * {@code retryMin} to {@code retryMax}; a changed source stops hydration for good. When the
- * last region is in, the volume commits and announces completion.
+ * {@code retryMin} to {@code retryMax}; the whole hydrator also backs off by that delay after a
+ * failure, so a source that went away is probed once per delay rather than region after region,
+ * while a single unreadable region does not hold up the others for longer than one delay. A
+ * changed source stops hydration for good. When the last region is in, the volume commits and
+ * announces completion.
  */
 final class Hydrator {
     private static final Logger LOG = LoggerFactory.getLogger(Hydrator.class);
@@ -54,6 +57,10 @@ final class Hydrator {
     private long nextFreeNanos = System.nanoTime();
     private long cursor;
     private boolean announced;
+    /** The current global backoff after failures, null while copies succeed. */
+    private Duration backoff;
+    private long backoffUntilNanos;
+    private long failuresInBackoff;
     private Thread thread;
     private final long startedNanos = System.nanoTime();
 
@@ -71,6 +78,9 @@ final class Hydrator {
     }
 
     void start() {
+        if (meta.allHydrated()) {
+            announced = true; // complete before this open: nothing to announce
+        }
         thread = Thread.ofPlatform().daemon().name("clone-" + volume.name() + "-hydrator").start(this::run);
     }
 
@@ -95,6 +105,22 @@ final class Hydrator {
         return errors.get();
     }
 
+    /** Regions waiting to be retried after a failed source read. */
+    int retrying() {
+        return retries.size();
+    }
+
+    /** What background hydration is doing while not complete: stopped, paused, retrying or hydrating. */
+    String state() {
+        if (sourceChanged) {
+            return "stopped";
+        }
+        if (paused) {
+            return "paused";
+        }
+        return retries.isEmpty() ? "hydrating" : "retrying";
+    }
+
     String lastError() {
         return lastError;
     }
@@ -104,13 +130,22 @@ final class Hydrator {
         copiedBytes.addAndGet(bytes);
     }
 
-    /** A source read failed somewhere (counted in status). */
-    void noteError(IOException e) {
+    /**
+     * A source read failed somewhere (counted in status).
+     *
+     * @return true for the first report of a changed source
+     */
+    boolean noteError(IOException e) {
         errors.incrementAndGet();
         lastError = e.getMessage();
         if (e instanceof SourceChangedException) {
-            sourceChanged = true;
+            synchronized (this) {
+                boolean first = !sourceChanged;
+                sourceChanged = true;
+                return first;
+            }
         }
+        return false;
     }
 
     /** Copy rate over the last ten seconds, bytes per second. */
@@ -149,6 +184,11 @@ final class Hydrator {
                 sampleRate();
                 if (paused || volume.isReadOnly() || sourceChanged) {
                     sleep(200);
+                    continue;
+                }
+                long backingOff = backoffRemainingMillis();
+                if (backingOff > 0) {
+                    sleep(Math.min(backingOff, 200));
                     continue;
                 }
                 if (meta.allHydrated()) {
@@ -256,6 +296,7 @@ final class Hydrator {
                 for (long r = first; r < first + count; r++) {
                     retries.remove(r);
                 }
+                recovered();
             } catch (IOException e) {
                 failed(first, count, e);
             } catch (RuntimeException e) {
@@ -276,10 +317,12 @@ final class Hydrator {
     }
 
     private void failed(long first, long count, IOException e) {
-        noteError(e);
+        boolean firstChange = noteError(e);
         if (e instanceof SourceChangedException) {
-            LOG.error("clone {}: {}; hydration stopped", volume.name(), e.getMessage());
-            volume.sourceError(e);
+            if (firstChange) {
+                LOG.error("clone {}: {}; hydration stopped", volume.name(), e.getMessage());
+                volume.sourceError(e);
+            }
             return;
         }
         Retry before = retries.get(first);
@@ -287,13 +330,52 @@ final class Hydrator {
         if (delay.compareTo(settings.retryMax()) > 0) {
             delay = settings.retryMax();
         }
-        long due = System.nanoTime() + delay.toNanos();
+        long now = System.nanoTime();
+        long due = now + delay.toNanos();
         for (long r = first; r < first + count; r++) {
             retries.put(r, new Retry(due, delay));
         }
-        LOG.warn("clone {}: copying regions {}+{} failed ({}); retrying in {} ms", volume.name(), first, count,
-                e.getMessage(), delay.toMillis());
+        boolean entering;
+        Duration global;
+        synchronized (this) {
+            entering = backoff == null;
+            if (backoff == null) {
+                backoff = settings.retryMin();
+            } else if (now - backoffUntilNanos >= 0) {
+                // a failure of a copy started after the last backoff ended: back off longer
+                backoff = backoff.multipliedBy(2).compareTo(settings.retryMax()) > 0 ? settings.retryMax()
+                        : backoff.multipliedBy(2);
+            }
+            backoffUntilNanos = Math.max(backoffUntilNanos, now + backoff.toNanos());
+            failuresInBackoff++;
+            global = backoff;
+        }
+        if (entering) {
+            LOG.warn("clone {}: copying regions {}+{} failed ({}); backing off, retrying from {} ms up to {} ms apart",
+                    volume.name(), first, count, e.getMessage(), global.toMillis(), settings.retryMax().toMillis());
+        } else {
+            LOG.debug("clone {}: copying regions {}+{} failed ({}); next try in {} ms", volume.name(), first, count,
+                    e.getMessage(), global.toMillis());
+        }
         volume.sourceError(e);
+    }
+
+    private synchronized long backoffRemainingMillis() {
+        return backoff == null ? 0 : Math.max(0, (backoffUntilNanos - System.nanoTime()) / 1_000_000L);
+    }
+
+    /** A copy succeeded: the source works (again). */
+    private void recovered() {
+        long failures;
+        synchronized (this) {
+            if (backoff == null) {
+                return;
+            }
+            backoff = null;
+            failures = failuresInBackoff;
+            failuresInBackoff = 0;
+        }
+        LOG.info("clone {}: source reads work again after {} failed copies; hydration goes on", volume.name(), failures);
     }
 
     private static final ThreadLocal<ByteBuffer> BUFFERS = new ThreadLocal<>();

@@ -76,63 +76,22 @@ public final class PersistentBitset {
     }
 
     /**
-     * Opens a bitset: the newest valid superblock, then every bitset block it selects.
+     * Opens a bitset: the newest valid superblock, then every bitset block it selects. Accepts
+     * exactly what {@link MetadataInspection} finds at most notes in, so {@code metadata check}
+     * and opening never disagree.
      *
      * @throws MetadataException naming the block and check that failed; never silently fixes
      */
     public static PersistentBitset open(BlockDevice device) throws IOException {
-        Superblock sb = newestSuperblock(device);
-        if (device.size() < sb.fileBlocks() * MetaBlocks.BLOCK_SIZE) {
-            throw new MetadataException("metadata file of " + device.size() + " bytes is shorter than the "
-                    + sb.fileBlocks() * MetaBlocks.BLOCK_SIZE + " its superblock describes");
-        }
-        long[] words = new long[words(sb.regionCount())];
-        for (int i = 0; i < sb.bitsetBlocks(); i++) {
-            int copy = sb.selectors().get(i) ? 1 : 0;
-            long location = Superblock.bitsetLocation(i, copy);
-            ByteBuffer block = MetaBlocks.read(device, location);
-            String problem = MetaBlocks.problem(block, MetaBlocks.MAGIC_BITSET, location);
-            if (problem != null) {
-                throw new MetadataException("bitset block " + i + " (copy " + copy + ", block " + location + "): "
-                        + problem);
-            }
-            if (MetaBlocks.generation(block) > sb.generation()) {
-                throw new MetadataException("bitset block " + i + " has generation " + MetaBlocks.generation(block)
-                        + ", newer than the superblock's " + sb.generation());
-            }
-            decodeInto(block, i, words, sb.regionCount());
-        }
-        return new PersistentBitset(device, sb, words);
-    }
-
-    /** The valid superblock with the highest generation. */
-    public static Superblock newestSuperblock(BlockDevice device) throws IOException {
-        Superblock best = null;
-        String[] problems = new String[2];
-        for (int slot = 0; slot < 2; slot++) {
-            ByteBuffer raw = MetaBlocks.read(device, slot);
-            if (MetaBlocks.allZero(raw)) {
-                problems[slot] = "slot " + slot + " is empty";
-                continue;
-            }
-            try {
-                Superblock sb = Superblock.decode(raw, slot);
-                if (best == null || sb.generation() > best.generation()) {
-                    best = sb;
-                }
-            } catch (MetadataException e) {
-                problems[slot] = e.getMessage();
+        MetadataInspection inspection = MetadataInspection.of(device);
+        for (MetadataInspection.Finding f : inspection.findings()) {
+            if (f.severity() == MetadataInspection.Severity.NOTE) {
+                LOG.warn("metadata: {}", f);
+            } else {
+                throw new MetadataException(f.toString());
             }
         }
-        if (best == null) {
-            throw new MetadataException("no valid superblock: " + problems[0] + "; " + problems[1]);
-        }
-        for (String p : problems) {
-            if (p != null && !p.endsWith("is empty")) {
-                LOG.warn("using superblock generation {}; the other slot is damaged ({})", best.generation(), p);
-            }
-        }
-        return best;
+        return new PersistentBitset(device, inspection.current(), inspection.words());
     }
 
     /** Decodes bitset block {@code index} into {@code words}; bits past the region count must be clear. */

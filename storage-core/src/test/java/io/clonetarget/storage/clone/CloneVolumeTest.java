@@ -206,9 +206,12 @@ class CloneVolumeTest {
             assertTrue(s.errors() >= 2, "retried: " + s);
             assertTrue(s.errors() < 30, "with backoff, not in a loop: " + s.errors());
             assertTrue(s.lastError().contains("injected source error"), s.lastError());
+            assertEquals("retrying", s.state());
+            assertEquals(2, s.retrying(), "the two failing regions wait for their retry: " + s);
             f.source.failNothing();
             f.awaitHydrated(Duration.ofSeconds(10));
             assertTrue(f.volume.status().complete(), "recovers when the source does");
+            assertEquals("complete", f.volume.status().state());
             assertEquals(f.sourceBytes(10 * REGION, (int) REGION), f.read(10 * REGION, (int) REGION));
         }
     }
@@ -222,6 +225,7 @@ class CloneVolumeTest {
             CloneStatus s = f.volume.status();
             assertEquals(0, s.hydratedRegions());
             assertTrue(s.lastError().contains("changed"), s.lastError());
+            assertEquals("stopped", s.state());
             assertThrows(SourceChangedException.class, () -> f.read(0, 512));
         }
     }
@@ -239,6 +243,7 @@ class CloneVolumeTest {
             Thread.sleep(600);
             assertEquals(paused, f.volume.status().hydratedBytes(), "paused means paused");
             assertTrue(f.volume.status().paused());
+            assertEquals("paused", f.volume.status().state());
             f.volume.setRate(0);
             f.volume.resume();
             f.awaitHydrated(Duration.ofSeconds(10));

@@ -42,6 +42,13 @@ final class ConnectHelp {
             Integer lun = t.luns().isEmpty() ? 0 : t.luns().keySet().iterator().next();
             out.println("  iscsi-inq iscsi://" + portal + "/" + t.name() + "/" + lun);
         }
+        boolean clones = server.volumes().values().stream()
+                .anyMatch(v -> v.device() instanceof io.clonetarget.storage.clone.CloneVolume);
+        if (clones && server.adminSocket() != null) {
+            out.println("Watch hydration:");
+            out.println("  " + System.getProperty("clonetarget.command", "clonetarget") + " clone status --watch --state-dir "
+                    + server.adminSocket().getParent());
+        }
         out.println("Stop with Ctrl-C (everything is flushed first).");
         out.flush();
     }

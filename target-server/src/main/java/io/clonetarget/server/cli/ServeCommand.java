@@ -2,6 +2,7 @@ package io.clonetarget.server.cli;
 
 import io.clonetarget.config.ConfigFiles;
 import io.clonetarget.config.ServerConfig;
+import io.clonetarget.config.ServerSection;
 import io.clonetarget.server.TargetServer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -46,13 +47,19 @@ final class ServeCommand implements Callable<Integer> {
         specs.add(new QuickForm.Spec(true, text));
     }
 
-    @Option(names = "--state-dir", paramLabel = "DIR", description = "Directory for the server's own files.")
+    @Option(names = "--state-dir", paramLabel = "DIR", description = "Directory for the server's own files (admin "
+            + "socket, lock). Default: [server] state-dir, else $STATE_DIRECTORY, else $XDG_STATE_HOME/clonetarget, "
+            + "else ~/.local/state/clonetarget.")
     Path stateDir;
 
     @Option(names = "--io-threads", paramLabel = "N", description = "Threads running SCSI commands. Default 16.")
     Integer ioThreads;
 
     private final List<QuickForm.Spec> specs = new ArrayList<>();
+
+    private String stateDirOrDefault() {
+        return (stateDir != null ? stateDir : StateDirs.serverDefault()).toAbsolutePath().toString();
+    }
 
     @Override
     public Integer call() throws Exception {
@@ -68,18 +75,21 @@ final class ServeCommand implements Callable<Integer> {
                         "--config cannot be combined with --target, --lun or --clone");
             }
             ServerConfig file = ConfigFiles.read(config);
+            ServerSection server = file.server();
             if (!listen.isEmpty()) {
-                file = new ServerConfig(file.server().withListen(listen), file.iscsi(), file.discovery(),
-                        file.volumes(), file.targets());
+                server = server.withListen(listen);
             }
-            return file;
+            if (stateDir != null || server.stateDir() == null) {
+                server = server.withStateDir(stateDirOrDefault());
+            }
+            return new ServerConfig(server, file.iscsi(), file.discovery(), file.volumes(), file.targets());
         }
         if (specs.isEmpty()) {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "give --config FILE, or at least one --lun or --clone");
         }
         try {
-            return QuickForm.build(listen, target, specs, stateDir == null ? null : stateDir.toString(), ioThreads);
+            return QuickForm.build(listen, target, specs, stateDirOrDefault(), ioThreads);
         } catch (QuickForm.SpecException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }

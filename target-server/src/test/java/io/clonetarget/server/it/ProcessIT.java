@@ -40,8 +40,12 @@ class ProcessIT {
         final int port;
         final Thread drain;
 
-        Running(List<String> command) throws Exception {
-            process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        /** Runs {@code command} with its default state directories under {@code stateHome}, not the user's home. */
+        Running(List<String> command, Path stateHome) throws Exception {
+            ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+            pb.environment().put("XDG_STATE_HOME", stateHome.toString());
+            pb.environment().remove("STATE_DIRECTORY");
+            process = pb.start();
             BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
             int found = -1;
             boolean ready = false;
@@ -104,16 +108,18 @@ class ProcessIT {
         Path image = dir.resolve("disk.img");
         try (Running r = new Running(List.of(java(), "--enable-native-access=ALL-UNNAMED", "-jar", jar().toString(),
                 "serve", "--listen", "127.0.0.1:0", "--target", "iqn.2026-11.io.clonetarget:proc",
-                "--lun", image + ",size=64M"))) {
+                "--lun", image + ",size=64M"), dir.resolve("xdg"))) {
             String url = "iscsi://127.0.0.1:" + r.port + "/iqn.2026-11.io.clonetarget:proc/0";
             assertTrue(r.output().contains("iscsiadm -m discovery -t sendtargets -p 127.0.0.1:" + r.port), r.output());
             assertTrue(r.output().contains("iscsi-inq " + url), r.output());
             String inq = Tools.ok(Duration.ofSeconds(30), "iscsi-inq", url);
             assertTrue(inq.contains("Vendor:CLONETGT"), inq);
+            assertTrue(Files.exists(dir.resolve("xdg/clonetarget/admin.sock")), "the default state directory");
             assertEquals(0, r.terminate(), r.output());
             assertTrue(r.output().contains("server stopped"), r.output());
         }
         assertEquals(64L << 20, Files.size(image), "created sparse with the given size");
+        assertTrue(Files.notExists(dir.resolve("xdg/clonetarget/admin.sock")), "the socket goes with the server");
     }
 
     @Test
@@ -122,25 +128,46 @@ class ProcessIT {
         Path launcher = Path.of("..", "bin", "clonetarget").toAbsolutePath().normalize();
         Path state = dir.resolve("state");
         List<String> command = new ArrayList<>(List.of(launcher.toString(), "demo", "--state-dir", state.toString(),
-                "--listen", "127.0.0.1:0", "--size", "64M"));
-        try (Running r = new Running(command)) {
+                "--listen", "127.0.0.1:0", "--size", "64M", "--rate", "16M"));
+        try (Running r = new Running(command, dir.resolve("xdg"))) {
             assertTrue(r.output().contains("demo state directory: " + state), r.output());
+            assertTrue(r.output().contains("clone status --watch --state-dir " + state), r.output());
             String ls = Tools.ok(Duration.ofSeconds(30), "iscsi-ls", "-s", "iscsi://127.0.0.1:" + r.port);
             assertTrue(ls.contains("iqn.2026-11.io.clonetarget:demo"), ls);
+            String inq = Tools.ok(Duration.ofSeconds(30), "iscsi-inq", "iscsi://127.0.0.1:" + r.port
+                    + "/iqn.2026-11.io.clonetarget:demo/0");
+            assertTrue(inq.contains("Product:clone"), inq);
+            // the clone hydrates in the background at the demo's rate; status shows it and --watch follows it to the end
+            Process status = new ProcessBuilder(launcher.toString(), "clone", "status", "--state-dir", state.toString(),
+                    "--output", "json").redirectErrorStream(true).start();
+            String json = new String(status.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(0, status.waitFor(), json);
+            assertTrue(json.contains("\"name\":\"demo\"") && json.contains("\"complete\":false"), json);
+            Process watch = new ProcessBuilder(launcher.toString(), "clone", "status", "--watch", "--interval", "500ms",
+                    "--state-dir", state.toString()).redirectErrorStream(true).start();
+            assertTrue(watch.waitFor(60, TimeUnit.SECONDS), "--watch ends when hydration completes");
+            String table = new String(watch.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(0, watch.exitValue(), table);
+            assertTrue(table.contains("NAME") && table.contains("100.0%") && table.contains("complete"), table);
+            assertTrue(r.output().contains("hydration complete"), r.output());
             r.signal("INT"); // the launcher execs java: this pid is the JVM
             assertTrue(r.process.waitFor(60, TimeUnit.SECONDS));
             r.drain.join(10_000);
             assertEquals(0, r.process.exitValue(), r.output());
             assertTrue(r.output().contains("stopped"), r.output());
         }
-        assertTrue(Files.exists(state.resolve("demo.img")));
+        assertEquals(64L << 20, Files.size(state.resolve("golden.img")));
+        assertEquals(64L << 20, Files.size(state.resolve("clone.img")));
+        assertTrue(Files.exists(state.resolve("clone.img.meta")));
+        assertTrue(Files.notExists(state.resolve("admin.sock")));
     }
 
     @Test
     void aPortInUseIsAClearError() throws Exception {
         try (var socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             Process p = new ProcessBuilder(java(), "--enable-native-access=ALL-UNNAMED", "-jar", jar().toString(),
-                    "serve", "--listen", "127.0.0.1:" + socket.getLocalPort(), "--lun", dir.resolve("x.img") + ",size=1M")
+                    "serve", "--listen", "127.0.0.1:" + socket.getLocalPort(), "--lun", dir.resolve("x.img") + ",size=1M",
+                    "--state-dir", dir.resolve("state").toString())
                     .redirectErrorStream(true).start();
             assertTrue(p.waitFor(60, TimeUnit.SECONDS));
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

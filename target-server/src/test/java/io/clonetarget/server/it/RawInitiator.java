@@ -43,6 +43,7 @@ final class RawInitiator implements AutoCloseable {
         socket = new Socket();
         socket.connect(new InetSocketAddress("127.0.0.1", port), 5000);
         socket.setSoTimeout(5000);
+        socket.setTcpNoDelay(true);
         in = new DataInputStream(socket.getInputStream());
     }
 
@@ -195,6 +196,71 @@ final class RawInitiator implements AutoCloseable {
         h.putInt(28, expStatSn);
         h.put(32, cdb);
         return h;
+    }
+
+    /** The outcome of one SCSI command: status, Data-In collected, sense data (empty when none). */
+    record Result(int status, byte[] data, byte[] sense) {
+        int senseKey() {
+            return sense.length > 2 ? sense[2] & 0x0f : -1;
+        }
+
+        int asc() {
+            return sense.length > 12 ? sense[12] & 0xff : -1;
+        }
+    }
+
+    /** Sends a SCSI command with its data as immediate data, and collects its Data-In and status. */
+    Result command(int lun, byte[] cdb, byte[] dataOut, int readLength) throws IOException {
+        int flags = 0x80 | (dataOut.length > 0 ? 0x20 : 0) | (readLength > 0 ? 0x40 : 0) | 0x01;
+        ByteBuffer h = scsiCommand(flags, lun, dataOut.length > 0 ? dataOut.length : readLength, cdb);
+        int myItt = h.getInt(16);
+        send(h, dataOut);
+        java.io.ByteArrayOutputStream data = new java.io.ByteArrayOutputStream();
+        while (true) {
+            Pdu p = receive();
+            if (p.opcode() == 0x20 || p.itt() != myItt) {
+                continue; // a NOP-In the test does not need to answer within its timeout
+            }
+            if (p.opcode() == 0x25) {
+                data.write(p.data());
+                if ((Bhs.flags(p.bhs()) & 0x01) != 0) {
+                    return new Result(p.bhs().get(3) & 0xff, data.toByteArray(), new byte[0]);
+                }
+            } else if (p.opcode() == 0x21) {
+                byte[] sense = new byte[0];
+                if (p.data().length >= 2) {
+                    int n = ((p.data()[0] & 0xff) << 8) | (p.data()[1] & 0xff);
+                    sense = java.util.Arrays.copyOfRange(p.data(), 2, 2 + n);
+                }
+                return new Result(p.bhs().get(3) & 0xff, data.toByteArray(), sense);
+            } else {
+                throw new IOException("unexpected PDU opcode " + p.opcode() + " for a SCSI command");
+            }
+        }
+    }
+
+    /** WRITE(10) of whole 512-byte blocks, with FUA when asked. */
+    Result write10(int lun, long lba, byte[] data, boolean fua) throws IOException {
+        byte[] cdb = new byte[16];
+        cdb[0] = 0x2a;
+        cdb[1] = (byte) (fua ? 0x08 : 0);
+        ByteBuffer.wrap(cdb).putInt(2, (int) lba).putShort(7, (short) (data.length / 512));
+        return command(lun, cdb, data, 0);
+    }
+
+    /** READ(10) of {@code blocks} 512-byte blocks. */
+    Result read10(int lun, long lba, int blocks) throws IOException {
+        byte[] cdb = new byte[16];
+        cdb[0] = 0x28;
+        ByteBuffer.wrap(cdb).putInt(2, (int) lba).putShort(7, (short) blocks);
+        return command(lun, cdb, new byte[0], blocks * 512);
+    }
+
+    /** SYNCHRONIZE CACHE(10) of the whole LUN. */
+    Result synchronizeCache(int lun) throws IOException {
+        byte[] cdb = new byte[16];
+        cdb[0] = 0x35;
+        return command(lun, cdb, new byte[0], 0);
     }
 
     @Override

@@ -1,0 +1,102 @@
+package io.clonetarget.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.clonetarget.config.ByteSize;
+import io.clonetarget.config.Endpoint;
+import io.clonetarget.server.admin.AdminSocket;
+import io.clonetarget.server.admin.Json;
+import io.clonetarget.storage.clone.CloneVolume;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What the admin socket answers: {@code status}, {@code clone-status} (all clones, or
+ * {@code "name"}), and {@code clone-pause}, {@code clone-resume}, {@code clone-rate}
+ * ({@code "rate"}: bytes per second or a size such as {@code 50M}, 0 for no limit) for one
+ * clone or all.
+ */
+final class AdminCommands implements AdminSocket.Handler {
+    private final TargetServer server;
+    private final long startedMillis = System.currentTimeMillis();
+
+    AdminCommands(TargetServer server) {
+        this.server = server;
+    }
+
+    @Override
+    public JsonNode handle(JsonNode request) {
+        String command = request.path("command").asText();
+        return switch (command) {
+            case "status" -> status();
+            case "clone-status" -> cloneStatus(clones(request));
+            case "clone-pause" -> each(clones(request), c -> c.pause());
+            case "clone-resume" -> each(clones(request), c -> c.resume());
+            case "clone-rate" -> {
+                long rate = rate(request);
+                yield each(clones(request), c -> c.setRate(rate));
+            }
+            default -> throw new IllegalArgumentException("unknown command \"" + command
+                    + "\" (known: status, clone-status, clone-pause, clone-resume, clone-rate)");
+        };
+    }
+
+    private JsonNode status() {
+        ObjectNode o = Json.MAPPER.createObjectNode();
+        o.put("pid", ProcessHandle.current().pid());
+        o.put("started_millis", startedMillis);
+        ArrayNode listen = o.putArray("listen");
+        for (InetSocketAddress a : server.addresses()) {
+            listen.add(Endpoint.format(a));
+        }
+        ArrayNode volumes = o.putArray("volumes");
+        for (OpenVolume v : server.volumes().values()) {
+            ObjectNode n = volumes.addObject();
+            n.put("name", v.name());
+            n.put("type", v.device() instanceof CloneVolume ? "clone" : "file");
+            n.put("size", v.device().size());
+            n.put("description", v.description());
+        }
+        return o;
+    }
+
+    private List<CloneVolume> clones(JsonNode request) {
+        String name = request.path("name").isTextual() ? request.path("name").asText() : null;
+        List<CloneVolume> list = new ArrayList<>();
+        for (OpenVolume v : server.volumes().values()) {
+            if (v.device() instanceof CloneVolume c && (name == null || name.equals(v.name()))) {
+                list.add(c);
+            }
+        }
+        if (name != null && list.isEmpty()) {
+            throw new IllegalArgumentException("no clone volume named \"" + name + "\"");
+        }
+        return list;
+    }
+
+    private static JsonNode cloneStatus(List<CloneVolume> clones) {
+        ArrayNode a = Json.MAPPER.createArrayNode();
+        for (CloneVolume c : clones) {
+            a.add(Json.MAPPER.valueToTree(c.status()));
+        }
+        return a;
+    }
+
+    private static JsonNode each(List<CloneVolume> clones, java.util.function.Consumer<CloneVolume> action) {
+        clones.forEach(action);
+        return cloneStatus(clones);
+    }
+
+    private static long rate(JsonNode request) {
+        JsonNode r = request.path("rate");
+        if (r.isIntegralNumber() && r.asLong() >= 0) {
+            return r.asLong();
+        }
+        if (r.isTextual()) {
+            return ByteSize.parse(r.asText()).bytes();
+        }
+        throw new IllegalArgumentException("clone-rate needs \"rate\": bytes per second (0 for no limit) or a size like 50M");
+    }
+}

@@ -1,0 +1,230 @@
+package io.clonetarget.server.admin;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The local admin channel of a running server: a Unix socket {@code admin.sock} in the state
+ * directory, readable and writable by the server's user only. A client sends one JSON request
+ * on one line ({@code {"command":"clone-status"}}) and reads one JSON answer on one line
+ * ({@code {"ok":true,"result":...}} or {@code {"ok":false,"error":"..."}}).
+ *
+ * <p>The state directory is locked ({@code server.lock}, holding the server's pid) for as long as
+ * the server runs, so two servers never share one; a socket left by a server that died is
+ * replaced.
+ */
+public final class AdminSocket implements Closeable {
+    private static final Logger LOG = LoggerFactory.getLogger(AdminSocket.class);
+    public static final String SOCKET = "admin.sock";
+    public static final String LOCK = "server.lock";
+    static final int MAX_REQUEST = 64 * 1024;
+    static final long REQUEST_TIMEOUT_SECONDS = 10;
+
+    /** Answers requests. */
+    @FunctionalInterface
+    public interface Handler {
+        /**
+         * @return the result for {@code request}
+         * @throws IllegalArgumentException for a request it does not understand (sent back as the error)
+         */
+        JsonNode handle(JsonNode request) throws IOException;
+    }
+
+    private final Path socketPath;
+    private final FileChannel lockChannel;
+    private final FileLock lock;
+    private final ServerSocketChannel server;
+    private final Handler handler;
+    private final ScheduledExecutorService timeouts = Executors.newSingleThreadScheduledExecutor(
+            r -> Thread.ofPlatform().daemon().name("admin-timeouts").unstarted(r));
+    private volatile boolean closed;
+
+    private AdminSocket(Path socketPath, FileChannel lockChannel, FileLock lock, ServerSocketChannel server,
+                        Handler handler) {
+        this.socketPath = socketPath;
+        this.lockChannel = lockChannel;
+        this.lock = lock;
+        this.server = server;
+        this.handler = handler;
+    }
+
+    /**
+     * Locks {@code stateDir} and listens on its admin socket.
+     *
+     * @throws IOException when another server holds the directory, or the socket cannot be made
+     */
+    public static AdminSocket open(Path stateDir, Handler handler) throws IOException {
+        if (!Files.isDirectory(stateDir)) {
+            Files.createDirectories(stateDir, PosixFilePermissions.asFileAttribute(
+                    PosixFilePermissions.fromString("rwx------")));
+        }
+        Path lockPath = stateDir.resolve(LOCK);
+        FileChannel lockChannel = FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                StandardOpenOption.WRITE);
+        FileLock lock;
+        try {
+            lock = lockChannel.tryLock();
+        } catch (java.nio.channels.OverlappingFileLockException e) {
+            lock = null; // held by another server in this very process
+        } catch (IOException e) {
+            lockChannel.close();
+            throw e;
+        }
+        if (lock == null) {
+            String holder = Files.readString(lockPath, StandardCharsets.US_ASCII).strip();
+            lockChannel.close();
+            throw new IOException("another clonetarget server" + (holder.isEmpty() ? "" : " (pid " + holder + ")")
+                    + " uses the state directory " + stateDir + "; give this one its own --state-dir");
+        }
+        lockChannel.truncate(0);
+        lockChannel.write(StandardCharsets.US_ASCII.encode(ProcessHandle.current().pid() + "\n"), 0);
+        Path socketPath = stateDir.resolve(SOCKET).toAbsolutePath();
+        ServerSocketChannel server = null;
+        try {
+            Files.deleteIfExists(socketPath);
+            server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+            server.bind(UnixDomainSocketAddress.of(socketPath));
+            Files.setPosixFilePermissions(socketPath, PosixFilePermissions.fromString("rw-------"));
+        } catch (IOException | RuntimeException e) {
+            if (server != null) {
+                server.close();
+            }
+            lock.release();
+            lockChannel.close();
+            throw new IOException("cannot create the admin socket " + socketPath + ": " + e.getMessage(), e);
+        }
+        AdminSocket admin = new AdminSocket(socketPath, lockChannel, lock, server, handler);
+        Thread.ofVirtual().name("admin-accept").start(admin::acceptLoop);
+        return admin;
+    }
+
+    public Path path() {
+        return socketPath;
+    }
+
+    private void acceptLoop() {
+        while (!closed) {
+            SocketChannel client;
+            try {
+                client = server.accept();
+            } catch (ClosedChannelException e) {
+                return;
+            } catch (IOException e) {
+                if (!closed) {
+                    LOG.warn("admin socket: accept failed: {}", e.getMessage());
+                }
+                return;
+            }
+            Thread.ofVirtual().name("admin-client").start(() -> serve(client));
+        }
+    }
+
+    private void serve(SocketChannel client) {
+        ScheduledFuture<?> timeout = timeouts.schedule(() -> closeQuietly(client), REQUEST_TIMEOUT_SECONDS,
+                TimeUnit.SECONDS);
+        try (client; InputStream in = Channels.newInputStream(client); OutputStream out = Channels.newOutputStream(client)) {
+            ObjectNode answer = Json.MAPPER.createObjectNode();
+            try {
+                byte[] line = readLine(in);
+                JsonNode request = Json.MAPPER.readTree(line);
+                if (request == null || !request.isObject() || !request.path("command").isTextual()) {
+                    throw new IllegalArgumentException("a request is a JSON object with a \"command\"");
+                }
+                answer.put("ok", true);
+                answer.set("result", handler.handle(request));
+            } catch (IllegalArgumentException | IOException e) {
+                answer.removeAll();
+                answer.put("ok", false);
+                answer.put("error", e.getMessage() == null ? e.toString() : e.getMessage());
+            }
+            out.write(Json.MAPPER.writeValueAsBytes(answer));
+            out.write('\n');
+            out.flush();
+            client.shutdownOutput();
+            // read what the client may still be sending (a request that was too long), so that
+            // closing does not reset the connection before it has read the answer
+            in.skip(16L * MAX_REQUEST);
+            timeout.cancel(false);
+        } catch (IOException e) {
+            LOG.debug("admin client: {}", e.toString());
+        } catch (RuntimeException e) {
+            LOG.error("admin request failed", e);
+        } finally {
+            timeout.cancel(false);
+        }
+    }
+
+    private static byte[] readLine(InputStream in) throws IOException {
+        byte[] buf = new byte[1024];
+        int n = 0;
+        while (true) {
+            int b = in.read();
+            if (b < 0 || b == '\n') {
+                if (n == 0 && b < 0) {
+                    throw new IOException("empty request");
+                }
+                return java.util.Arrays.copyOf(buf, n);
+            }
+            if (n == MAX_REQUEST) {
+                throw new IllegalArgumentException("request longer than " + MAX_REQUEST + " bytes");
+            }
+            if (n == buf.length) {
+                buf = java.util.Arrays.copyOf(buf, Math.min(MAX_REQUEST, buf.length * 2));
+            }
+            buf[n++] = (byte) b;
+        }
+    }
+
+    private static void closeQuietly(Closeable c) {
+        try {
+            c.close();
+        } catch (IOException ignored) {
+            // nothing to do
+        }
+    }
+
+    /** Stops listening, removes the socket and releases the state directory. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        closeQuietly(server);
+        try {
+            Files.deleteIfExists(socketPath);
+        } catch (IOException e) {
+            LOG.debug("removing {}: {}", socketPath, e.toString());
+        }
+        try {
+            lock.release();
+        } catch (IOException ignored) {
+            // closing the channel releases it too
+        }
+        closeQuietly(lockChannel);
+        timeouts.shutdownNow();
+    }
+}
