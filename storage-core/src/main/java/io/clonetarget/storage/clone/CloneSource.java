@@ -38,6 +38,17 @@ public interface CloneSource extends Closeable {
 
     String describe();
 
+    /**
+     * Copies {@code length} bytes at {@code offset} into {@code dest} at the same offset without
+     * a buffer, where the source and the destination allow it.
+     *
+     * @return false when it cannot (the caller reads and writes through a buffer)
+     */
+    default boolean copyTo(io.clonetarget.storage.device.BlockDevice dest, long offset, long length)
+            throws IOException {
+        return false;
+    }
+
     /** Parses a descriptor into its keys. */
     static Map<String, String> parseDescriptor(String descriptor) {
         Map<String, String> map = new LinkedHashMap<>();

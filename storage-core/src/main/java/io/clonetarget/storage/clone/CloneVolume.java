@@ -269,6 +269,9 @@ public final class CloneVolume implements BlockDevice {
     void copy(long first, long count, ByteBuffer buffer) throws IOException {
         long from = regionStart(first);
         long to = regionEnd(first + count - 1);
+        if (source.copyTo(dest, from, to - from)) {
+            return; // in the kernel (copy_file_range), as cp does
+        }
         for (long off = from; off < to; ) {
             int n = (int) Math.min(buffer.capacity(), to - off);
             buffer.clear().limit(n);
@@ -298,14 +301,21 @@ public final class CloneVolume implements BlockDevice {
             return;
         }
         try {
-            copy(region, 1, copyBuffer());
-            meta.markHydrated(region, 1);
-            hydrator.copied(regionEnd(region) - regionStart(region));
-        } catch (MediumErrorException e) {
-            throw e.isWrite() ? e : sourceFailure(e); // a failed destination write is not the source's
+            copyClaimed(region);
         } finally {
             release(region, c);
         }
+    }
+
+    /** Copies one region whose claim the caller holds, and marks it. */
+    private void copyClaimed(long region) throws IOException {
+        try {
+            copy(region, 1, copyBuffer());
+        } catch (MediumErrorException e) {
+            throw e.isWrite() ? e : sourceFailure(e); // a failed destination write is not the source's
+        }
+        meta.markHydrated(region, 1);
+        hydrator.copied(regionEnd(region) - regionStart(region));
     }
 
     /** Counts a failed source read of user I/O in the status, as a medium error for the caller. */
@@ -453,9 +463,7 @@ public final class CloneVolume implements BlockDevice {
                     wholeClaims.add(c);
                 } else {
                     try {
-                        copy(r, 1, copyBuffer());
-                        meta.markHydrated(r, 1);
-                        hydrator.copied(regionEnd(r) - regionStart(r));
+                        copyClaimed(r);
                     } finally {
                         release(r, c);
                     }

@@ -53,6 +53,11 @@ public final class FileSource implements CloneSource {
     }
 
     @Override
+    public boolean copyTo(io.clonetarget.storage.device.BlockDevice dest, long offset, long length) throws IOException {
+        return dest.copyFrom(device, offset, offset, length);
+    }
+
+    @Override
     public String descriptor() {
         return CloneSource.formatDescriptor(identity);
     }

@@ -194,10 +194,11 @@ final class Hydrator {
                 if (meta.allHydrated()) {
                     if (!announced && running.get() == 0) {
                         announced = true;
-                        long seconds = Math.max(1, (System.nanoTime() - startedNanos) / 1_000_000_000L);
-                        LOG.info("clone {}: hydration complete ({} bytes; {} MB/s average since open)",
-                                volume.name(), volume.size(), copiedBytes.get() / seconds / 1_000_000);
                         volume.hydrationComplete();
+                        double seconds = Math.max(1e-3, (System.nanoTime() - startedNanos) / 1e9);
+                        LOG.info(String.format(java.util.Locale.ROOT, "clone %s: hydration complete and committed, "
+                                + "%.2f s after open; %d bytes copied (%.1f MB/s)", volume.name(), seconds,
+                                copiedBytes.get(), copiedBytes.get() / seconds / 1e6));
                     }
                     sleep(1000);
                     continue;

@@ -93,6 +93,18 @@ public interface BlockDevice extends Closeable {
         return new Extent(offset, size() - offset, true);
     }
 
+    /**
+     * Copies {@code length} bytes from {@code source} at {@code sourceOffset} to this device at
+     * {@code offset} without passing them through the caller's memory, where both devices allow
+     * it (files: copy_file_range). Like a write, it is durable only after {@link #flush()}.
+     *
+     * @return false when nothing can be done that way for this pair (or it failed part way); the
+     *     caller then copies through a buffer, which also names any error precisely
+     */
+    default boolean copyFrom(BlockDevice source, long sourceOffset, long offset, long length) throws IOException {
+        return false;
+    }
+
     /** A hint that the range will be read soon. */
     default void prefetch(long offset, long length) throws IOException {
         Ranges.check(this, offset, length);

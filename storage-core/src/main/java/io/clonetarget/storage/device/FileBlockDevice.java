@@ -36,6 +36,7 @@ public final class FileBlockDevice implements BlockDevice {
     private volatile boolean zeroRange = true;
     private volatile boolean punchHole = true;
     private volatile boolean seekData = true;
+    private volatile boolean copyRange = true;
     private volatile boolean nowaitReads = true;
     private volatile boolean nowaitWrites = true;
     private volatile long optimisticAllowedFrom = System.nanoTime();
@@ -313,6 +314,35 @@ public final class FileBlockDevice implements BlockDevice {
             }
         }
         writeZeroBuffers(offset, length);
+    }
+
+    @Override
+    public boolean copyFrom(BlockDevice source, long sourceOffset, long offset, long length) throws IOException {
+        checkWritable();
+        Ranges.check(this, offset, length);
+        Ranges.check(source, sourceOffset, length);
+        if (!copyRange || !(source instanceof FileBlockDevice from)) {
+            return false;
+        }
+        long done = 0;
+        try {
+            while (done < length) {
+                long n = NativeIo.copyFileRange(from.fd, sourceOffset + done, fd, offset + done, length - done);
+                if (n == 0) {
+                    return false; // the source is shorter than it was: let the buffered copy say so
+                }
+                done += n;
+            }
+            return true;
+        } catch (NativeIoException e) {
+            if (e.errno() == NativeIo.EXDEV || e.errno() == NativeIo.EOPNOTSUPP || e.errno() == NativeIo.ENOSYS
+                    || e.errno() == NativeIo.EINVAL) {
+                copyRange = false;
+                LOG.debug("{}: no copy_file_range from {} ({}); copying through buffers", path, from.path,
+                        e.getMessage());
+            }
+            return false;
+        }
     }
 
     @Override

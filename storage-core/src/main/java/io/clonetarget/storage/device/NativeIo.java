@@ -61,6 +61,7 @@ public final class NativeIo {
     public static final int ENOSPC = 28;
     public static final int EROFS = 30;
     public static final int ENOSYS = 38;
+    public static final int EXDEV = 18;
     public static final int EOPNOTSUPP = 95;
 
     private static final Linker LINKER = Linker.nativeLinker();
@@ -90,6 +91,10 @@ public final class NativeIo {
             bind("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
     private static final MethodHandle FTRUNCATE =
             bind("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle COPY_FILE_RANGE = bind("copy_file_range",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final ThreadLocal<MemorySegment> OFFSETS =
+            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(JAVA_LONG, 2));
     private static final MethodHandle FLOCK = bind("flock", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle FADVISE = LINKER.downcallHandle(
             LIBC.find("posix_fadvise").orElseThrow(),
@@ -336,6 +341,37 @@ public final class NativeIo {
                 }
                 if (errno(state) != EINTR) {
                     throw new NativeIoException("fallocate(mode=" + mode + ") " + offset + "+" + length, errno(state));
+                }
+            }
+        } catch (NativeIoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /**
+     * copy_file_range(2): copies up to {@code length} bytes from {@code in} at {@code inOffset}
+     * to {@code out} at {@code outOffset} inside the kernel (no user-space buffer; a reflink on
+     * file systems that share extents).
+     *
+     * @return bytes copied, possibly fewer than asked; 0 at the end of the source
+     */
+    public static long copyFileRange(int in, long inOffset, int out, long outOffset, long length)
+            throws NativeIoException {
+        try {
+            MemorySegment state = STATE.get();
+            MemorySegment offsets = OFFSETS.get();
+            while (true) {
+                offsets.setAtIndex(JAVA_LONG, 0, inOffset);
+                offsets.setAtIndex(JAVA_LONG, 1, outOffset);
+                long r = (long) COPY_FILE_RANGE.invokeExact(state, in, offsets, out, offsets.asSlice(8), length, 0);
+                if (r >= 0) {
+                    return r;
+                }
+                int err = errno(state);
+                if (err != EINTR) {
+                    throw new NativeIoException("copy_file_range " + inOffset + "+" + length, err);
                 }
             }
         } catch (NativeIoException e) {

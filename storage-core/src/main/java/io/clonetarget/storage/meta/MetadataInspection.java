@@ -79,7 +79,7 @@ public record MetadataInspection(long fileBytes, List<Slot> slots, Superblock cu
                     current = decoded[slot];
                 }
             } catch (MetadataException e) {
-                slots.add(new Slot(slot, false, null, e.getMessage()));
+                slots.add(new Slot(slot, false, null, e.getMessage().replaceFirst("^superblock slot \\d+: ", "")));
             }
         }
         if (current == null) {

@@ -62,6 +62,23 @@ class FileBlockDeviceTest {
     }
 
     @Test
+    void copyFromAnotherFileHappensInTheKernel() throws IOException {
+        try (FileBlockDevice src = FileBlockDevice.openOrCreate(dir.resolve("src.img"), 4 << 20, 512);
+             FileBlockDevice dst = FileBlockDevice.openOrCreate(dir.resolve("dst.img"), 4 << 20, 512)) {
+            src.write(0, pattern(4 << 20, 9), false);
+            assertTrue(dst.copyFrom(src, 1 << 20, 1 << 20, 2 << 20), "copy_file_range between two files");
+            assertEquals(pattern(4 << 20, 9).slice(1 << 20, 2 << 20), read(dst, 1 << 20, 2 << 20));
+            assertEquals(ByteBuffer.allocateDirect(1 << 20), read(dst, 0, 1 << 20), "nothing outside the range");
+            assertFalse(dst.copyFrom(new MemoryBlockDevice(4 << 20, 512), 0, 0, 4096), "not from memory");
+            assertThrows(IndexOutOfBoundsException.class, () -> dst.copyFrom(src, 3 << 20, 3 << 20, 2 << 20));
+        }
+        try (FileBlockDevice src = FileBlockDevice.open(dir.resolve("src.img"), true, 512);
+             FileBlockDevice ro = FileBlockDevice.open(dir.resolve("dst.img"), true, 512)) {
+            assertThrows(ReadOnlyException.class, () -> ro.copyFrom(src, 0, 0, 4096));
+        }
+    }
+
+    @Test
     void fuaWriteIsReadable() throws IOException {
         try (FileBlockDevice d = FileBlockDevice.openOrCreate(dir.resolve("a.img"), 1 << 20, 512)) {
             ByteBuffer data = pattern(4096, 2);

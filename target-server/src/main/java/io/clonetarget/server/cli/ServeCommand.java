@@ -35,16 +35,28 @@ final class ServeCommand implements Callable<Integer> {
     String target;
 
     @Option(names = "--lun", paramLabel = "PATH[,size=SIZE][,block-size=512|4096][,read-only]",
+            parameterConsumer = InOrder.class,
             description = "A file LUN; repeatable, numbered from 0 in order with --clone. A missing file is "
                     + "created sparse with the given size.")
-    void lun(String text) {
-        specs.add(new QuickForm.Spec(false, text));
-    }
+    List<String> luns = new ArrayList<>();
 
     @Option(names = "--clone", paramLabel = "SOURCE,dest=PATH[,region=64K][,rate=SIZE][,hydrate-on-read]",
-            description = "A clone LUN of SOURCE (file, block device or http(s) URL) hydrating into PATH; repeatable.")
-    void clone(String text) {
-        specs.add(new QuickForm.Spec(true, text));
+            parameterConsumer = InOrder.class,
+            description = "A clone LUN of SOURCE (file, block device or http(s) URL) hydrating into PATH; repeatable. "
+                    + "Also: metadata=PATH, in-flight=N, batch=N, paused, block-size=N, discard-passdown=no.")
+    List<String> clones = new ArrayList<>();
+
+    /** Keeps --lun and --clone in command-line order: that order numbers the LUNs. */
+    static final class InOrder implements CommandLine.IParameterConsumer {
+        @Override
+        public void consumeParameters(java.util.Stack<String> args, CommandLine.Model.ArgSpec argSpec,
+                                      CommandLine.Model.CommandSpec commandSpec) {
+            String option = ((CommandLine.Model.OptionSpec) argSpec).longestName();
+            if (args.isEmpty()) {
+                throw new CommandLine.ParameterException(commandSpec.commandLine(), "Missing value for " + option);
+            }
+            ((ServeCommand) commandSpec.userObject()).specs.add(new QuickForm.Spec(option.equals("--clone"), args.pop()));
+        }
     }
 
     @Option(names = "--state-dir", paramLabel = "DIR", description = "Directory for the server's own files (admin "

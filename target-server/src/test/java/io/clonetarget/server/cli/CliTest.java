@@ -33,6 +33,22 @@ class CliTest {
     }
 
     @Test
+    void lunsAndClonesAreNumberedInCommandLineOrder() throws Exception {
+        ServeCommand serve = new ServeCommand();
+        CommandLine cl = new CommandLine(serve);
+        cl.parseArgs("--lun", dir.resolve("a.img") + ",size=1M", "--clone=" + dir.resolve("g.img") + ",dest=" + dir.resolve("b.img"),
+                "--lun=" + dir.resolve("c.img") + ",size=1M", "--clone", dir.resolve("g.img") + ",dest=" + dir.resolve("d.img"),
+                "--state-dir", dir.toString());
+        ServerConfig c = serve.resolve();
+        assertEquals(List.of("lun0", "lun1", "lun2", "lun3"), c.volumes().stream().map(v -> v.name()).toList());
+        assertEquals(List.of(VolumeType.FILE, VolumeType.CLONE, VolumeType.FILE, VolumeType.CLONE),
+                c.volumes().stream().map(v -> v.type()).toList());
+        assertEquals(dir.resolve("d.img").toString(), c.volumes().get(3).path());
+        assertEquals(ExitCodes.USAGE, run("serve", "--lun"));
+        assertTrue(err.toString().contains("Missing value for --lun"), err.toString());
+    }
+
+    @Test
     void unknownOptionIsAUsageError() {
         assertEquals(ExitCodes.USAGE, run("serve", "--frobnicate"));
         assertTrue(err.toString().contains("--frobnicate"), err.toString());

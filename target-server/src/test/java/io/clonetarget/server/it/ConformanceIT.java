@@ -94,8 +94,28 @@ class ConformanceIT {
     @TempDir
     Path dir;
 
-    @Test
-    void fullSuite() throws Exception {
+    /** A 1 GiB LUN: a file, or a clone of a golden image (random first 64 MiB, the rest sparse) not hydrated yet. */
+    private TestTarget lun(String kind) throws Exception {
+        if (kind.equals("file")) {
+            return TestTarget.start(dir, 1L << 30, 1);
+        }
+        Path golden = dir.resolve("golden.img");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(golden.toFile(), "rw")) {
+            byte[] data = new byte[64 << 20];
+            new java.util.Random(7).nextBytes(data);
+            f.write(data);
+            f.setLength(1L << 30);
+        }
+        io.clonetarget.config.VolumeConfig clone = new io.clonetarget.config.VolumeConfig("v0",
+                io.clonetarget.config.VolumeType.CLONE, dir.resolve("clone.img").toString(), null, null, null,
+                golden.toString(), null, null, new io.clonetarget.config.HydrationConfig(null, null, null, true, null,
+                null, null), null);
+        return TestTarget.start(dir, List.of(clone), List.of(new io.clonetarget.config.LunConfig(0, "v0")));
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0} LUN")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"file", "clone"})
+    void fullSuite(String kind) throws Exception {
         Tools.require("libiscsi-bin", "iscsi-test-cu");
         List<String> expected = new ArrayList<>();
         for (String line : Tools.ok(Duration.ofSeconds(30), "iscsi-test-cu", "-l").split("\n")) {
@@ -105,7 +125,7 @@ class ConformanceIT {
             }
         }
         assertTrue(expected.size() > 200, "the suite lists " + expected.size() + " tests");
-        try (TestTarget target = TestTarget.start(dir, 1L << 30, 1)) {
+        try (TestTarget target = lun(kind)) {
             Tools.Result run = Tools.run(Duration.ofMinutes(10), "iscsi-test-cu", "-d", "-S", "-t", "ALL",
                     target.url(0), target.url(0));
             Map<String, String> results = parse(run.output());
@@ -125,7 +145,7 @@ class ConformanceIT {
                 }
                 problems.add(test + ": " + outcome);
             }
-            System.out.printf("iscsi-test-cu: %d of %d passed%n", passed, expected.size());
+            System.out.printf("iscsi-test-cu (%s LUN): %d of %d passed%n", kind, passed, expected.size());
             assertEquals(List.of(), problems, "unexpected outcomes; raw output:\n" + tail(run.output()));
             assertTrue(passed >= expected.size() - NOT_APPLICABLE.size() - KNOWN_FAILURES.size(),
                     "passed " + passed);
