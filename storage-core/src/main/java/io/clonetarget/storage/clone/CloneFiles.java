@@ -1,6 +1,8 @@
 package io.clonetarget.storage.clone;
 
 import io.clonetarget.storage.device.FileBlockDevice;
+import io.clonetarget.storage.meta.MetadataInspection;
+import io.clonetarget.storage.meta.Superblock;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
@@ -39,6 +41,11 @@ public final class CloneFiles {
      */
     public static CloneVolume open(String name, String sourceLocation, Path dest, Path metadata,
                                    CloneVolume.Settings settings) throws IOException {
+        Superblock complete = completeClone(metadata);
+        if (complete != null && Files.exists(dest)) {
+            LOG.info("clone {}: fully hydrated; the source {} is not opened", name, sourceLocation);
+            return open(name, new DetachedSource(complete), dest, metadata, settings);
+        }
         CloneSource source = openSource(sourceLocation);
         try {
             return open(name, source, dest, metadata, settings);
@@ -46,6 +53,19 @@ public final class CloneFiles {
             source.close();
             throw e;
         }
+    }
+
+    /** The superblock of existing, intact metadata whose every region is hydrated, else null. */
+    private static Superblock completeClone(Path metadata) throws IOException {
+        if (!Files.exists(metadata) || Files.size(metadata) == 0) {
+            return null;
+        }
+        MetadataInspection inspection;
+        try (FileBlockDevice m = FileBlockDevice.open(metadata, true, 512)) {
+            inspection = MetadataInspection.of(m);
+        }
+        Superblock sb = inspection.current();
+        return inspection.opens() && sb != null && inspection.hydratedRegions() == sb.regionCount() ? sb : null;
     }
 
     public static CloneVolume open(String name, CloneSource source, Path dest, Path metadata,

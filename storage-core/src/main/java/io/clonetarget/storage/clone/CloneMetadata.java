@@ -154,7 +154,11 @@ public final class CloneMetadata {
                 frozen = null;
             }
         }
-        data.flush();
+        try {
+            data.flush();
+        } catch (IOException e) {
+            throw new DataFlushException(e);
+        }
         if (frozen == null) {
             return false;
         }
@@ -169,6 +173,13 @@ public final class CloneMetadata {
         frozen.changed = false;
         disk.commit();
         return true;
+    }
+
+    /** The destination could not be flushed: what it held since the last flush may be gone. */
+    public static final class DataFlushException extends IOException {
+        DataFlushException(IOException cause) {
+            super("destination flush failed: " + cause.getMessage(), cause);
+        }
     }
 
     /** Superblocks written so far (for tests and status). */

@@ -7,7 +7,9 @@ package io.clonetarget.storage.clone;
  * @param etaSeconds seconds to completion at that rate, or -1 when unknown
  * @param errors failed source reads so far
  * @param retrying regions waiting for a retry after a failed source read
- * @param mode {@code rw}, or {@code read-only} after a metadata error
+ * @param mode {@code rw}; {@code read-only} after a failed metadata write (reads go on, the last
+ *     commit stands); {@code failed} after a failed destination flush (every I/O fails until a
+ *     restart: what the flush should have made durable may be gone)
  * @param state background hydration: {@code hydrating}, {@code retrying} (source errors, backing
  *     off), {@code paused}, {@code stopped} (the source changed underneath; nothing more is
  *     copied) or {@code complete}

@@ -93,6 +93,7 @@ public final class CloneVolume implements BlockDevice {
     private final AtomicBoolean closed = new AtomicBoolean();
     private final List<Listener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile String readOnlyReason;
+    private volatile String failedReason;
     private volatile boolean sourceDetached;
 
     private CloneVolume(String name, CloneSource source, BlockDevice dest, BlockDevice metaDevice, CloneMetadata meta,
@@ -347,7 +348,16 @@ public final class CloneVolume implements BlockDevice {
 
     @Override
     public boolean isReadOnly() {
-        return readOnlyReason != null;
+        return readOnlyReason != null || failedReason != null;
+    }
+
+    /** After a failed destination flush nothing the clone would answer can be trusted. */
+    private void checkNotFailed() throws IOException {
+        String reason = failedReason;
+        if (reason != null) {
+            throw new IOException("clone " + name + " has failed (" + reason + "); restart it once the destination "
+                    + "is healthy");
+        }
     }
 
     @Override
@@ -355,7 +365,8 @@ public final class CloneVolume implements BlockDevice {
         return settings.discardPassdown() && dest.discardZeroesData();
     }
 
-    private void checkWritable() throws ReadOnlyException {
+    private void checkWritable() throws IOException {
+        checkNotFailed();
         String reason = readOnlyReason;
         if (reason != null) {
             throw new ReadOnlyException("clone " + name + " is read-only: " + reason);
@@ -376,6 +387,7 @@ public final class CloneVolume implements BlockDevice {
 
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
+        checkNotFailed();
         Ranges.check(this, offset, dst.remaining());
         if (meta.allHydrated()) {
             dest.read(offset, dst);
@@ -423,13 +435,14 @@ public final class CloneVolume implements BlockDevice {
     @Override
     public boolean tryRead(long offset, ByteBuffer dst) throws IOException {
         Ranges.check(this, offset, dst.remaining());
-        return allHydrated(offset, dst.remaining()) && dest.tryRead(offset, dst);
+        return failedReason == null && allHydrated(offset, dst.remaining()) && dest.tryRead(offset, dst);
     }
 
     @Override
     public boolean tryWrite(long offset, ByteBuffer src) throws IOException {
         Ranges.check(this, offset, src.remaining());
-        return readOnlyReason == null && allHydrated(offset, src.remaining()) && dest.tryWrite(offset, src);
+        return readOnlyReason == null && failedReason == null && allHydrated(offset, src.remaining())
+                && dest.tryWrite(offset, src);
     }
 
     @Override
@@ -533,12 +546,23 @@ public final class CloneVolume implements BlockDevice {
     }
 
     private void commitOnce() throws IOException {
-        if (readOnlyReason != null) {
-            dest.flush();
-            return;
-        }
+        checkNotFailed();
         try {
+            if (readOnlyReason != null) {
+                try {
+                    dest.flush();
+                } catch (IOException e) {
+                    throw new CloneMetadata.DataFlushException(e);
+                }
+                return;
+            }
             meta.commit(dest);
+        } catch (CloneMetadata.DataFlushException e) {
+            failedReason = e.getMessage();
+            LOG.error("clone {}: {}; the clone has failed: every I/O fails until it is restarted (writes since "
+                    + "the last commit may be lost: a failed flush drops them; the last commit stands)", name,
+                    e.getMessage());
+            throw e;
         } catch (IOException e) {
             String reason = "metadata commit failed: " + e.getMessage();
             readOnlyReason = reason;
@@ -644,6 +668,7 @@ public final class CloneVolume implements BlockDevice {
 
     @Override
     public Extent extentAt(long offset) throws IOException {
+        checkNotFailed();
         Ranges.check(this, offset, 0);
         if (offset == size) {
             return new Extent(offset, 0, true);
@@ -699,7 +724,8 @@ public final class CloneVolume implements BlockDevice {
         long eta = complete ? 0 : rate > 0 ? (size - hydratedBytes) / rate : -1;
         return new CloneStatus(name, source.describe(), size, regionSize, meta.regions(), meta.hydratedCount(),
                 hydratedBytes, claimed(), rate, eta, hydrator.errors(), hydrator.retrying(), hydrator.lastError(),
-                readOnlyReason == null ? "rw" : "read-only", complete ? "complete" : hydrator.state(),
+                failedReason != null ? "failed" : readOnlyReason == null ? "rw" : "read-only",
+                complete ? "complete" : hydrator.state(),
                 hydrator.paused(), complete, meta.commits());
     }
 
@@ -753,10 +779,12 @@ public final class CloneVolume implements BlockDevice {
         hydrator.stop();
         timer.shutdownNow();
         IOException failure = null;
-        try {
-            flush();
-        } catch (IOException e) {
-            failure = e;
+        if (failedReason == null) { // a failed clone was reported when it failed; nothing can be committed
+            try {
+                flush();
+            } catch (IOException e) {
+                failure = e;
+            }
         }
         for (AutoCloseable c : new AutoCloseable[]{dest, metaDevice, sourceDetached ? null : source}) {
             if (c != null) {

@@ -29,6 +29,7 @@ public final class FileSource implements CloneSource {
     public static FileSource open(Path path) throws IOException {
         Path real = path.toRealPath();
         FileBlockDevice device = FileBlockDevice.open(real, true, 512);
+        device.adviseSequential(); // hydration reads it front to back, as cp would
         Map<String, String> id = new LinkedHashMap<>();
         boolean regular = Files.isRegularFile(real);
         id.put("kind", regular ? "file" : "blockdev");

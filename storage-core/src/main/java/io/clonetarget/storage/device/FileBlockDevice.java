@@ -405,6 +405,12 @@ public final class FileBlockDevice implements BlockDevice {
         }
     }
 
+
+    /** Tells the kernel the file will be read mostly front to back (a clone's source). */
+    public void adviseSequential() {
+        NativeIo.sequential(fd);
+    }
+
     @Override
     public void prefetch(long offset, long length) throws IOException {
         Ranges.check(this, offset, length);

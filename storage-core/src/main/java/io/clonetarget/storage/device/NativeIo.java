@@ -41,6 +41,7 @@ public final class NativeIo {
     static final int SEEK_END = 2;
     static final int SEEK_DATA = 3;
     static final int SEEK_HOLE = 4;
+    static final int POSIX_FADV_SEQUENTIAL = 2;
     static final int POSIX_FADV_WILLNEED = 3;
     static final int LOCK_SH = 1;
     static final int LOCK_EX = 2;
@@ -443,8 +444,17 @@ public final class NativeIo {
 
     /** posix_fadvise(WILLNEED); a hint, errors are ignored. */
     public static void willNeed(int fd, long offset, long length) {
+        advise(fd, offset, length, POSIX_FADV_WILLNEED);
+    }
+
+    /** posix_fadvise(SEQUENTIAL) for the whole file (a larger read-ahead); a hint, errors are ignored. */
+    public static void sequential(int fd) {
+        advise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    }
+
+    private static void advise(int fd, long offset, long length, int advice) {
         try {
-            int ignored = (int) FADVISE.invokeExact(fd, offset, length, POSIX_FADV_WILLNEED);
+            int ignored = (int) FADVISE.invokeExact(fd, offset, length, advice);
         } catch (Throwable t) {
             // a hint only
         }

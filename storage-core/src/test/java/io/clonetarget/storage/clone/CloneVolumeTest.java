@@ -266,6 +266,24 @@ class CloneVolumeTest {
     }
 
     @Test
+    void aFailedDestinationFlushFailsTheCloneLoudly() throws Exception {
+        try (CloneFixture f = new CloneFixture(SIZE, REGION, false, CloneFixture.paused())) {
+            f.volume.write(0, CloneFixture.filled(4096, 3), false);
+            f.dest.failFlush(true);
+            IOException flush = assertThrows(IOException.class, f.volume::flush);
+            assertTrue(flush.getMessage().contains("destination flush failed"), flush.getMessage());
+            assertEquals("failed", f.volume.status().mode());
+            assertTrue(f.volume.isReadOnly());
+            IOException read = assertThrows(IOException.class, () -> f.read(0, 512));
+            assertFalse(read instanceof MediumErrorException, "not a medium error: the target failed");
+            assertTrue(read.getMessage().contains("has failed"), read.getMessage());
+            assertThrows(IOException.class, () -> f.volume.write(0, CloneFixture.filled(512, 1), false));
+            assertFalse(f.volume.tryRead(0, ByteBuffer.allocateDirect(512)));
+            f.dest.failFlush(false);
+        }
+    }
+
+    @Test
     void reopeningChecksGeometryAndSourceNeverReformats() throws Exception {
         Journal j = new Journal();
         PatternSource source = new PatternSource(SIZE, 7);

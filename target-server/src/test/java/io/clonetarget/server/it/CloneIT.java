@@ -100,10 +100,13 @@ class CloneIT {
             assertEquals(-1, Files.mismatch(want, dest), "after hydration the destination holds the whole disk");
             assertEquals("complete", status(t).path("state").asText());
         }
-        // a restart serves the same disk with the same identity, from the destination alone
+        // the source can go once hydration is complete: a restart serves the same disk with the
+        // same identity, from the destination alone
+        Files.delete(golden);
         try (TestTarget t = TestTarget.start(dir, config, Volumes::open)) {
             assertEquals(naa, t.server.volumes().get("c0").identity().naaHex(), "the LUN keeps its NAA id");
             assertTrue(status(t).path("complete").asBoolean());
+            assertTrue(status(t).path("source").asText().startsWith("detached source"), status(t).toString());
             Tools.ok(Duration.ofSeconds(60), "qemu-img", "compare", "-f", "raw", "-F", "raw",
                     dir.resolve("expected.img").toString(), t.url(0));
         }
