@@ -4,14 +4,14 @@
 # 1 TiB clone costs.
 #
 #   hydration   the same golden image copied by `cp` + `sync` and hydrated by a clone with
-#               default settings (timed from resuming a paused clone in a server up for 3 s to
-#               the committed end), into the same destination path, alternating, BENCH_REPS
+#               default settings (timed from resuming a paused clone in a server that is up
+#               and idle to the committed end), into the same destination path, alternating, BENCH_REPS
 #               times; medians
 #   sweep       hydration rate for in-flight x batch size at the default region size, then
 #               for region sizes at the default in-flight and batch size (BENCH_SWEEP_MB image)
-#   iscsi       qemu-img bench against one server with three LUNs: a plain file (a copy of the
-#               image), a fully hydrated clone and a clone hydrating at BENCH_HYDRATING_RATE;
-#               interleaved per case; ratios to the plain LUN
+#   iscsi       qemu-img bench against one server with four LUNs: a plain file (a copy of the
+#               image), a fully hydrated clone, a clone hydrating at BENCH_HYDRATING_RATE and a
+#               new sparse file; interleaved per case; ratios to the plain and the sparse LUN
 #   heap        heap in use after a full GC with a 1 TiB clone (sparse source, paused) minus the
 #               same server with a 1 MiB clone
 # Prints Markdown tables (what docs/performance.md records).
@@ -20,7 +20,8 @@
 # (bin/mvn -q -DskipTests package).
 # Env (defaults): BENCH_DIR (/tmp/clonetarget-clone-bench), BENCH_SIZE_MB (2048),
 #   BENCH_SWEEP_MB (1024), BENCH_REPS (5), BENCH_HYDRATING_RATE (32M), BENCH_PAUSE (10 s of
-#   quiet before each timed copy), BENCH_SECTIONS ("hydration sweep iscsi heap")
+#   quiet before each timed copy), BENCH_SETTLE (10 s after dropping the page cache),
+#   BENCH_SECTIONS ("hydration sweep iscsi heap")
 set -uo pipefail
 here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -44,14 +45,20 @@ SERVER_PID=
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; }
 trap cleanup EXIT
 
-# settle: no dirty pages left from the previous run, and a cold page cache (when allowed), so
-# that every timed copy starts from the same state and reads its source from the disk
+# settle: no dirty pages left from the previous run, a cold page cache (when allowed), and then
+# BENCH_SETTLE more seconds before the timed copy starts. That last wait matters on a VM with
+# virtio-balloon free page reporting (these machines): pages freed by drop_caches are handed back
+# to the host a few seconds later, and filling them again costs the host a fault each. A copy
+# started right after drop_caches reuses unreported pages and ran twice as fast as the same copy
+# started 8 s later, so every timed copy (cp and clone alike) starts from the settled state.
 COLD=no
 PAUSE=${BENCH_PAUSE:-10}
-settle() { # also waits BENCH_PAUSE seconds: the virtual disk's host cache drains between runs
+SETTLE=${BENCH_SETTLE:-10}
+settle() {
   sleep "$PAUSE"
   sync
   if [ -w /proc/sys/vm/drop_caches ] && echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; then COLD=yes; fi
+  sleep "$SETTLE"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
@@ -93,13 +100,12 @@ golden() { # golden PATH MB: random content (nothing sparse, nothing compressibl
 }
 
 # hydrate SOURCE MB OPTS: one timed hydration of a fresh clone; prints MB/s. The clone opens
-# paused; once the server has been up for 3 s (JVM start-up done) hydration is resumed, and the
-# time runs from the resume to the committed end (status "complete").
+# paused; once the server is up and the machine has settled, hydration is resumed, and the time
+# runs from the resume to the committed end (status "complete").
 hydrate() {
   rm -f "$DIR/dest.img" "$DIR/dest.img.meta"
-  settle
   start_server "$DIR/hydrate.log" --clone "$1,dest=$DIR/dest.img$3,paused" || return 1
-  sleep 3
+  settle # with the server up and idle: the clone starts from the same state as cp
   local secs
   secs=$(python3 - "$DIR/state/admin.sock" <<'PY'
 import json, socket, sys, time
@@ -180,6 +186,16 @@ qbench() {
   else awk -v c="$count" -v b="$size" -v s="$secs" 'BEGIN {printf "%.0f", c * b / 1048576 / s}'; fi
 }
 
+admin() { # admin COMMAND [NAME]: one request to the running server's admin socket; prints the result
+  python3 - "$DIR/state/admin.sock" "$@" <<'PY'
+import json, socket, sys
+req = {"command": sys.argv[2]}
+if len(sys.argv) > 3: req["name"] = sys.argv[3]
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(json.dumps(req).encode() + b"\n"); s.shutdown(socket.SHUT_WR)
+print(json.dumps(json.loads(b"".join(iter(lambda: s.recv(65536), b"")))["result"]))
+PY
+}
+
 section_iscsi() {
   golden "$DIR/golden.img" "$SIZE_MB"
   log "preparing: a plain copy and a hydrated clone"
@@ -196,53 +212,53 @@ section_iscsi() {
   for rep in $(seq 1 "$REPS"); do
     for c in "${cases[@]}"; do
       IFS=: read -r name mode args <<<"$c"
-      # every case starts a new hydrating clone (writes hydrate what they touch), in a new server
-      rm -f "$DIR/hydrating.img" "$DIR/hydrating.img.meta"; sync
+      # every case starts, in a new server, a new hydrating clone (writes hydrate what they touch)
+      # and a new sparse file (the plain counterpart of a destination nobody has written yet)
+      rm -f "$DIR/hydrating.img" "$DIR/hydrating.img.meta" "$DIR/fresh.img"; sync
       start_server "$DIR/iscsi.log" --lun "$DIR/plain.img" --clone "$DIR/golden.img,dest=$DIR/hydrated.img" \
-        --clone "$DIR/golden.img,dest=$DIR/hydrating.img,rate=$HRATE" || return 1
+        --clone "$DIR/golden.img,dest=$DIR/hydrating.img,rate=$HRATE,paused" --lun "$DIR/fresh.img,size=${SIZE_MB}M" || return 1
       local base="iscsi://127.0.0.1:$PORT/$IQN"
-      for lun in 0 1 2; do # warm-up: reads on every LUN; writes (JIT) only where they hydrate nothing
+      for lun in 0 1 2 3; do # warm-up: reads everywhere; writes (JIT) only where they change no state
         qemu-img bench -f raw -t none -d 32 -c 20000 -s 4096 -S $stride "$base/$lun" >/dev/null 2>&1
         qemu-img bench -f raw -t none -d 32 -c 512 -s 1M "$base/$lun" >/dev/null 2>&1
-        if [ "$lun" != 2 ]; then
+        if [ "$lun" -lt 2 ]; then
           qemu-img bench -f raw -t none -w -d 32 -c 20000 -s 4096 -S $stride "$base/$lun" >/dev/null 2>&1
           qemu-img bench -f raw -t none -w -d 32 -c 512 -s 1M "$base/$lun" >/dev/null 2>&1
         fi
       done
-      for lun in $(case $((rep % 3)) in 1) echo 0 1 2 ;; 2) echo 1 2 0 ;; *) echo 2 0 1 ;; esac); do # rotate the order
+      for lun in $(case $((rep % 4)) in 1) echo 0 1 2 3 ;; 2) echo 1 2 3 0 ;; 3) echo 2 3 0 1 ;; *) echo 3 0 1 2 ;; esac); do # rotate
         sync # no write-back of the previous run's data during this one
+        # the hydrating clone hydrates in the background only during its own runs
+        if [ "$lun" = 2 ]; then admin clone-resume lun2 >/dev/null; else admin clone-pause lun2 >/dev/null; fi
         # shellcheck disable=SC2086
         res[$name,$lun]+="$(qbench "$mode" "$base/$lun" $args) "
       done
-      hydrated_at_end+=("$(python3 - "$DIR/state/admin.sock" "$name" <<'PY'
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b'{"command":"clone-status"}\n'); s.shutdown(socket.SHUT_WR)
-data = b''.join(iter(lambda: s.recv(65536), b''))
-c = [x for x in json.loads(data)["result"] if x["name"] == "lun2"][0]
-print("%s:%.0f%%" % (sys.argv[2] if len(sys.argv) > 2 else "", 100.0 * c["hydrated_regions"] / c["regions"]))
-PY
-)")
+      hydrated_at_end+=("$(admin clone-status lun2 | python3 -c 'import json,sys; c = json.load(sys.stdin)[0]; print("%.0f%%" % (100.0 * c["hydrated_regions"] / c["regions"]))')")
       stop_server
-      log "iscsi rep $rep $name: ${res[$name,0]}| ${res[$name,1]}| ${res[$name,2]}| hydrating clone ended ${hydrated_at_end[-1]}"
+      log "iscsi rep $rep $name: ${res[$name,0]}| ${res[$name,1]}| ${res[$name,2]}| ${res[$name,3]}| hydrating clone ended ${hydrated_at_end[-1]}"
     done
   done
   echo
-  echo "### iSCSI throughput: clone against plain file LUN (qemu-img bench, QD32, median of $REPS)"
+  echo "### iSCSI throughput: clones against file LUNs (qemu-img bench, QD32, median of $REPS)"
   echo
-  echo "One server, three LUNs of $SIZE_MB MiB: a plain file, a fully hydrated clone, and a clone hydrating at"
-  echo "$HRATE/s that is new for every case (so reads meet unhydrated regions and writes copy before writing)."
-  echo "Hydrated share of that clone at the end of each run: ${hydrated_at_end[*]}."
+  echo "One server, four LUNs of $SIZE_MB MiB: a plain file (fully written), a fully hydrated clone, a clone"
+  echo "hydrating at $HRATE/s, and a new sparse file. The last two are new for every case, so reads meet"
+  echo "unhydrated regions and writes copy before writing into a destination nobody has written yet; the"
+  echo "new sparse file is the plain counterpart of that destination. The hydrating clone hydrates in the"
+  echo "background only during its own runs. Hydrated share of it after each case, in order:"
+  echo "${hydrated_at_end[*]}."
   echo
-  echo "| case | plain file | hydrated clone | hydrating clone | hydrated / plain | hydrating / plain |"
-  echo "|---|---|---|---|---|---|"
+  echo "| case | plain file | hydrated clone | hydrating clone | new sparse file | hydrated / plain | hydrating / plain | hydrating / new sparse |"
+  echo "|---|---|---|---|---|---|---|---|"
   for c in "${cases[@]}"; do
     IFS=: read -r name mode _ <<<"$c"
     local unit; [ "$mode" = iops ] && unit=IOPS || unit=MiB/s
-    local p h g
+    local p h g f
     p=$(tr ' ' '\n' <<<"${res[$name,0]}" | grep -v '^$' | median)
     h=$(tr ' ' '\n' <<<"${res[$name,1]}" | grep -v '^$' | median)
     g=$(tr ' ' '\n' <<<"${res[$name,2]}" | grep -v '^$' | median)
-    echo "| $name | $p $unit | $h $unit | $g $unit | $(awk -v a="$h" -v b="$p" 'BEGIN {printf "%.2f", a / b}') | $(awk -v a="$g" -v b="$p" 'BEGIN {printf "%.2f", a / b}') |"
+    f=$(tr ' ' '\n' <<<"${res[$name,3]}" | grep -v '^$' | median)
+    echo "| $name | $p $unit | $h $unit | $g $unit | $f $unit | $(awk -v a="$h" -v b="$p" 'BEGIN {printf "%.2f", a / b}') | $(awk -v a="$g" -v b="$p" 'BEGIN {printf "%.2f", a / b}') | $(awk -v a="$g" -v b="$f" 'BEGIN {printf "%.2f", a / b}') |"
   done
 }
 
