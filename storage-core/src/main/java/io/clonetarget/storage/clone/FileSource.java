@@ -76,7 +76,7 @@ public final class FileSource implements CloneSource {
 
     @Override
     public String describe() {
-        return "file " + path;
+        return ("blockdev".equals(identity.get("kind")) ? "block device " : "file ") + path;
     }
 
     @Override

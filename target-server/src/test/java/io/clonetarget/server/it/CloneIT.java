@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.clonetarget.config.ByteSize;
@@ -109,6 +110,36 @@ class CloneIT {
             assertTrue(status(t).path("source").asText().startsWith("detached source"), status(t).toString());
             Tools.ok(Duration.ofSeconds(60), "qemu-img", "compare", "-f", "raw", "-F", "raw",
                     dir.resolve("expected.img").toString(), t.url(0));
+        }
+    }
+
+    @Test
+    void aBlockDeviceSourceHydratesLikeAFile() throws Exception {
+        Tools.require("mount", "losetup");
+        Tools.require("qemu-utils", "qemu-img");
+        Path golden = dir.resolve("golden.img");
+        randomImage(golden, SIZE, 5);
+        // a read-only loop device over the image; needs root and loop support, which not every
+        // sandbox has: then there is no block device to test with
+        Tools.Result attach = Tools.run(Duration.ofSeconds(30), "losetup", "--find", "--show", "--read-only",
+                golden.toString());
+        assumeTrue(attach.exitCode() == 0, "no loop device here: " + attach.output().strip());
+        String device = attach.output().strip();
+        try {
+            assertTrue(device.startsWith("/dev/loop"), device);
+            Path dest = dir.resolve("clone.img");
+            ServerConfig config = TestTarget.config(dir, List.of(clone(Path.of(device), dest, "64K",
+                    rate("0", false, false))), List.of(new LunConfig(0, "c0")));
+            try (TestTarget t = TestTarget.start(dir, config, Volumes::open)) {
+                assertEquals(SIZE, status(t).path("size").asLong(), status(t).toString());
+                assertEquals("block device " + device, status(t).path("source").asText());
+                awaitComplete(t, Duration.ofSeconds(60));
+                assertEquals(-1, Files.mismatch(golden, dest), "the destination is the block device's content");
+                Tools.ok(Duration.ofSeconds(60), "qemu-img", "compare", "-f", "raw", "-F", "raw", golden.toString(),
+                        t.url(0));
+            }
+        } finally {
+            Tools.run(Duration.ofSeconds(30), "losetup", "--detach", device);
         }
     }
 
