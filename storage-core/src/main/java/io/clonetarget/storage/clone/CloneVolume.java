@@ -458,8 +458,10 @@ public final class CloneVolume implements BlockDevice {
             return;
         }
         userIo.incrementAndGet();
-        List<Long> whole = new ArrayList<>();
-        List<CompletableFuture<Void>> wholeClaims = new ArrayList<>();
+        // whole regions this write replaces, with their claims (held until the data is written);
+        // allocated only for writes that cover an unhydrated region whole
+        List<Long> whole = List.of();
+        List<CompletableFuture<Void>> wholeClaims = List.of();
         boolean commitNeeded = false;
         try {
             long end = offset + length;
@@ -472,6 +474,10 @@ public final class CloneVolume implements BlockDevice {
                     continue;
                 }
                 if (offset <= regionStart(r) && end >= regionEnd(r)) {
+                    if (whole.isEmpty()) {
+                        whole = new ArrayList<>();
+                        wholeClaims = new ArrayList<>();
+                    }
                     whole.add(r);
                     wholeClaims.add(c);
                 } else {
@@ -583,6 +589,46 @@ public final class CloneVolume implements BlockDevice {
 
     @Override
     public void discard(long offset, long length) throws IOException {
+        boolean passdown = settings.discardPassdown();
+        eachRegionPiece(offset, length, (r, from, to, whole) -> {
+            if (meta.isHydrated(r)) {
+                if (passdown) {
+                    dest.discard(from, to - from);
+                }
+            } else if (whole) {
+                // nothing to copy: the region's old content is what is being thrown away
+                coverWhole(r, () -> {
+                    if (passdown) {
+                        dest.discard(from, to - from);
+                    }
+                });
+            } else if (passdown) {
+                hydrate(r);
+                dest.writeZeroes(from, to - from);
+            }
+        });
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length) throws IOException {
+        eachRegionPiece(offset, length, (r, from, to, whole) -> {
+            if (whole) {
+                coverWhole(r, () -> dest.writeZeroes(from, to - from));
+            } else {
+                hydrate(r);
+                dest.writeZeroes(from, to - from);
+            }
+        });
+    }
+
+    /** What {@link #eachRegionPiece} does with the part {@code [from, to)} of region {@code r}. */
+    @FunctionalInterface
+    private interface RegionPiece {
+        void apply(long r, long from, long to, boolean whole) throws IOException;
+    }
+
+    /** A writing command other than WRITE: checks, counts it as user I/O, and walks its regions. */
+    private void eachRegionPiece(long offset, long length, RegionPiece piece) throws IOException {
         checkWritable();
         Ranges.check(this, offset, length);
         if (length == 0) {
@@ -594,75 +640,35 @@ public final class CloneVolume implements BlockDevice {
             for (long r = regionOf(offset), last = regionOf(end - 1); r <= last; r++) {
                 long from = Math.max(offset, regionStart(r));
                 long to = Math.min(end, regionEnd(r));
-                boolean whole = from == regionStart(r) && to == regionEnd(r);
-                if (meta.isHydrated(r)) {
-                    if (settings.discardPassdown()) {
-                        dest.discard(from, to - from);
-                    }
-                    continue;
-                }
-                if (!whole) {
-                    if (settings.discardPassdown()) {
-                        hydrate(r);
-                        dest.writeZeroes(from, to - from);
-                    }
-                    continue;
-                }
-                CompletableFuture<Void> c = claim(r);
-                if (c == null) {
-                    if (settings.discardPassdown()) {
-                        dest.discard(from, to - from);
-                    }
-                    continue;
-                }
-                try {
-                    if (settings.discardPassdown()) {
-                        dest.discard(from, to - from);
-                    }
-                    meta.markHydrated(r, 1);
-                } finally {
-                    release(r, c);
-                }
+                piece.apply(r, from, to, from == regionStart(r) && to == regionEnd(r));
             }
         } finally {
             userIo.decrementAndGet();
         }
     }
 
-    @Override
-    public void writeZeroes(long offset, long length) throws IOException {
-        checkWritable();
-        Ranges.check(this, offset, length);
-        if (length == 0) {
+    /** An action on the destination that may throw. */
+    @FunctionalInterface
+    private interface DestAction {
+        void run() throws IOException;
+    }
+
+    /**
+     * For an operation that replaces region {@code r} whole: runs it and marks the region
+     * hydrated without copying it (the region is claimed meanwhile, so no copy of it runs at the
+     * same time). A region that is hydrated by the time it is claimed just gets the operation.
+     */
+    private void coverWhole(long r, DestAction action) throws IOException {
+        CompletableFuture<Void> c = claim(r);
+        if (c == null) {
+            action.run();
             return;
         }
-        userIo.incrementAndGet();
         try {
-            long end = offset + length;
-            for (long r = regionOf(offset), last = regionOf(end - 1); r <= last; r++) {
-                long from = Math.max(offset, regionStart(r));
-                long to = Math.min(end, regionEnd(r));
-                boolean whole = from == regionStart(r) && to == regionEnd(r);
-                if (!meta.isHydrated(r)) {
-                    if (!whole) {
-                        hydrate(r);
-                    } else {
-                        CompletableFuture<Void> c = claim(r);
-                        if (c != null) {
-                            try {
-                                dest.writeZeroes(from, to - from);
-                                meta.markHydrated(r, 1);
-                            } finally {
-                                release(r, c);
-                            }
-                            continue;
-                        }
-                    }
-                }
-                dest.writeZeroes(from, to - from);
-            }
+            action.run();
+            meta.markHydrated(r, 1);
         } finally {
-            userIo.decrementAndGet();
+            release(r, c);
         }
     }
 

@@ -124,8 +124,8 @@ final class CloneCommand implements Runnable {
         }
     }
 
-    @Command(name = "pause", description = "Pause background hydration (user I/O still copies what it needs).")
-    static final class Pause implements Callable<Integer> {
+    /** A command that names at most one clone and sends one admin request. */
+    abstract static class OnClones implements Callable<Integer> {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
@@ -135,28 +135,28 @@ final class CloneCommand implements Runnable {
         @Parameters(arity = "0..1", paramLabel = "NAME", description = "One clone volume; default all.")
         String name;
 
+        abstract String request();
+
         @Override
         public Integer call() throws Exception {
-            target.print(spec.commandLine().getOut(), target.call(spec.commandLine(), "clone-pause", named(name)));
+            target.print(spec.commandLine().getOut(), target.call(spec.commandLine(), request(), named(name)));
             return ExitCodes.OK;
         }
     }
 
-    @Command(name = "resume", description = "Resume background hydration.")
-    static final class Resume implements Callable<Integer> {
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Mixin
-        Target target = new Target();
-
-        @Parameters(arity = "0..1", paramLabel = "NAME", description = "One clone volume; default all.")
-        String name;
-
+    @Command(name = "pause", description = "Pause background hydration (user I/O still copies what it needs).")
+    static final class Pause extends OnClones {
         @Override
-        public Integer call() throws Exception {
-            target.print(spec.commandLine().getOut(), target.call(spec.commandLine(), "clone-resume", named(name)));
-            return ExitCodes.OK;
+        String request() {
+            return "clone-pause";
+        }
+    }
+
+    @Command(name = "resume", description = "Resume background hydration.")
+    static final class Resume extends OnClones {
+        @Override
+        String request() {
+            return "clone-resume";
         }
     }
 

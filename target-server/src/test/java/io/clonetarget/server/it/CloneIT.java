@@ -143,6 +143,50 @@ class CloneIT {
         }
     }
 
+    /** Runs the CLI in this process; returns {exit code, stdout, stderr}. */
+    static Object[] cli(String... args) {
+        java.io.StringWriter out = new java.io.StringWriter();
+        java.io.StringWriter err = new java.io.StringWriter();
+        int code = io.clonetarget.server.cli.Cli.commandLine(new java.io.PrintWriter(out, true),
+                new java.io.PrintWriter(err, true)).execute(args);
+        return new Object[]{code, out.toString(), err.toString()};
+    }
+
+    @Test
+    void theCloneCommandsPauseRetuneAndResumeARunningServer() throws Exception {
+        Path golden = dir.resolve("golden.img");
+        randomImage(golden, SIZE, 7);
+        // 32 MiB at 1 MiB/s would take 32 s: completing within 20 s proves the new rate took
+        ServerConfig config = TestTarget.config(dir, List.of(clone(golden, dir.resolve("clone.img"), "64K",
+                rate("1M", false, false))), List.of(new LunConfig(0, "c0")));
+        String state = dir.toString();
+        try (TestTarget t = TestTarget.start(dir, config, Volumes::open)) {
+            Object[] r = cli("clone", "pause", "c0", "--state-dir", state);
+            assertEquals(0, r[0], r[2].toString());
+            assertTrue(r[1].toString().contains("paused"), r[1].toString());
+            assertEquals("paused", status(t).path("state").asText());
+            long before = status(t).path("hydrated_regions").asLong();
+            Thread.sleep(500);
+            assertEquals(before, status(t).path("hydrated_regions").asLong(), "paused: nothing copied");
+
+            r = cli("clone", "rate", "fast", "c0", "--state-dir", state);
+            assertEquals(io.clonetarget.server.cli.ExitCodes.USAGE, r[0]);
+            assertTrue(r[2].toString().contains("RATE:"), r[2].toString());
+            r = cli("clone", "pause", "nosuch", "--state-dir", state);
+            assertNotEquals(0, r[0]);
+            assertTrue(r[2].toString().contains("no clone volume named \"nosuch\""), r[2].toString());
+
+            assertEquals(0, cli("clone", "rate", "0", "c0", "--state-dir", state)[0]);
+            assertEquals(0, cli("clone", "resume", "--state-dir", state)[0]);
+            awaitComplete(t, Duration.ofSeconds(20));
+            r = cli("clone", "status", "c0", "--output", "json", "--state-dir", state);
+            assertEquals(0, r[0], r[2].toString());
+            JsonNode json = Json.MAPPER.readTree(r[1].toString());
+            assertEquals("c0", json.get(0).path("name").asText());
+            assertTrue(json.get(0).path("complete").asBoolean(), json.toString());
+        }
+    }
+
     @Test
     void hydrateOnReadCopiesWhatIsReadAndPausedMeansNoBackgroundCopies() throws Exception {
         Path golden = dir.resolve("golden.img");
