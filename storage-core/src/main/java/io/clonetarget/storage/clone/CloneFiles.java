@@ -1,16 +1,30 @@
 package io.clonetarget.storage.clone;
 
+import io.clonetarget.storage.device.DurableFiles;
 import io.clonetarget.storage.device.FileBlockDevice;
+import io.clonetarget.storage.meta.CloneInfo;
+import io.clonetarget.storage.meta.CloneStore;
 import io.clonetarget.storage.meta.MetadataInspection;
-import io.clonetarget.storage.meta.Superblock;
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Opens clones whose destination and metadata are files. */
+/**
+ * Opens clones whose destination and metadata are files, and creates them so that a crash at
+ * any moment leaves something the next open understands.
+ *
+ * <p>Creation order: the metadata file first, formatted under a temporary name and linked into
+ * place only when complete and flushed ({@link DurableFiles}); then the destination, sparse.
+ * So metadata that exists is valid, and a crash between the two leaves valid metadata with
+ * nothing hydrated and no destination, which the next open completes. Existing data is never
+ * formatted over: a destination without valid metadata is refused unless the caller explicitly
+ * asks to start a new clone over it.
+ */
 public final class CloneFiles {
     private static final Logger LOG = LoggerFactory.getLogger(CloneFiles.class);
 
@@ -33,66 +47,169 @@ public final class CloneFiles {
         return FileSource.open(path);
     }
 
+    /** {@link #open(String, String, Path, Path, CloneVolume.Settings, boolean)} without overwriting anything. */
+    public static CloneVolume open(String name, String sourceLocation, Path dest, Path metadata,
+                                   CloneVolume.Settings settings) throws IOException {
+        return open(name, sourceLocation, dest, metadata, settings, false);
+    }
+
     /**
      * Opens (or creates) a clone.
      *
-     * @throws IOException when files disagree: metadata without its destination, sizes that do
-     *     not match, a changed source; nothing is reformatted or overwritten silently
+     * @param overwriteDestination start a new clone over a destination (and metadata file) that
+     *     has no valid metadata, instead of refusing; valid metadata is always opened as it is
+     * @throws IOException when the files disagree: metadata without its destination, a
+     *     destination without metadata, sizes that do not match, a changed source
      */
     public static CloneVolume open(String name, String sourceLocation, Path dest, Path metadata,
-                                   CloneVolume.Settings settings) throws IOException {
-        Superblock complete = completeClone(metadata);
-        if (complete != null && Files.exists(dest)) {
+                                   CloneVolume.Settings settings, boolean overwriteDestination) throws IOException {
+        MetaState state = inspect(metadata);
+        if (state.complete() && Files.exists(dest)) {
             LOG.info("clone {}: fully hydrated; the source {} is not opened", name, sourceLocation);
-            return open(name, new DetachedSource(complete), dest, metadata, settings);
+            return open(name, new DetachedSource(state.inspection().clone()), dest, metadata, settings, state, false);
         }
         CloneSource source = openSource(sourceLocation);
         try {
-            return open(name, source, dest, metadata, settings);
+            return open(name, source, dest, metadata, settings, state, overwriteDestination);
         } catch (IOException | RuntimeException e) {
             source.close();
             throw e;
         }
     }
 
-    /** The superblock of existing, intact metadata whose every region is hydrated, else null. */
-    private static Superblock completeClone(Path metadata) throws IOException {
-        if (!Files.exists(metadata) || Files.size(metadata) == 0) {
-            return null;
-        }
-        MetadataInspection inspection;
-        try (FileBlockDevice m = FileBlockDevice.open(metadata, true, 512)) {
-            inspection = MetadataInspection.of(m);
-        }
-        Superblock sb = inspection.current();
-        return inspection.opens() && sb != null && inspection.hydratedRegions() == sb.regionCount() ? sb : null;
-    }
-
+    /** Opens (or creates) a clone of an open source; nothing is overwritten. */
     public static CloneVolume open(String name, CloneSource source, Path dest, Path metadata,
                                    CloneVolume.Settings settings) throws IOException {
-        long size = source.size() - source.size() % settings.logicalBlockSize();
-        boolean metaExisted = Files.exists(metadata) && Files.size(metadata) > 0;
-        boolean destExisted = Files.exists(dest);
-        if (metaExisted && !destExisted) {
-            throw new IOException("clone " + name + ": metadata " + metadata + " exists but the destination " + dest
-                    + " does not; refusing to serve hydrated regions from nothing (remove the metadata to start over)");
+        return open(name, source, dest, metadata, settings, inspect(metadata), false);
+    }
+
+    /** What the metadata file holds. */
+    private record MetaState(boolean exists, MetadataInspection inspection) {
+        boolean valid() {
+            return inspection != null && inspection.opens();
         }
-        if (destExisted && !metaExisted) {
-            LOG.warn("clone {}: destination {} exists without metadata; starting a new clone over it", name, dest);
+
+        boolean complete() {
+            return valid() && inspection.hydratedRegions() == inspection.clone().regionCount();
         }
-        FileBlockDevice destDevice = FileBlockDevice.openOrCreate(dest, size, settings.logicalBlockSize());
+
+        /** Why it is not valid, in words. */
+        String problem(Path metadata) {
+            if (!exists) {
+                return metadata + " does not exist";
+            }
+            if (inspection == null) {
+                return metadata + " is empty";
+            }
+            return metadata + " is not valid clone metadata (" + (inspection.findings().isEmpty() ? "no clone"
+                    : inspection.findings().getFirst().toString()) + ")";
+        }
+    }
+
+    private static MetaState inspect(Path metadata) throws IOException {
+        if (!Files.exists(metadata)) {
+            return new MetaState(false, null);
+        }
+        if (Files.size(metadata) == 0) {
+            return new MetaState(true, null);
+        }
+        try (FileBlockDevice m = FileBlockDevice.open(metadata, true, 512)) {
+            return new MetaState(true, MetadataInspection.of(m));
+        }
+    }
+
+    private static CloneVolume open(String name, CloneSource source, Path dest, Path metadata,
+                                    CloneVolume.Settings settings, MetaState state, boolean overwrite)
+            throws IOException {
+        long size = CloneVolume.sizeOf(source, settings);
+        boolean destExists = Files.exists(dest);
+        if (state.valid()) {
+            if (!destExists) {
+                if (state.inspection().hydratedRegions() > 0) {
+                    throw new IOException("clone " + name + ": metadata " + metadata + " exists but the destination "
+                            + dest + " does not; refusing to serve hydrated regions from nothing (remove the "
+                            + "metadata to start over)");
+                }
+                // an interrupted creation (metadata made, destination not yet): nothing was ever hydrated;
+                // check that this is the clone the metadata describes before making anything
+                CloneInfo info = state.inspection().clone();
+                source.checkSame(info.source());
+                if (info.targetSize() != size) {
+                    throw new IOException("clone " + name + ": the metadata describes " + info.targetSize()
+                            + " bytes, the source has " + size);
+                }
+                LOG.info("clone {}: creating the destination {} for existing metadata with nothing hydrated", name,
+                        dest);
+                DurableFiles.createSparse(dest, size, settings.logicalBlockSize());
+            }
+            growForUpgrade(name, metadata, state.inspection());
+            return openFiles(name, source, dest, metadata, settings, size);
+        }
+        if (destExists || state.exists()) {
+            if (!overwrite) {
+                throw new IOException("clone " + name + ": " + (destExists ? "the destination " + dest + " exists but "
+                        : "") + state.problem(metadata) + "; " + (destExists ? "it may hold data, so it is not "
+                        + "formatted over. " : "nothing is formatted over it. ") + "To start a new clone over it "
+                        + "(the destination's contents are then ignored and overwritten by hydration), set "
+                        + "overwrite-destination = true for this volume (--clone ...,overwrite-destination); to "
+                        + "rebuild damaged metadata, run clonetarget metadata repair; or remove the files");
+            }
+            LOG.warn("clone {}: starting a new clone over {} ({}), as overwrite-destination says", name, dest,
+                    state.problem(metadata));
+        }
+        createMetadata(source, metadata, settings, state.exists());
+        if (!destExists) {
+            DurableFiles.createSparse(dest, size, settings.logicalBlockSize());
+        }
+        return openFiles(name, source, dest, metadata, settings, size);
+    }
+
+    /** Formats new metadata under a temporary name, then puts it in place (replacing only when told to). */
+    private static void createMetadata(CloneSource source, Path metadata, CloneVolume.Settings settings,
+                                       boolean replace) throws IOException {
+        long size = CloneVolume.sizeOf(source, settings);
+        if (size <= 0) {
+            throw new IOException("clone source " + source.describe() + " is empty");
+        }
+        long bytes = CloneVolume.metadataBytes(size, settings.regionSize());
+        if (!replace) {
+            DurableFiles.create(metadata, bytes, 4096, d -> CloneVolume.format(source, d, settings)).close();
+            return;
+        }
+        Path fresh = metadata.resolveSibling("." + metadata.getFileName() + ".fresh");
+        Files.deleteIfExists(fresh);
+        DurableFiles.create(fresh, bytes, 4096, d -> CloneVolume.format(source, d, settings)).close();
+        Files.move(fresh, metadata, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        DurableFiles.syncDirectory(metadata.toAbsolutePath().getParent());
+    }
+
+    /**
+     * Metadata of format 1 is upgraded when the clone opens, into blocks beyond its old layout:
+     * extend the file first (zeroes at the end; format 1 never looks there).
+     */
+    private static void growForUpgrade(String name, Path metadata, MetadataInspection inspection) throws IOException {
+        CloneInfo info = inspection.clone();
+        long need = CloneStore.bytesNeeded(info.regionCount());
+        if (inspection.formatVersion() == 1 && Files.size(metadata) < need) {
+            LOG.info("clone {}: extending {} from {} to {} bytes to upgrade its metadata to format 2", name, metadata,
+                    Files.size(metadata), need);
+            try (RandomAccessFile f = new RandomAccessFile(metadata.toFile(), "rw")) {
+                f.setLength(need);
+                f.getFD().sync();
+            }
+        }
+    }
+
+    private static CloneVolume openFiles(String name, CloneSource source, Path dest, Path metadata,
+                                         CloneVolume.Settings settings, long size) throws IOException {
+        FileBlockDevice destDevice = FileBlockDevice.open(dest, false, settings.logicalBlockSize());
         FileBlockDevice metaDevice = null;
         try {
             if (destDevice.size() != size) {
                 throw new IOException("clone " + name + ": destination " + dest + " is " + destDevice.size()
                         + " bytes, the source " + size);
             }
-            long metaBytes = CloneVolume.metadataBytes(size, settings.regionSize());
-            metaDevice = FileBlockDevice.openOrCreate(metadata, metaBytes, 4096);
-            if (metaDevice.size() < metaBytes) {
-                throw new IOException("clone " + name + ": metadata " + metadata + " is " + metaDevice.size()
-                        + " bytes, it needs " + metaBytes);
-            }
+            metaDevice = FileBlockDevice.open(metadata, false, 4096);
             return CloneVolume.open(name, source, destDevice, metaDevice, settings);
         } catch (IOException | RuntimeException e) {
             destDevice.close();

@@ -2,8 +2,9 @@ package io.clonetarget.storage.clone;
 
 import io.clonetarget.storage.device.BlockDevice;
 import io.clonetarget.storage.meta.MetadataInspection;
+import io.clonetarget.storage.meta.CloneInfo;
+import io.clonetarget.storage.meta.CloneStore;
 import io.clonetarget.storage.meta.PersistentBitset;
-import io.clonetarget.storage.meta.Superblock;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -58,7 +59,7 @@ public final class CloneRepair {
     public static Result repair(BlockDevice oldMeta, CloneSource source, BlockDevice dest, BlockDevice newMeta,
                                 Defaults defaults, LongConsumer progress) throws IOException {
         MetadataInspection before = MetadataInspection.of(oldMeta);
-        Superblock sb = before.current();
+        CloneInfo sb = before.clone();
         long regionSize = sb != null ? sb.regionSize() : defaults.regionSize();
         int blockSize = sb != null ? sb.logicalBlockSize() : defaults.logicalBlockSize();
         long size = source.size() - source.size() % blockSize;
@@ -72,7 +73,7 @@ public final class CloneRepair {
             throw new IOException("the destination " + dest.describe() + " is " + dest.size() + " bytes, the source "
                     + size);
         }
-        long regions = Superblock.regionCount(size, regionSize);
+        long regions = CloneInfo.regionCount(size, regionSize);
         long[] words = new long[(int) ((regions + 63) / 64)];
         long fromCommit = 0;
         List<long[]> unknown = new ArrayList<>();
@@ -82,21 +83,21 @@ public final class CloneRepair {
             long[] known = before.words();
             System.arraycopy(known, 0, words, 0, words.length);
             fromCommit = before.hydratedRegions();
-            for (int block : before.damagedBlocks()) {
-                long first = (long) block * Superblock.BITS_PER_BLOCK;
-                unknown.add(new long[]{first, Math.min(regions, first + Superblock.BITS_PER_BLOCK) - 1});
+            for (long block : before.damagedBlocks()) {
+                long first = block * PersistentBitset.BITS_PER_BLOCK;
+                unknown.add(new long[]{first, Math.min(regions, first + PersistentBitset.BITS_PER_BLOCK) - 1});
             }
         }
         long compared = 0;
         long proven = 0;
         List<long[]> differing = new ArrayList<>();
         long differingCount = 0;
-        ByteBuffer a = ByteBuffer.allocateDirect((int) Math.min(regionSize, CloneVolume.COPY_CHUNK));
+        ByteBuffer a = ByteBuffer.allocateDirect((int) Math.min(regionSize, CopyEngine.CHUNK));
         ByteBuffer b = ByteBuffer.allocateDirect(a.capacity());
         long done = 0;
         for (long[] run : unknown) {
             for (long r = run[0]; r <= run[1]; r++) {
-                long from = r * regionSize;
+                long from = Math.multiplyExact(r, regionSize);
                 long to = Math.min(size, from + regionSize);
                 boolean equal = true;
                 for (long off = from; off < to; off += a.capacity()) {
@@ -127,27 +128,23 @@ public final class CloneRepair {
         }
         UUID uuid = sb != null ? sb.uuid() : UUID.randomUUID();
         String descriptor = sb != null ? sb.source() : source.descriptor();
-        PersistentBitset fresh = PersistentBitset.format(newMeta, uuid, regionSize, size, blockSize, descriptor);
-        for (int w = 0; w < words.length; w++) {
-            if (words[w] != 0) {
-                fresh.stage(w, words[w]);
-            }
-        }
-        fresh.commit();
+        CloneStore.format(newMeta, new CloneInfo(uuid, regionSize, size, regions, blockSize,
+                sb != null ? sb.createdMillis() : System.currentTimeMillis(), descriptor), words);
         return new Result(uuid, sb == null, regionSize, size, regions, fromCommit, compared, proven, differingCount,
                 differing, before);
     }
 
     /** Bytes {@link #repair} will compare for this inspection and clone size. */
     public static long bytesToCompare(MetadataInspection inspection, long size, long regionSize) {
-        Superblock sb = inspection.current();
+        CloneInfo sb = inspection.clone();
         if (sb == null) {
             return size;
         }
+        long span = Math.multiplyExact((long) PersistentBitset.BITS_PER_BLOCK, sb.regionSize());
         long bytes = 0;
-        for (int block : inspection.damagedBlocks()) {
-            long first = (long) block * Superblock.BITS_PER_BLOCK * sb.regionSize();
-            bytes += Math.max(0, Math.min(size, first + (long) Superblock.BITS_PER_BLOCK * sb.regionSize()) - first);
+        for (long block : inspection.damagedBlocks()) {
+            long first = Math.multiplyExact(block, span);
+            bytes += Math.max(0, Math.min(size, first + span) - first);
         }
         return bytes;
     }

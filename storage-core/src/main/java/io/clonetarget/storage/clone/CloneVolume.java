@@ -4,18 +4,17 @@ import io.clonetarget.storage.device.BlockDevice;
 import io.clonetarget.storage.device.MediumErrorException;
 import io.clonetarget.storage.device.Ranges;
 import io.clonetarget.storage.device.ReadOnlyException;
-import io.clonetarget.storage.meta.MetaBlocks;
-import io.clonetarget.storage.meta.PersistentBitset;
-import io.clonetarget.storage.meta.Superblock;
+import io.clonetarget.storage.lock.RegionClaims;
+import io.clonetarget.storage.meta.CloneInfo;
+import io.clonetarget.storage.meta.CloneStore;
+import io.clonetarget.storage.meta.GroupCommitter;
+import io.clonetarget.storage.time.Clock;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -37,20 +36,20 @@ import org.slf4j.LoggerFactory;
  *   <li>Discard marks unhydrated regions inside the range hydrated without copying and punches
  *       holes in the destination; a partly covered unhydrated region is copied and its part
  *       zeroed, so discarded blocks always read back as zeroes (LBPRZ) while passdown is on.</li>
- *   <li>{@link #flush()} commits: destination flush, then metadata; concurrent flushes share
- *       a commit. A FUA write touching a region not yet committed commits before it returns.
- *       Anything marked is committed within a second anyway; with nothing marked, no metadata
- *       is written.</li>
+ *   <li>{@link #flush()} commits: destination flush, then metadata; concurrent flushes share a
+ *       commit ({@link GroupCommitter}). A FUA write touching a region that is not in the last
+ *       <em>durable</em> commit commits before it returns. Anything marked is committed within a
+ *       second anyway; with nothing marked, no metadata is written.</li>
  * </ul>
  *
- * <p>Region claims: only the holder of a region's claim may copy into it or change its state.
- * Claims are taken in ascending region order, by users (blocking) and the hydrator (skipping),
- * so a background copy can never overwrite a user's whole-region write, and no deadlock is
- * possible. Thread-safe.
+ * <p>Parts: {@link RegionGeometry} (offsets to regions), {@link RegionClaims} (only a region's
+ * claim holder copies into it or changes its state; claims are taken in ascending order, by
+ * users waiting and by the hydrator skipping, so a background copy can never overwrite a user's
+ * whole-region write and no deadlock is possible), {@link CopyEngine}, {@link CloneMetadata}
+ * (in-core maps and commits), {@link Hydrator}, and the {@link CloneMode}. Thread-safe.
  */
 public final class CloneVolume implements BlockDevice {
     private static final Logger LOG = LoggerFactory.getLogger(CloneVolume.class);
-    static final int COPY_CHUNK = 4 << 20;
 
     /** Geometry and behaviour of a clone. */
     public record Settings(long regionSize, int logicalBlockSize, boolean hydrateOnRead, boolean discardPassdown,
@@ -80,49 +79,84 @@ public final class CloneVolume implements BlockDevice {
     private final BlockDevice metaDevice;
     private final CloneMetadata meta;
     private final Settings settings;
-    private final long size;
-    private final long regionSize;
-    private final int regionShift;
-    private final ConcurrentHashMap<Long, CompletableFuture<Void>> claims = new ConcurrentHashMap<>();
-    private final Object commitLock = new Object();
-    private CompletableFuture<Void> nextCommit;
-    private boolean committing;
+    private final RegionGeometry geometry;
+    private final RegionClaims claims = new RegionClaims();
+    private final CopyEngine copier;
+    private final GroupCommitter committer = new GroupCommitter(this::commitOnce);
     private final ScheduledExecutorService timer;
     private final Hydrator hydrator;
     private final AtomicInteger userIo = new AtomicInteger();
     private final AtomicBoolean closed = new AtomicBoolean();
-    private final List<Listener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
-    private volatile String readOnlyReason;
-    private volatile String failedReason;
+    private final List<Listener> listeners = new CopyOnWriteArrayList<>();
+    private volatile CloneMode mode = CloneMode.READ_WRITE;
     private volatile boolean sourceDetached;
 
-    private CloneVolume(String name, CloneSource source, BlockDevice dest, BlockDevice metaDevice, CloneMetadata meta,
-                        Settings settings, long size) {
+    private CloneVolume(String name, CloneSource source, BlockDevice dest, BlockDevice metaDevice, CloneStore store,
+                        Settings settings, Clock clock) {
         this.name = name;
         this.source = source;
         this.dest = dest;
         this.metaDevice = metaDevice;
-        this.meta = meta;
+        this.meta = new CloneMetadata(store);
         this.settings = settings;
-        this.size = size;
-        this.regionSize = settings.regionSize();
-        this.regionShift = Long.numberOfTrailingZeros(regionSize);
+        this.geometry = RegionGeometry.of(store.info().targetSize(), settings.regionSize());
+        this.copier = new CopyEngine(source, dest, geometry);
         this.timer = Executors.newSingleThreadScheduledExecutor(
                 r -> Thread.ofPlatform().daemon().name("clone-" + name + "-commit").unstarted(r));
-        this.hydrator = new Hydrator(this, settings.hydration());
+        this.hydrator = new Hydrator(this, settings.hydration(), clock);
+    }
+
+    /** The clone's size for this source: the source's size rounded down to the block size. */
+    static long sizeOf(CloneSource source, Settings settings) {
+        return source.size() - source.size() % settings.logicalBlockSize();
     }
 
     /**
-     * Opens a clone: formats empty metadata, or loads existing metadata and checks that it
-     * describes this clone (sizes, region size, block size) and this source version. Never
-     * reformats existing metadata.
+     * Writes the metadata of a new clone of {@code source} on a blank metadata device. Refuses a
+     * device that holds anything: existing metadata is never formatted over.
+     */
+    public static void format(CloneSource source, BlockDevice metaDevice, Settings settings) throws IOException {
+        long size = sizeOf(source, settings);
+        if (size <= 0) {
+            throw new IOException("source " + source.describe() + " is empty");
+        }
+        CloneInfo info;
+        try {
+            info = CloneInfo.of(UUID.randomUUID(), settings.regionSize(), size, settings.logicalBlockSize(),
+                    System.currentTimeMillis(), source.descriptor());
+        } catch (IllegalArgumentException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+        CloneStore.format(metaDevice, info, null);
+    }
+
+    /** Formats new metadata ({@link #format}) and opens the clone. */
+    public static CloneVolume create(String name, CloneSource source, BlockDevice dest, BlockDevice metaDevice,
+                                     Settings settings) throws IOException {
+        try {
+            format(source, metaDevice, settings);
+        } catch (IOException e) {
+            throw new IOException("clone " + name + ": " + e.getMessage(), e);
+        }
+        return open(name, source, dest, metaDevice, settings);
+    }
+
+    /**
+     * Opens a clone from its existing metadata, checking that it describes this clone (sizes,
+     * region size, block size) and this source version. Never formats: metadata that is blank
+     * or damaged is refused.
      *
      * @param dest the destination, exactly the clone's size
-     * @param metaDevice the metadata device, large enough ({@link #metadataBytes})
      */
     public static CloneVolume open(String name, CloneSource source, BlockDevice dest, BlockDevice metaDevice,
                                    Settings settings) throws IOException {
-        long size = source.size() - source.size() % settings.logicalBlockSize();
+        return open(name, source, dest, metaDevice, settings, Clock.SYSTEM);
+    }
+
+    /** {@link #open} with the clock that paces hydration. */
+    public static CloneVolume open(String name, CloneSource source, BlockDevice dest, BlockDevice metaDevice,
+                                   Settings settings, Clock clock) throws IOException {
+        long size = sizeOf(source, settings);
         if (size <= 0) {
             throw new IOException("clone " + name + ": source " + source.describe() + " is empty");
         }
@@ -130,41 +164,29 @@ public final class CloneVolume implements BlockDevice {
             throw new IOException("clone " + name + ": destination " + dest.describe() + " is " + dest.size()
                     + " bytes, the source " + size);
         }
-        PersistentBitset bitset;
-        if (isBlank(metaDevice)) {
-            bitset = PersistentBitset.format(metaDevice, UUID.randomUUID(), settings.regionSize(), size,
-                    settings.logicalBlockSize(), source.descriptor());
-            LOG.info("clone {}: new metadata, {} regions of {} bytes", name,
-                    bitset.superblock().regionCount(), settings.regionSize());
-        } else {
-            bitset = PersistentBitset.open(metaDevice);
-            Superblock sb = bitset.superblock();
-            if (sb.regionSize() != settings.regionSize()) {
-                throw new IOException("clone " + name + ": the metadata has region size " + sb.regionSize()
-                        + ", the configuration " + settings.regionSize() + " (the region size cannot change)");
-            }
-            if (sb.targetSize() != size) {
-                throw new IOException("clone " + name + ": the metadata describes " + sb.targetSize()
-                        + " bytes, the source has " + size);
-            }
-            if (sb.logicalBlockSize() != settings.logicalBlockSize()) {
-                throw new IOException("clone " + name + ": the metadata has block size " + sb.logicalBlockSize()
-                        + ", the configuration " + settings.logicalBlockSize());
-            }
-            source.checkSame(sb.source());
+        CloneStore store = CloneStore.open(metaDevice);
+        CloneInfo info = store.info();
+        if (info.regionSize() != settings.regionSize()) {
+            throw new IOException("clone " + name + ": the metadata has region size " + info.regionSize()
+                    + ", the configuration " + settings.regionSize() + " (the region size cannot change)");
         }
-        CloneVolume v = new CloneVolume(name, source, dest, metaDevice, new CloneMetadata(bitset), settings, size);
+        if (info.targetSize() != size) {
+            throw new IOException("clone " + name + ": the metadata describes " + info.targetSize()
+                    + " bytes, the source has " + size);
+        }
+        if (info.logicalBlockSize() != settings.logicalBlockSize()) {
+            throw new IOException("clone " + name + ": the metadata has block size " + info.logicalBlockSize()
+                    + ", the configuration " + settings.logicalBlockSize());
+        }
+        source.checkSame(info.source());
+        CloneVolume v = new CloneVolume(name, source, dest, metaDevice, store, settings, clock);
         v.start();
         return v;
     }
 
     /** Bytes of metadata a clone of {@code size} bytes at {@code regionSize} needs. */
     public static long metadataBytes(long size, long regionSize) {
-        return (2 + 2L * Superblock.bitsetBlocks(Superblock.regionCount(size, regionSize))) * MetaBlocks.BLOCK_SIZE;
-    }
-
-    private static boolean isBlank(BlockDevice metaDevice) throws IOException {
-        return MetaBlocks.allZero(MetaBlocks.read(metaDevice, 0)) && MetaBlocks.allZero(MetaBlocks.read(metaDevice, 1));
+        return CloneStore.bytesNeeded(CloneInfo.regionCount(size, regionSize));
     }
 
     private void start() {
@@ -191,132 +213,57 @@ public final class CloneVolume implements BlockDevice {
         return meta;
     }
 
-    CloneSource source() {
-        return source;
+    RegionGeometry geometry() {
+        return geometry;
     }
 
-    BlockDevice destination() {
-        return dest;
+    RegionClaims claims() {
+        return claims;
+    }
+
+    CopyEngine copier() {
+        return copier;
+    }
+
+    Hydrator hydrator() {
+        return hydrator;
     }
 
     public UUID uuid() {
-        return meta.superblock().uuid();
-    }
-
-    long regionOf(long offset) {
-        return offset >>> regionShift;
-    }
-
-    long regionStart(long region) {
-        return region << regionShift;
-    }
-
-    long regionEnd(long region) {
-        return Math.min(size, (region + 1) << regionShift);
+        return meta.info().uuid();
     }
 
     int userIoInFlight() {
         return userIo.get();
     }
 
-    // ---- claims ----------------------------------------------------------------------------
-
     /** Takes the claim of a region, waiting for another holder; null when it is hydrated meanwhile. */
-    private CompletableFuture<Void> claim(long region) {
-        while (true) {
-            if (meta.isHydrated(region)) {
-                return null;
-            }
-            CompletableFuture<Void> mine = new CompletableFuture<>();
-            CompletableFuture<Void> other = claims.putIfAbsent(region, mine);
-            if (other == null) {
-                if (meta.isHydrated(region)) {
-                    release(region, mine);
-                    return null;
-                }
-                return mine;
-            }
-            other.join();
-        }
-    }
-
-    /** Takes the claim of a region only if it is free and unhydrated (for the hydrator). */
-    CompletableFuture<Void> tryClaim(long region) {
-        if (meta.isHydrated(region)) {
-            return null;
-        }
-        CompletableFuture<Void> mine = new CompletableFuture<>();
-        if (claims.putIfAbsent(region, mine) != null) {
-            return null;
-        }
-        if (meta.isHydrated(region)) {
-            release(region, mine);
-            return null;
-        }
-        return mine;
-    }
-
-    void release(long region, CompletableFuture<Void> claim) {
-        claims.remove(region, claim);
-        claim.complete(null);
-    }
-
-    /** Regions being copied or written whole right now. */
-    int claimed() {
-        return claims.size();
-    }
-
-    /** Copies regions {@code [first, first + count)} from the source; the caller holds their claims. */
-    void copy(long first, long count, ByteBuffer buffer) throws IOException {
-        long from = regionStart(first);
-        long to = regionEnd(first + count - 1);
-        if (source.copyTo(dest, from, to - from)) {
-            return; // in the kernel (copy_file_range), as cp does
-        }
-        for (long off = from; off < to; ) {
-            int n = (int) Math.min(buffer.capacity(), to - off);
-            buffer.clear().limit(n);
-            source.read(off, buffer);
-            buffer.flip();
-            dest.write(off, buffer, false);
-            off += n;
-        }
-    }
-
-    private static final ThreadLocal<ByteBuffer> COPY_BUFFERS = new ThreadLocal<>();
-
-    private ByteBuffer copyBuffer() {
-        int want = (int) Math.min(regionSize, COPY_CHUNK);
-        ByteBuffer b = COPY_BUFFERS.get();
-        if (b == null || b.capacity() < want) {
-            b = ByteBuffer.allocateDirect(want);
-            COPY_BUFFERS.set(b);
-        }
-        return b;
+    private RegionClaims.Claim claim(long region) {
+        return claims.claim(region, meta::isHydrated);
     }
 
     /** Makes sure a region is hydrated, copying it on this thread if needed. */
     private void hydrate(long region) throws IOException {
-        CompletableFuture<Void> c = claim(region);
+        RegionClaims.Claim c = claim(region);
         if (c == null) {
             return;
         }
         try {
             copyClaimed(region);
         } finally {
-            release(region, c);
+            claims.release(c);
         }
     }
 
     /** Copies one region whose claim the caller holds, and marks it. */
     private void copyClaimed(long region) throws IOException {
         try {
-            copy(region, 1, copyBuffer());
+            copier.copy(region, 1);
         } catch (MediumErrorException e) {
             throw e.isWrite() ? e : sourceFailure(e); // a failed destination write is not the source's
         }
         meta.markHydrated(region, 1);
-        hydrator.copied(regionEnd(region) - regionStart(region));
+        hydrator.copied(geometry.bytes(region, 1));
     }
 
     /** Counts a failed source read of user I/O in the status, as a medium error for the caller. */
@@ -333,7 +280,7 @@ public final class CloneVolume implements BlockDevice {
 
     @Override
     public long size() {
-        return size;
+        return geometry.size();
     }
 
     @Override
@@ -348,15 +295,21 @@ public final class CloneVolume implements BlockDevice {
 
     @Override
     public boolean isReadOnly() {
-        return readOnlyReason != null || failedReason != null;
+        return !(mode instanceof CloneMode.ReadWrite);
     }
 
     /** After a failed destination flush nothing the clone would answer can be trusted. */
     private void checkNotFailed() throws IOException {
-        String reason = failedReason;
-        if (reason != null) {
+        if (mode instanceof CloneMode.Failed(String reason)) {
             throw new IOException("clone " + name + " has failed (" + reason + "); restart it once the destination "
                     + "is healthy");
+        }
+    }
+
+    private void checkWritable() throws IOException {
+        checkNotFailed();
+        if (mode instanceof CloneMode.ReadOnly(String reason)) {
+            throw new ReadOnlyException("clone " + name + " is read-only: " + reason);
         }
     }
 
@@ -365,19 +318,12 @@ public final class CloneVolume implements BlockDevice {
         return settings.discardPassdown() && dest.discardZeroesData();
     }
 
-    private void checkWritable() throws IOException {
-        checkNotFailed();
-        String reason = readOnlyReason;
-        if (reason != null) {
-            throw new ReadOnlyException("clone " + name + " is read-only: " + reason);
-        }
-    }
-
     private boolean allHydrated(long offset, long length) {
         if (meta.allHydrated()) {
             return true;
         }
-        for (long r = regionOf(offset), last = regionOf(offset + Math.max(length, 1) - 1); r <= last; r++) {
+        for (long r = geometry.regionOf(offset), last = geometry.regionOf(offset + Math.max(length, 1) - 1);
+             r <= last; r++) {
             if (!meta.isHydrated(r)) {
                 return false;
             }
@@ -398,16 +344,16 @@ public final class CloneVolume implements BlockDevice {
             long end = offset + dst.remaining();
             long pos = offset;
             while (pos < end) {
-                long region = regionOf(pos);
+                long region = geometry.regionOf(pos);
                 boolean hydrated = meta.isHydrated(region);
                 if (!hydrated && settings.hydrateOnRead()) {
                     hydrate(region);
                     hydrated = true;
                 }
-                long runEnd = Math.min(end, regionEnd(region));
-                while (runEnd < end && meta.isHydrated(regionOf(runEnd)) == hydrated
+                long runEnd = Math.min(end, geometry.end(region));
+                while (runEnd < end && meta.isHydrated(geometry.regionOf(runEnd)) == hydrated
                         && (hydrated || !settings.hydrateOnRead())) {
-                    runEnd = Math.min(end, regionEnd(regionOf(runEnd)));
+                    runEnd = Math.min(end, geometry.end(geometry.regionOf(runEnd)));
                 }
                 int n = (int) (runEnd - pos);
                 ByteBuffer part = dst.slice(dst.position(), n);
@@ -435,13 +381,13 @@ public final class CloneVolume implements BlockDevice {
     @Override
     public boolean tryRead(long offset, ByteBuffer dst) throws IOException {
         Ranges.check(this, offset, dst.remaining());
-        return failedReason == null && allHydrated(offset, dst.remaining()) && dest.tryRead(offset, dst);
+        return !(mode instanceof CloneMode.Failed) && allHydrated(offset, dst.remaining()) && dest.tryRead(offset, dst);
     }
 
     @Override
     public boolean tryWrite(long offset, ByteBuffer src) throws IOException {
         Ranges.check(this, offset, src.remaining());
-        return readOnlyReason == null && failedReason == null && allHydrated(offset, src.remaining())
+        return mode instanceof CloneMode.ReadWrite && allHydrated(offset, src.remaining())
                 && dest.tryWrite(offset, src);
     }
 
@@ -460,41 +406,36 @@ public final class CloneVolume implements BlockDevice {
         userIo.incrementAndGet();
         // whole regions this write replaces, with their claims (held until the data is written);
         // allocated only for writes that cover an unhydrated region whole
-        List<Long> whole = List.of();
-        List<CompletableFuture<Void>> wholeClaims = List.of();
+        List<RegionClaims.Claim> whole = List.of();
         boolean commitNeeded = false;
         try {
             long end = offset + length;
-            for (long r = regionOf(offset), last = regionOf(end - 1); r <= last; r++) {
-                if (fua && !meta.isCommitted(r)) {
-                    commitNeeded = true;
-                }
-                CompletableFuture<Void> c = claim(r);
-                if (c == null) {
-                    continue;
-                }
-                if (offset <= regionStart(r) && end >= regionEnd(r)) {
+            for (long r = geometry.regionOf(offset), last = geometry.lastRegion(offset, length); r <= last; r++) {
+                RegionClaims.Claim c = claim(r);
+                if (c != null && geometry.covers(r, offset, end)) {
                     if (whole.isEmpty()) {
                         whole = new ArrayList<>();
-                        wholeClaims = new ArrayList<>();
                     }
-                    whole.add(r);
-                    wholeClaims.add(c);
-                } else {
+                    whole.add(c);
+                } else if (c != null) {
                     try {
                         copyClaimed(r);
                     } finally {
-                        release(r, c);
+                        claims.release(c);
                     }
+                }
+                // asked after the region is hydrated: only a commit whose superblock is durable counts
+                if (fua && !meta.isDurable(r)) {
+                    commitNeeded = true;
                 }
             }
             dest.write(offset, src, fua && !commitNeeded);
-            for (long r : whole) {
-                meta.markHydrated(r, 1);
+            for (RegionClaims.Claim c : whole) {
+                meta.markHydrated(c.unit(), 1);
             }
         } finally {
-            for (int i = 0; i < whole.size(); i++) {
-                release(whole.get(i), wholeClaims.get(i));
+            for (RegionClaims.Claim c : whole) {
+                claims.release(c);
             }
             userIo.decrementAndGet();
         }
@@ -503,58 +444,16 @@ public final class CloneVolume implements BlockDevice {
         }
     }
 
+    /** Commits (see the class description); returns once a commit that began after this call is durable. */
     @Override
     public void flush() throws IOException {
-        CompletableFuture<Void> mine;
-        boolean lead;
-        synchronized (commitLock) {
-            if (nextCommit == null) {
-                nextCommit = new CompletableFuture<>();
-            }
-            mine = nextCommit;
-            lead = !committing;
-            if (lead) {
-                committing = true;
-            }
-        }
-        if (lead) {
-            runCommits();
-        }
-        try {
-            mine.join();
-        } catch (CompletionException e) {
-            if (e.getCause() instanceof IOException io) {
-                throw io;
-            }
-            throw e;
-        }
-    }
-
-    /** Runs commits while there are requests; concurrent flushes share the commit they wait for. */
-    private void runCommits() {
-        while (true) {
-            CompletableFuture<Void> f;
-            synchronized (commitLock) {
-                f = nextCommit;
-                nextCommit = null;
-                if (f == null) {
-                    committing = false;
-                    return;
-                }
-            }
-            try {
-                commitOnce();
-                f.complete(null);
-            } catch (IOException | RuntimeException e) {
-                f.completeExceptionally(e);
-            }
-        }
+        committer.commit();
     }
 
     private void commitOnce() throws IOException {
         checkNotFailed();
         try {
-            if (readOnlyReason != null) {
+            if (mode instanceof CloneMode.ReadOnly) {
                 try {
                     dest.flush();
                 } catch (IOException e) {
@@ -564,14 +463,14 @@ public final class CloneVolume implements BlockDevice {
             }
             meta.commit(dest);
         } catch (CloneMetadata.DataFlushException e) {
-            failedReason = e.getMessage();
+            mode = new CloneMode.Failed(e.getMessage());
             LOG.error("clone {}: {}; the clone has failed: every I/O fails until it is restarted (writes since "
                     + "the last commit may be lost: a failed flush drops them; the last commit stands)", name,
                     e.getMessage());
             throw e;
         } catch (IOException e) {
             String reason = "metadata commit failed: " + e.getMessage();
-            readOnlyReason = reason;
+            mode = new CloneMode.ReadOnly(reason);
             LOG.error("clone {}: {}; the clone is read-only now (reads go on, the last commit stands)", name, reason);
             throw e;
         }
@@ -637,10 +536,10 @@ public final class CloneVolume implements BlockDevice {
         userIo.incrementAndGet();
         try {
             long end = offset + length;
-            for (long r = regionOf(offset), last = regionOf(end - 1); r <= last; r++) {
-                long from = Math.max(offset, regionStart(r));
-                long to = Math.min(end, regionEnd(r));
-                piece.apply(r, from, to, from == regionStart(r) && to == regionEnd(r));
+            for (long r = geometry.regionOf(offset), last = geometry.lastRegion(offset, length); r <= last; r++) {
+                long from = Math.max(offset, geometry.start(r));
+                long to = Math.min(end, geometry.end(r));
+                piece.apply(r, from, to, geometry.covers(r, from, to));
             }
         } finally {
             userIo.decrementAndGet();
@@ -659,7 +558,7 @@ public final class CloneVolume implements BlockDevice {
      * same time). A region that is hydrated by the time it is claimed just gets the operation.
      */
     private void coverWhole(long r, DestAction action) throws IOException {
-        CompletableFuture<Void> c = claim(r);
+        RegionClaims.Claim c = claim(r);
         if (c == null) {
             action.run();
             return;
@@ -668,7 +567,7 @@ public final class CloneVolume implements BlockDevice {
             action.run();
             meta.markHydrated(r, 1);
         } finally {
-            release(r, c);
+            claims.release(c);
         }
     }
 
@@ -676,14 +575,15 @@ public final class CloneVolume implements BlockDevice {
     public Extent extentAt(long offset) throws IOException {
         checkNotFailed();
         Ranges.check(this, offset, 0);
+        long size = geometry.size();
         if (offset == size) {
             return new Extent(offset, 0, true);
         }
-        long region = regionOf(offset);
+        long region = geometry.regionOf(offset);
         boolean hydrated = meta.isHydrated(region);
-        long runEnd = regionEnd(region);
-        while (runEnd < size && meta.isHydrated(regionOf(runEnd)) == hydrated) {
-            runEnd = regionEnd(regionOf(runEnd));
+        long runEnd = geometry.end(region);
+        while (runEnd < size && meta.isHydrated(geometry.regionOf(runEnd)) == hydrated) {
+            runEnd = geometry.end(geometry.regionOf(runEnd));
         }
         if (!hydrated) {
             return new Extent(offset, runEnd - offset, true);
@@ -721,18 +621,16 @@ public final class CloneVolume implements BlockDevice {
      * committed (the source is let go at that moment), not merely marked.
      */
     public CloneStatus status() {
-        long hydratedBytes = Math.min(size, meta.hydratedCount() * regionSize);
-        if (meta.allHydrated()) {
-            hydratedBytes = size;
-        }
+        long size = geometry.size();
+        long hydratedBytes = meta.allHydrated() ? size
+                : Math.min(size, Math.multiplyExact(meta.hydratedCount(), geometry.regionSize()));
         boolean complete = meta.allHydrated() && sourceDetached;
         long rate = hydrator.rate();
         long eta = complete ? 0 : rate > 0 ? (size - hydratedBytes) / rate : -1;
-        return new CloneStatus(name, source.describe(), size, regionSize, meta.regions(), meta.hydratedCount(),
-                hydratedBytes, claimed(), rate, eta, hydrator.errors(), hydrator.retrying(), hydrator.lastError(),
-                failedReason != null ? "failed" : readOnlyReason == null ? "rw" : "read-only",
-                complete ? "complete" : hydrator.state(),
-                hydrator.paused(), complete, meta.commits());
+        return new CloneStatus(name, source.describe(), size, geometry.regionSize(), meta.regions(),
+                meta.hydratedCount(), hydratedBytes, claims.held(), rate, eta, hydrator.errors(), hydrator.retrying(),
+                hydrator.lastError(), mode.label(), complete ? "complete" : hydrator.state(), hydrator.paused(),
+                complete, meta.commits());
     }
 
     /** Called by the hydrator when the last region is in. */
@@ -776,7 +674,11 @@ public final class CloneVolume implements BlockDevice {
         return "clone " + name + " of " + source.describe() + " into " + dest.describe();
     }
 
-    /** Stops hydration, commits, and closes the destination, the metadata and the source. */
+    /**
+     * Stops hydration, commits, and closes the destination, the metadata and the source. A copy
+     * the hydrator could not stop in time fails on the closed devices (they refuse every call
+     * after close and wait for the calls inside), never reaching another file.
+     */
     @Override
     public void close() throws IOException {
         if (!closed.compareAndSet(false, true)) {
@@ -785,7 +687,7 @@ public final class CloneVolume implements BlockDevice {
         hydrator.stop();
         timer.shutdownNow();
         IOException failure = null;
-        if (failedReason == null) { // a failed clone was reported when it failed; nothing can be committed
+        if (!(mode instanceof CloneMode.Failed)) { // a failed clone was reported when it failed
             try {
                 flush();
             } catch (IOException e) {
@@ -811,9 +713,5 @@ public final class CloneVolume implements BlockDevice {
     @Override
     public String toString() {
         return describe();
-    }
-
-    static UncheckedIOException unchecked(IOException e) {
-        return new UncheckedIOException(e);
     }
 }

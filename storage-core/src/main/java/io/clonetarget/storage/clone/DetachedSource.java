@@ -1,6 +1,6 @@
 package io.clonetarget.storage.clone;
 
-import io.clonetarget.storage.meta.Superblock;
+import io.clonetarget.storage.meta.CloneInfo;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
@@ -9,10 +9,10 @@ import java.nio.ByteBuffer;
  * may be gone), and nothing ever reads it, since every region is in the destination.
  */
 final class DetachedSource implements CloneSource {
-    private final Superblock superblock;
+    private final CloneInfo superblock;
     private final String location;
 
-    DetachedSource(Superblock superblock) {
+    DetachedSource(CloneInfo superblock) {
         this.superblock = superblock;
         this.location = CloneSource.parseDescriptor(superblock.source()).getOrDefault("location", "?");
     }

@@ -1,17 +1,20 @@
 package io.clonetarget.storage.clone;
 
+import io.clonetarget.storage.lock.RegionClaims;
+import io.clonetarget.storage.time.Clock;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,19 +22,22 @@ import org.slf4j.LoggerFactory;
  * Background hydration of one clone.
  *
  * <p>A scheduler thread scans the region map from a rotating cursor for regions that are
- * neither hydrated nor claimed nor waiting for a retry, takes up to {@code batchSize} adjacent
+ * neither hydrated nor claimed nor waiting for a retry, claims up to {@code batchSize} adjacent
  * ones, and hands the copy to one of {@code inFlight} workers. While user I/O is in flight only
- * one copy runs at a time (user I/O comes first). A rate limit paces copies. A failed source
- * read is counted, shown in status and retried after a delay that doubles from
- * {@code retryMin} to {@code retryMax}; the whole hydrator also backs off by that delay after a
- * failure, so a source that went away is probed once per delay rather than region after region,
- * while a single unreadable region does not hold up the others for longer than one delay. A
- * changed source stops hydration for good. When the last region is in, the volume commits and
- * announces completion.
+ * one copy runs at a time (user I/O comes first). A {@link RateLimiter} paces copies by the
+ * bytes actually claimed, waiting before the next claim. A failed source read is counted, shown
+ * in status and retried after a delay that doubles from {@code retryMin} to {@code retryMax};
+ * the whole hydrator also backs off by that delay after a failure, so a source that went away is
+ * probed once per delay rather than region after region, while a single unreadable region does
+ * not hold up the others for longer than one delay. A changed source stops hydration for good.
+ * When the last region is in, the volume commits and announces completion.
+ *
+ * <p>Threads: the scheduler owns the cursor, the limiter and the batch it builds; each batch's
+ * claims belong to the worker that copies it; retries and the backoff are shared under this
+ * object's lock or in concurrent maps. Time comes from the injected {@link Clock}.
  */
 final class Hydrator {
     private static final Logger LOG = LoggerFactory.getLogger(Hydrator.class);
-    private static final int RATE_WINDOW = 10;
 
     /** A region whose copy failed, and when to try again. */
     private record Retry(long dueNanos, Duration delay) {
@@ -39,37 +45,38 @@ final class Hydrator {
 
     private final CloneVolume volume;
     private final CloneMetadata meta;
+    private final RegionGeometry geometry;
     private final HydrationSettings settings;
+    private final Clock clock;
+    private final RateLimiter limiter;
+    private final RateMeter meter;
     private final Map<Long, Retry> retries = new ConcurrentHashMap<>();
     private final Semaphore slots;
     private final ExecutorService workers;
     private final AtomicInteger running = new AtomicInteger();
     private final AtomicLong errors = new AtomicLong();
-    private final AtomicLong copiedBytes = new AtomicLong();
-    private final long[] rateSamples = new long[RATE_WINDOW + 1];
-    private final long[] rateTimes = new long[RATE_WINDOW + 1];
-    private int rateIndex;
+    private final AtomicLong rounds = new AtomicLong();
     private volatile String lastError;
     private volatile boolean paused;
     private volatile boolean stopped;
     private volatile boolean sourceChanged;
-    private volatile long rateLimit;
-    private long nextFreeNanos = System.nanoTime();
     private long cursor;
     private boolean announced;
-    /** The current global backoff after failures, null while copies succeed. */
+    /** The current global backoff after failures, null while copies succeed (guarded by this). */
     private Duration backoff;
     private long backoffUntilNanos;
     private long failuresInBackoff;
     private Thread thread;
-    private final long startedNanos = System.nanoTime();
 
-    Hydrator(CloneVolume volume, HydrationSettings settings) {
+    Hydrator(CloneVolume volume, HydrationSettings settings, Clock clock) {
         this.volume = volume;
         this.meta = volume.metadata();
+        this.geometry = volume.geometry();
         this.settings = settings;
+        this.clock = clock;
+        this.limiter = new RateLimiter(clock, settings.rateBytesPerSecond());
+        this.meter = new RateMeter(clock);
         this.paused = settings.startPaused();
-        this.rateLimit = settings.rateBytesPerSecond();
         this.slots = new Semaphore(settings.inFlight());
         AtomicInteger n = new AtomicInteger();
         this.workers = Executors.newFixedThreadPool(settings.inFlight(),
@@ -84,10 +91,16 @@ final class Hydrator {
         thread = Thread.ofPlatform().daemon().name("clone-" + volume.name() + "-hydrator").start(this::run);
     }
 
+    /**
+     * Pauses or resumes background copying. Once a pause returns, no new copy is claimed (copies
+     * already running finish).
+     */
     void setPaused(boolean p) {
-        paused = p;
+        synchronized (this) {
+            paused = p;
+            notifyAll();
+        }
         LOG.info("clone {}: hydration {}", volume.name(), p ? "paused" : "resumed");
-        wake();
     }
 
     boolean paused() {
@@ -95,10 +108,7 @@ final class Hydrator {
     }
 
     void setRate(long bytesPerSecond) {
-        if (bytesPerSecond < 0) {
-            throw new IllegalArgumentException("rate " + bytesPerSecond);
-        }
-        rateLimit = bytesPerSecond;
+        limiter.setRate(bytesPerSecond);
     }
 
     long errors() {
@@ -127,7 +137,17 @@ final class Hydrator {
 
     /** Bytes copied by anyone (hydrator or user I/O), for the rate. */
     void copied(long bytes) {
-        copiedBytes.addAndGet(bytes);
+        meter.add(bytes);
+    }
+
+    /** Rounds the scheduler has gone through (tests wait on it instead of on time). */
+    long rounds() {
+        return rounds.get();
+    }
+
+    /** Bytes copied since the volume was opened. */
+    long copiedBytes() {
+        return meter.total();
     }
 
     /**
@@ -149,75 +169,60 @@ final class Hydrator {
     }
 
     /** Copy rate over the last ten seconds, bytes per second. */
-    synchronized long rate() {
-        sampleRate();
-        int oldest = (rateIndex + 1) % rateSamples.length;
-        long dt = rateTimes[rateIndex] - rateTimes[oldest];
-        if (rateTimes[oldest] == 0 || dt <= 0) {
-            long elapsed = System.nanoTime() - startedNanos;
-            return elapsed > 0 ? copiedBytes.get() * 1_000_000_000L / elapsed : 0;
-        }
-        return (rateSamples[rateIndex] - rateSamples[oldest]) * 1_000_000_000L / dt;
-    }
-
-    private synchronized void sampleRate() {
-        long now = System.nanoTime();
-        if (rateTimes[rateIndex] != 0 && now - rateTimes[rateIndex] < 1_000_000_000L) {
-            return;
-        }
-        rateIndex = (rateIndex + 1) % rateSamples.length;
-        rateSamples[rateIndex] = copiedBytes.get();
-        rateTimes[rateIndex] = now;
+    long rate() {
+        return meter.rate();
     }
 
     private synchronized void wake() {
         notifyAll();
     }
 
-    private synchronized void sleep(long millis) throws InterruptedException {
+    /** Waits for a state change ({@link #wake}) or {@code millis}, whichever comes first. */
+    private synchronized void idle(long millis) throws InterruptedException {
         wait(millis);
     }
 
     private void run() {
         try {
             while (!stopped) {
-                sampleRate();
+                rounds.incrementAndGet();
+                meter.sample();
                 if (paused || volume.isReadOnly() || sourceChanged) {
-                    sleep(200);
+                    idle(200);
                     continue;
                 }
                 long backingOff = backoffRemainingMillis();
                 if (backingOff > 0) {
-                    sleep(Math.min(backingOff, 200));
+                    idle(Math.min(backingOff, 200));
                     continue;
                 }
                 if (meta.allHydrated()) {
                     if (!announced && running.get() == 0) {
                         announced = true;
-                        volume.hydrationComplete();
-                        double seconds = Math.max(1e-3, (System.nanoTime() - startedNanos) / 1e9);
-                        LOG.info(String.format(java.util.Locale.ROOT, "clone %s: hydration complete and committed, "
-                                + "%.2f s after open; %d bytes copied (%.1f MB/s)", volume.name(), seconds,
-                                copiedBytes.get(), copiedBytes.get() / seconds / 1e6));
+                        complete();
                     }
-                    sleep(1000);
+                    idle(1000);
                     continue;
                 }
                 int parallel = volume.userIoInFlight() > 0 ? 1 : settings.inFlight();
                 if (settings.inFlight() - slots.availablePermits() >= parallel) {
-                    sleep(1);
+                    idle(1);
                     continue;
                 }
+                limiter.awaitTurn(); // before claiming: claimed regions make user I/O to them wait
                 slots.acquire();
-                // pace before claiming: claimed regions make user I/O to them wait
-                pace(Math.min(volume.size(), settings.batchSize() * volume.settings().regionSize()));
-                long[] batch = nextBatch();
-                if (batch == null) {
+                List<RegionClaims.Claim> batch;
+                synchronized (this) { // a pause that returned is seen here
+                    batch = paused || stopped ? List.of() : nextBatch();
+                }
+                if (batch.isEmpty()) {
                     slots.release();
-                    sleep(20);
+                    idle(20);
                     continue;
                 }
-                dispatch(batch[0], batch[1]);
+                long first = batch.getFirst().unit();
+                limiter.charge(geometry.bytes(first, batch.size()));
+                dispatch(batch);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -226,74 +231,55 @@ final class Hydrator {
         }
     }
 
-    private long bytes(long first, long count) {
-        return volume.regionEnd(first + count - 1) - volume.regionStart(first);
+    private void complete() {
+        volume.hydrationComplete();
+        double seconds = Math.max(1e-3, meter.elapsedNanos() / 1e9);
+        LOG.info(String.format(Locale.ROOT, "clone %s: hydration complete and committed, %.2f s after open; %d bytes "
+                + "copied (%.1f MB/s)", volume.name(), seconds, meter.total(), meter.total() / seconds / 1e6));
     }
 
-    /** Reserves {@code bytes} against the rate limit, sleeping as long as the limit says. */
-    private void pace(long bytes) throws InterruptedException {
-        long limit = rateLimit;
-        if (limit <= 0) {
-            return;
-        }
-        long now = System.nanoTime();
-        long start = Math.max(nextFreeNanos, now - 1_000_000_000L);
-        nextFreeNanos = start + bytes * 1_000_000_000L / limit;
-        long wait = start - now;
-        if (wait > 0) {
-            TimeUnit.NANOSECONDS.sleep(wait);
-        }
-    }
-
-    /**
-     * Claims the next run of copyable regions from the cursor.
-     *
-     * @return {first, count} or null when nothing can be copied now
-     */
-    private long[] nextBatch() {
+    /** Claims the next run of copyable regions from the cursor; empty when nothing can be copied now. */
+    private List<RegionClaims.Claim> nextBatch() {
         long regions = meta.regions();
-        long now = System.nanoTime();
+        long now = clock.nanoTime();
+        RegionClaims claims = volume.claims();
         for (int pass = 0; pass < 2; pass++) {
-            long r = meta.nextUnhydrated(cursor);
-            while (r >= 0) {
+            for (long r = meta.nextUnhydrated(cursor); r >= 0; r = meta.nextUnhydrated(r + 1)) {
                 Retry retry = retries.get(r);
-                if ((retry == null || retry.dueNanos() - now <= 0)) {
-                    CompletableFuture<Void> first = volume.tryClaim(r);
-                    if (first != null) {
-                        pendingClaims.put(r, first);
-                        long count = 1;
-                        while (count < settings.batchSize() && r + count < regions) {
-                            long next = r + count;
-                            if (retries.containsKey(next)) {
-                                break;
-                            }
-                            CompletableFuture<Void> c = volume.tryClaim(next);
-                            if (c == null) {
-                                break;
-                            }
-                            pendingClaims.put(next, c);
-                            count++;
-                        }
-                        cursor = r + count >= regions ? 0 : r + count;
-                        return new long[]{r, count};
-                    }
+                if (retry != null && retry.dueNanos() - now > 0) {
+                    continue;
                 }
-                r = meta.nextUnhydrated(r + 1);
+                RegionClaims.Claim first = claims.tryClaim(r, meta::isHydrated);
+                if (first == null) {
+                    continue;
+                }
+                List<RegionClaims.Claim> batch = new ArrayList<>(settings.batchSize());
+                batch.add(first);
+                while (batch.size() < settings.batchSize() && r + batch.size() < regions) {
+                    long next = r + batch.size();
+                    RegionClaims.Claim c = retries.containsKey(next) ? null : claims.tryClaim(next, meta::isHydrated);
+                    if (c == null) {
+                        break;
+                    }
+                    batch.add(c);
+                }
+                cursor = r + batch.size() >= regions ? 0 : r + batch.size();
+                return batch;
             }
             cursor = 0;
         }
-        return null;
+        return List.of();
     }
 
-    private final Map<Long, CompletableFuture<Void>> pendingClaims = new ConcurrentHashMap<>();
-
-    private void dispatch(long first, long count) {
+    private void dispatch(List<RegionClaims.Claim> batch) {
+        long first = batch.getFirst().unit();
+        int count = batch.size();
         running.incrementAndGet();
         workers.execute(() -> {
             try {
-                volume.copy(first, count, buffer());
+                volume.copier().copy(first, count);
                 meta.markHydrated(first, count);
-                copied(bytes(first, count));
+                copied(geometry.bytes(first, count));
                 for (long r = first; r < first + count; r++) {
                     retries.remove(r);
                 }
@@ -304,11 +290,8 @@ final class Hydrator {
                 LOG.error("clone {}: copying regions {}+{} failed", volume.name(), first, count, e);
                 failed(first, count, new IOException(e));
             } finally {
-                for (long r = first; r < first + count; r++) {
-                    CompletableFuture<Void> c = pendingClaims.remove(r);
-                    if (c != null) {
-                        volume.release(r, c);
-                    }
+                for (RegionClaims.Claim c : batch) {
+                    volume.claims().release(c);
                 }
                 running.decrementAndGet();
                 slots.release();
@@ -318,6 +301,11 @@ final class Hydrator {
     }
 
     private void failed(long first, long count, IOException e) {
+        if (stopped) {
+            LOG.debug("clone {}: copy of regions {}+{} ended by close: {}", volume.name(), first, count,
+                    e.getMessage());
+            return;
+        }
         boolean firstChange = noteError(e);
         if (e instanceof SourceChangedException) {
             if (firstChange) {
@@ -331,7 +319,7 @@ final class Hydrator {
         if (delay.compareTo(settings.retryMax()) > 0) {
             delay = settings.retryMax();
         }
-        long now = System.nanoTime();
+        long now = clock.nanoTime();
         long due = now + delay.toNanos();
         for (long r = first; r < first + count; r++) {
             retries.put(r, new Retry(due, delay));
@@ -362,7 +350,7 @@ final class Hydrator {
     }
 
     private synchronized long backoffRemainingMillis() {
-        return backoff == null ? 0 : Math.max(0, (backoffUntilNanos - System.nanoTime()) / 1_000_000L);
+        return backoff == null ? 0 : Math.max(0, TimeUnit.NANOSECONDS.toMillis(backoffUntilNanos - clock.nanoTime()));
     }
 
     /** A copy succeeded: the source works (again). */
@@ -379,23 +367,15 @@ final class Hydrator {
         LOG.info("clone {}: source reads work again after {} failed copies; hydration goes on", volume.name(), failures);
     }
 
-    private static final ThreadLocal<ByteBuffer> BUFFERS = new ThreadLocal<>();
-
-    private ByteBuffer buffer() {
-        int want = (int) Math.min((long) settings.batchSize() * volume.settings().regionSize(), CloneVolume.COPY_CHUNK);
-        ByteBuffer b = BUFFERS.get();
-        if (b == null || b.capacity() < want) {
-            b = ByteBuffer.allocateDirect(want);
-            BUFFERS.set(b);
-        }
-        return b;
-    }
-
-    /** Stops scheduling and waits for running copies. */
+    /**
+     * Stops scheduling and waits for running copies. A copy that does not end in time is left
+     * to fail on the volume's closed devices, which refuse it; it can reach nothing else.
+     */
     void stop() {
         stopped = true;
         wake();
         if (thread != null) {
+            thread.interrupt(); // it may be waiting for its turn under the rate limit
             try {
                 thread.join(10_000);
             } catch (InterruptedException e) {
@@ -404,7 +384,10 @@ final class Hydrator {
         }
         workers.shutdown();
         try {
-            workers.awaitTermination(60, TimeUnit.SECONDS);
+            if (!workers.awaitTermination(60, TimeUnit.SECONDS)) {
+                LOG.warn("clone {}: {} copies still running after 60 s; closing without them", volume.name(),
+                        running.get());
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

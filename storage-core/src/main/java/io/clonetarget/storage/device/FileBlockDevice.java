@@ -4,7 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,7 +31,7 @@ public final class FileBlockDevice implements BlockDevice {
     private final int logicalBlockSize;
     private final int physicalBlockSize;
     private final boolean readOnly;
-    private final AtomicBoolean closed = new AtomicBoolean();
+    private final DeviceFence fence;
     private volatile boolean dsyncWrites = true;
     private volatile boolean zeroRange = true;
     private volatile boolean punchHole = true;
@@ -42,6 +42,7 @@ public final class FileBlockDevice implements BlockDevice {
     private volatile long optimisticAllowedFrom = System.nanoTime();
     private static final long OPTIMISTIC_LIMIT_NANOS = 2_000_000;
     private static final long OPTIMISTIC_BACKOFF_SECONDS = 10;
+    private static final long CLOSE_WAIT_SECONDS = 30;
 
     private FileBlockDevice(Path path, int fd, long size, int logicalBlockSize, boolean readOnly) {
         this.path = path;
@@ -50,6 +51,7 @@ public final class FileBlockDevice implements BlockDevice {
         this.logicalBlockSize = logicalBlockSize;
         this.physicalBlockSize = Math.max(logicalBlockSize, 4096);
         this.readOnly = readOnly;
+        this.fence = new DeviceFence(path.toString());
     }
 
     /**
@@ -87,7 +89,8 @@ public final class FileBlockDevice implements BlockDevice {
 
     /**
      * Creates a sparse file of {@code size} bytes if {@code path} does not exist, then opens it
-     * writable. An existing file is opened as it is; the caller compares sizes.
+     * writable. An existing file is opened as it is; the caller compares sizes. A new file is
+     * made durably and atomically ({@link DurableFiles}): a failure leaves nothing behind.
      */
     public static FileBlockDevice openOrCreate(Path path, long size, int logicalBlockSize) throws IOException {
         checkBlockSize(logicalBlockSize);
@@ -96,25 +99,35 @@ public final class FileBlockDevice implements BlockDevice {
                     "size " + size + " must be a positive multiple of " + logicalBlockSize);
         }
         if (!Files.exists(path)) {
-            Path parent = path.toAbsolutePath().getParent();
-            if (parent != null) {
-                Files.createDirectories(parent);
-            }
             try {
-                int fd = NativeIo.open(path, NativeIo.O_RDWR | NativeIo.O_CREAT | NativeIo.O_EXCL, 0640);
-                try {
-                    NativeIo.ftruncate(fd, size);
-                    NativeIo.fsync(fd);
-                } finally {
-                    NativeIo.close(fd);
-                }
-            } catch (NativeIoException e) {
-                if (e.errno() != NativeIo.EEXIST) {
-                    throw describeOpenFailure(path, e);
-                }
+                return DurableFiles.create(path, size, logicalBlockSize, d -> { });
+            } catch (java.nio.file.FileAlreadyExistsException e) {
+                // made by someone else meanwhile: open theirs
             }
         }
         return open(path, false, logicalBlockSize);
+    }
+
+    /**
+     * Checks, leaving nothing behind, that a file of {@code size} bytes could be created at
+     * {@code path} (see {@link DurableFiles#checkCanCreate}).
+     */
+    public static void checkCanCreate(Path path, long size) throws IOException {
+        DurableFiles.checkCanCreate(path, size);
+    }
+
+    /** A device over a new file's descriptor, locked exclusively (for {@link DurableFiles}). */
+    static FileBlockDevice adopt(Path path, int fd, int logicalBlockSize) throws IOException {
+        try {
+            if (!NativeIo.tryLock(fd, true)) {
+                throw new IOException(path + " is in use by another process (flock held)");
+            }
+            long bytes = NativeIo.lseek(fd, 0, NativeIo.SEEK_END);
+            return new FileBlockDevice(path, fd, bytes - bytes % logicalBlockSize, logicalBlockSize, false);
+        } catch (IOException | RuntimeException e) {
+            NativeIo.close(fd);
+            throw e;
+        }
     }
 
     private static void checkBlockSize(int logicalBlockSize) {
@@ -123,7 +136,7 @@ public final class FileBlockDevice implements BlockDevice {
         }
     }
 
-    private static IOException describeOpenFailure(Path path, NativeIoException e) {
+    static IOException describeOpenFailure(Path path, NativeIoException e) {
         return switch (e.errno()) {
             case NativeIo.ENOENT -> new IOException(path + " does not exist", e);
             case NativeIo.EACCES, NativeIo.EPERM -> new IOException("no permission to open " + path, e);
@@ -172,10 +185,13 @@ public final class FileBlockDevice implements BlockDevice {
         }
         int want = dst.remaining();
         long got;
+        fence.enter();
         try {
             got = NativeIo.pread(fd, dst, offset);
         } catch (NativeIoException e) {
             throw translate(e, false);
+        } finally {
+            fence.exit();
         }
         if (got != want) {
             throw new MediumErrorException("short read of " + path + " at " + offset + ": " + got
@@ -208,16 +224,22 @@ public final class FileBlockDevice implements BlockDevice {
             return false;
         }
         Ranges.check(this, offset, buffer.remaining());
+        fence.enter();
+        try {
+            return tryTransferInside(offset, buffer, write);
+        } catch (NativeIoException e) {
+            throw translate(e, write);
+        } finally {
+            fence.exit();
+        }
+    }
+
+    private boolean tryTransferInside(long offset, ByteBuffer buffer, boolean write) throws NativeIoException {
         int start = buffer.position();
         long want = buffer.remaining();
         boolean nowait = write ? nowaitWrites : nowaitReads;
         if (nowait) {
-            long n;
-            try {
-                n = NativeIo.tryTransfer(fd, buffer, offset, write);
-            } catch (NativeIoException e) {
-                throw translate(e, write);
-            }
+            long n = NativeIo.tryTransfer(fd, buffer, offset, write);
             if (n == want) {
                 return true;
             }
@@ -235,15 +257,11 @@ public final class FileBlockDevice implements BlockDevice {
         if (now - optimisticAllowedFrom < 0) {
             return false;
         }
-        try {
-            if (write) {
-                NativeIo.pwrite(fd, buffer, offset);
-            } else if (NativeIo.pread(fd, buffer, offset) != want) {
-                buffer.position(start);
-                return false;
-            }
-        } catch (NativeIoException e) {
-            throw translate(e, write);
+        if (write) {
+            NativeIo.pwrite(fd, buffer, offset);
+        } else if (NativeIo.pread(fd, buffer, offset) != want) {
+            buffer.position(start);
+            return false;
         }
         long took = System.nanoTime() - now;
         if (took > OPTIMISTIC_LIMIT_NANOS) {
@@ -264,6 +282,7 @@ public final class FileBlockDevice implements BlockDevice {
             write(offset, bounce, fua);
             return;
         }
+        fence.enter();
         try {
             if (fua && dsyncWrites) {
                 int start = src.position();
@@ -279,6 +298,8 @@ public final class FileBlockDevice implements BlockDevice {
             }
         } catch (NativeIoException e) {
             throw translate(e, true);
+        } finally {
+            fence.exit();
         }
     }
 
@@ -287,10 +308,25 @@ public final class FileBlockDevice implements BlockDevice {
         if (readOnly) {
             return;
         }
+        fence.enter();
         try {
             NativeIo.fdatasync(fd);
         } catch (NativeIoException e) {
             throw translate(e, true);
+        } finally {
+            fence.exit();
+        }
+    }
+
+    /** fsync(2): data and every attribute (size included); what a new file needs before it is named. */
+    void fsync() throws IOException {
+        fence.enter();
+        try {
+            NativeIo.fsync(fd);
+        } catch (NativeIoException e) {
+            throw translate(e, true);
+        } finally {
+            fence.exit();
         }
     }
 
@@ -302,6 +338,7 @@ public final class FileBlockDevice implements BlockDevice {
             return;
         }
         if (punchHole) {
+            fence.enter();
             try {
                 NativeIo.fallocate(fd, NativeIo.FALLOC_FL_PUNCH_HOLE | NativeIo.FALLOC_FL_KEEP_SIZE, offset, length);
                 return;
@@ -311,6 +348,8 @@ public final class FileBlockDevice implements BlockDevice {
                 }
                 LOG.info("{}: hole punching not supported, discards will write zeroes", path);
                 punchHole = false;
+            } finally {
+                fence.exit();
             }
         }
         writeZeroBuffers(offset, length);
@@ -324,6 +363,20 @@ public final class FileBlockDevice implements BlockDevice {
         if (!copyRange || !(source instanceof FileBlockDevice from)) {
             return false;
         }
+        fence.enter();
+        try {
+            from.fence.enter();
+            try {
+                return copyRange(from, sourceOffset, offset, length);
+            } finally {
+                from.fence.exit();
+            }
+        } finally {
+            fence.exit();
+        }
+    }
+
+    private boolean copyRange(FileBlockDevice from, long sourceOffset, long offset, long length) {
         long done = 0;
         try {
             while (done < length) {
@@ -353,6 +406,7 @@ public final class FileBlockDevice implements BlockDevice {
             return;
         }
         if (zeroRange) {
+            fence.enter();
             try {
                 NativeIo.fallocate(fd, NativeIo.FALLOC_FL_ZERO_RANGE | NativeIo.FALLOC_FL_KEEP_SIZE, offset, length);
                 return;
@@ -361,6 +415,8 @@ public final class FileBlockDevice implements BlockDevice {
                     throw translate(e, true);
                 }
                 zeroRange = false;
+            } finally {
+                fence.exit();
             }
         }
         writeZeroBuffers(offset, length);
@@ -381,6 +437,7 @@ public final class FileBlockDevice implements BlockDevice {
         if (offset == size || !seekData) {
             return new Extent(offset, size - offset, true);
         }
+        fence.enter();
         try {
             long data;
             try {
@@ -402,19 +459,30 @@ public final class FileBlockDevice implements BlockDevice {
                 return new Extent(offset, size - offset, true);
             }
             throw translate(e, false);
+        } finally {
+            fence.exit();
         }
     }
 
-
     /** Tells the kernel the file will be read mostly front to back (a clone's source). */
-    public void adviseSequential() {
-        NativeIo.sequential(fd);
+    public void adviseSequential() throws ClosedDeviceException {
+        fence.enter();
+        try {
+            NativeIo.sequential(fd);
+        } finally {
+            fence.exit();
+        }
     }
 
     @Override
     public void prefetch(long offset, long length) throws IOException {
         Ranges.check(this, offset, length);
-        NativeIo.willNeed(fd, offset, length);
+        fence.enter();
+        try {
+            NativeIo.willNeed(fd, offset, length);
+        } finally {
+            fence.exit();
+        }
     }
 
     @Override
@@ -437,10 +505,27 @@ public final class FileBlockDevice implements BlockDevice {
         };
     }
 
+    /**
+     * Closes the file once no call is inside any more; every later call fails with
+     * {@link ClosedDeviceException}. A call that does not return within
+     * {@value #CLOSE_WAIT_SECONDS} s (a hung storage device) makes close give up and keep the
+     * descriptor open: a leaked descriptor is harmless, a reused one would let the late call
+     * write into another file.
+     */
     @Override
     public void close() throws IOException {
-        if (closed.compareAndSet(false, true)) {
+        boolean drained;
+        try {
+            drained = fence.close(CLOSE_WAIT_SECONDS, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while closing " + path);
+        }
+        if (drained) {
             NativeIo.close(fd);
+        } else if (fence.inside() > 0) {
+            LOG.error("{}: {} calls still running {} s after close; the descriptor is left open so that they "
+                    + "cannot reach another file", path, fence.inside(), CLOSE_WAIT_SECONDS);
         }
     }
 

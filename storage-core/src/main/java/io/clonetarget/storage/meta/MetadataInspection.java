@@ -4,25 +4,18 @@ import io.clonetarget.storage.device.BlockDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 
 /**
- * Everything a metadata file says about itself, read without trusting any of it: both
- * superblock slots, the one that is current, every bitset block the current superblock selects,
- * and a list of findings, each naming the block and the check. What {@code clonetarget metadata
- * check} and {@code dump} print, and what {@code repair} starts from.
- *
- * @param fileBytes size of the metadata device
- * @param slots the two superblock slots
- * @param current the superblock {@link PersistentBitset#open} would use, or null when none is valid
- * @param blocks the selected copy of each bitset block (empty without a current superblock)
- * @param words the committed bits (64 regions per word) read from valid blocks; the words of a
- *     damaged block are zero and its index is in {@link #damagedBlocks()}
- * @param findings what is wrong or worth knowing, worst first
+ * Everything a clone's metadata says about itself, read without trusting any of it: both
+ * superblock slots, the current one, the clone info, every bitset block the current superblock
+ * reaches, and a list of findings, each naming the block and the check. What {@code clonetarget
+ * metadata check} and {@code dump} print, what {@code repair} starts from, and what
+ * {@link CloneStore#open} accepts: at most notes, so checking and opening never disagree.
+ * Reads both format versions (1: the first, fixed layout; 2: the transactional one).
  */
-public record MetadataInspection(long fileBytes, List<Slot> slots, Superblock current, List<BitsetBlock> blocks,
-                                 long[] words, List<Finding> findings) {
-
+public final class MetadataInspection {
     /** How bad a finding is. */
     public enum Severity {
         /** Normal after a crash or early in a clone's life; the clone opens. */
@@ -41,111 +34,305 @@ public record MetadataInspection(long fileBytes, List<Slot> slots, Superblock cu
         }
     }
 
-    /** A superblock slot: its generation when valid, else why not. */
-    public record Slot(int slot, boolean empty, Long generation, String problem) {
+    /** A superblock slot: its generation and format version when valid, else why not. */
+    public record Slot(int slot, boolean empty, Long generation, int version, String problem) {
         public boolean valid() {
             return generation != null;
         }
     }
 
-    /** The selected copy of a bitset block. */
-    public record BitsetBlock(int index, int copy, long location, long generation, long bitsSet, String problem) {
+    /** A bitset block: where the current superblock finds it, how many bits it holds, or what is wrong. */
+    public record BitsetBlock(long index, long location, long generation, long bitsSet, String problem) {
         public boolean valid() {
             return problem == null;
         }
     }
 
+    private final long fileBytes;
+    private final List<Slot> slots;
+    private final List<Finding> findings = new ArrayList<>();
+    private final List<BitsetBlock> blocks = new ArrayList<>();
+    private int version;
+    private long generation;
+    private CloneInfo clone;
+    private long[] words = new long[0];
+    private Superblock superblock;
+    private LegacySuperblock legacy;
+    private BlockArray array;
+    private BlockRef infoRef;
+    private final List<Long> used = new ArrayList<>();
+    private long indexBlocks;
+
+    private MetadataInspection(long fileBytes, List<Slot> slots) {
+        this.fileBytes = fileBytes;
+        this.slots = slots;
+    }
+
     /** Reads and checks everything; throws only when the device cannot be read at all. */
     public static MetadataInspection of(BlockDevice device) throws IOException {
-        List<Finding> findings = new ArrayList<>();
-        long fileBytes = device.size();
+        BlockManager bm = new BlockManager(device);
+        Object[] decoded = new Object[2];
         List<Slot> slots = new ArrayList<>();
-        Superblock current = null;
-        Superblock[] decoded = new Superblock[2];
         for (int slot = 0; slot < 2; slot++) {
-            if (fileBytes < (slot + 1L) * MetaBlocks.BLOCK_SIZE) {
-                slots.add(new Slot(slot, true, null, "beyond the end of the file"));
+            if (device.size() < (slot + 1L) * BlockManager.BLOCK_SIZE) {
+                slots.add(new Slot(slot, true, null, 0, "beyond the end of the file"));
                 continue;
             }
-            ByteBuffer raw = MetaBlocks.read(device, slot);
-            if (MetaBlocks.allZero(raw)) {
-                slots.add(new Slot(slot, true, null, "empty"));
+            ByteBuffer raw = bm.readRaw(slot);
+            if (BlockManager.allZero(raw)) {
+                slots.add(new Slot(slot, true, null, 0, "empty"));
                 continue;
             }
+            int v = BlockManager.version(raw);
             try {
-                decoded[slot] = Superblock.decode(raw, slot);
-                slots.add(new Slot(slot, false, decoded[slot].generation(), null));
-                if (current == null || decoded[slot].generation() > current.generation()) {
-                    current = decoded[slot];
+                if (v == LegacySuperblock.VERSION) {
+                    LegacySuperblock l = LegacySuperblock.decode(raw, slot);
+                    decoded[slot] = l;
+                    slots.add(new Slot(slot, false, l.generation(), v, null));
+                } else {
+                    Superblock s = Superblock.decode(raw, slot);
+                    decoded[slot] = s;
+                    slots.add(new Slot(slot, false, s.generation(), v, null));
                 }
             } catch (MetadataException e) {
-                slots.add(new Slot(slot, false, null, e.getMessage().replaceFirst("^superblock slot \\d+: ", "")));
+                slots.add(new Slot(slot, false, null, v, e.getMessage().replaceFirst("^superblock slot \\d+: ", "")));
             }
         }
-        if (current == null) {
-            findings.add(new Finding(Severity.UNUSABLE, "superblock", "no valid superblock (slot 0: "
+        MetadataInspection i = new MetadataInspection(device.size(), slots);
+        int current = -1;
+        for (int s = 0; s < 2; s++) {
+            if (slots.get(s).valid() && (current < 0 || slots.get(s).generation() > slots.get(current).generation())) {
+                current = s;
+            }
+        }
+        if (current < 0) {
+            i.findings.add(new Finding(Severity.UNUSABLE, "superblock", "no valid superblock (slot 0: "
                     + slots.get(0).problem() + "; slot 1: " + slots.get(1).problem() + ")"));
-            return new MetadataInspection(fileBytes, slots, null, List.of(), new long[0], findings);
+            return i;
         }
-        int other = (int) (1 - current.generation() % 2);
-        Slot o = slots.get(other);
+        i.generation = slots.get(current).generation();
+        i.version = slots.get(current).version();
+        i.otherSlot(slots.get(1 - current), decoded[1 - current], decoded[current]);
+        if (decoded[current] instanceof LegacySuperblock l) {
+            i.legacy = l;
+            i.readLegacy(bm, l);
+        } else {
+            i.superblock = (Superblock) decoded[current];
+            i.readCurrent(bm, i.superblock);
+        }
+        i.findings.sort((a, b) -> b.severity().compareTo(a.severity()));
+        return i;
+    }
+
+    private void otherSlot(Slot o, Object other, Object current) {
         if (!o.empty() && !o.valid()) {
-            findings.add(new Finding(Severity.NOTE, "superblock slot " + other, o.problem() + "; the commit of "
-                    + "generation " + current.generation() + " in slot " + (1 - other) + " stands (an interrupted "
-                    + "superblock write leaves exactly this)"));
-        } else if (o.valid() && decoded[other] != null && !sameClone(decoded[other], current)) {
-            findings.add(new Finding(Severity.DAMAGED, "superblock slot " + other, "describes another clone or "
-                    + "geometry than slot " + (1 - other) + " (uuid " + decoded[other].uuid() + ")"));
+            findings.add(new Finding(Severity.NOTE, "superblock slot " + o.slot(), o.problem() + "; the commit of "
+                    + "generation " + generation + " in slot " + (1 - o.slot()) + " stands (an interrupted superblock "
+                    + "write leaves exactly this)"));
+        } else if (o.valid() && !java.util.Objects.equals(uuidOf(other), uuidOf(current))) {
+            findings.add(new Finding(Severity.DAMAGED, "superblock slot " + o.slot(), "describes another clone (uuid "
+                    + uuidOf(other) + ") than slot " + (1 - o.slot())));
         }
-        long need = current.fileBlocks() * MetaBlocks.BLOCK_SIZE;
+    }
+
+    private static java.util.UUID uuidOf(Object sb) {
+        return sb instanceof LegacySuperblock l ? l.info().uuid() : ((Superblock) sb).uuid();
+    }
+
+    private void readLegacy(BlockManager bm, LegacySuperblock l) throws IOException {
+        clone = l.info();
+        long need = l.fileBlocks() * BlockManager.BLOCK_SIZE;
         if (fileBytes < need) {
             findings.add(new Finding(Severity.DAMAGED, "file", fileBytes + " bytes, shorter than the " + need
                     + " the superblock describes"));
         }
-        long[] words = new long[PersistentBitset.words(current.regionCount())];
-        List<BitsetBlock> blocks = new ArrayList<>();
-        for (int i = 0; i < current.bitsetBlocks(); i++) {
-            int copy = current.selectors().get(i) ? 1 : 0;
-            long location = Superblock.bitsetLocation(i, copy);
-            String where = "bitset block " + i + " (copy " + copy + ", block " + location + ")";
-            if ((location + 1) * MetaBlocks.BLOCK_SIZE > fileBytes) {
-                blocks.add(new BitsetBlock(i, copy, location, -1, 0, "beyond the end of the file"));
-                findings.add(new Finding(Severity.DAMAGED, where, "beyond the end of the file"));
-                continue;
-            }
-            ByteBuffer block = MetaBlocks.read(device, location);
-            String problem = MetaBlocks.problem(block, MetaBlocks.MAGIC_BITSET, location);
-            long generation = problem == null ? MetaBlocks.generation(block) : -1;
-            if (problem == null && generation > current.generation()) {
-                problem = "generation " + generation + " is newer than the superblock's " + current.generation();
-            }
-            long[] mine = new long[words.length];
-            if (problem == null) {
-                try {
-                    PersistentBitset.decodeInto(block, i, mine, current.regionCount());
-                } catch (MetadataException e) {
-                    problem = e.getMessage().replaceFirst("^bitset block \\d+ ", "");
-                }
-            }
-            long set = 0;
-            if (problem == null) {
-                int first = i * Superblock.WORDS_PER_BLOCK;
-                for (int w = first; w < Math.min(words.length, first + Superblock.WORDS_PER_BLOCK); w++) {
-                    words[w] = mine[w];
-                    set += Long.bitCount(mine[w]);
-                }
+        words = new long[PersistentBitset.words(clone.regionCount())];
+        for (int b = 0; b < l.bitsetBlocks(); b++) {
+            long location = l.selected(b);
+            used.add(location);
+            String where = "bitset block " + b + " (copy " + (l.selectors().get(b) ? 1 : 0) + ", block " + location + ")";
+            String problem;
+            long gen = -1;
+            if ((location + 1) * BlockManager.BLOCK_SIZE > fileBytes) {
+                problem = "beyond the end of the file";
             } else {
-                findings.add(new Finding(Severity.DAMAGED, where, problem));
+                ByteBuffer block = bm.readRaw(location);
+                BlockCheck failed = BlockManager.check(block, BlockKind.BITSET, location, LegacySuperblock.VERSION);
+                problem = failed == null ? null : BlockManager.describe(failed, block, BlockKind.BITSET,
+                        new BlockRef(location, 0));
+                gen = failed == null ? BlockManager.generation(block) : -1;
+                if (problem == null && gen > l.generation()) {
+                    problem = "generation " + gen + " is newer than the superblock's " + l.generation();
+                }
+                if (problem == null) {
+                    problem = decode(block, b);
+                }
             }
-            blocks.add(new BitsetBlock(i, copy, location, generation, set, problem));
+            addBlock(b, location, gen, problem, where);
         }
-        findings.sort((a, b) -> b.severity().compareTo(a.severity()));
-        return new MetadataInspection(fileBytes, slots, current, blocks, words, findings);
     }
 
-    private static boolean sameClone(Superblock a, Superblock b) {
-        return a.uuid().equals(b.uuid()) && a.regionSize() == b.regionSize() && a.targetSize() == b.targetSize()
-                && a.logicalBlockSize() == b.logicalBlockSize();
+    private void readCurrent(BlockManager bm, Superblock sb) throws IOException {
+        Root root = sb.root(Root.Type.CLONE);
+        if (root == null || root.refs().size() != 2) {
+            findings.add(new Finding(Severity.DAMAGED, "superblock", "no clone root"));
+            return;
+        }
+        long need = sb.spaceBlocks() * BlockManager.BLOCK_SIZE;
+        if (fileBytes < need) {
+            findings.add(new Finding(Severity.DAMAGED, "file", fileBytes + " bytes, shorter than the " + need
+                    + " (" + sb.spaceBlocks() + " blocks) the superblock describes"));
+        }
+        infoRef = root.refs().get(0);
+        used.add(infoRef.location());
+        try {
+            clone = CloneInfo.decode(bm.read(infoRef, BlockKind.CLONE_INFO), "clone info");
+        } catch (MetadataException e) {
+            findings.add(new Finding(Severity.DAMAGED, "clone info at " + infoRef, e.detail()));
+            return;
+        }
+        if (!clone.uuid().equals(sb.uuid())) {
+            findings.add(new Finding(Severity.DAMAGED, "clone info at " + infoRef, "uuid " + clone.uuid()
+                    + " is not the superblock's " + sb.uuid()));
+        }
+        long leaves = PersistentBitset.blocksFor(clone.regionCount());
+        if (root.count() != leaves) {
+            findings.add(new Finding(Severity.DAMAGED, "superblock", "clone root says " + root.count()
+                    + " bitset blocks, the geometry needs " + leaves));
+            return;
+        }
+        words = new long[PersistentBitset.words(clone.regionCount())];
+        BitSet seen = new BitSet();
+        array = BlockArray.load(bm, BlockKind.BITSET, root.refs().get(1), leaves, new BlockArray.Visitor() {
+            @Override
+            public void leaf(long index, BlockRef ref, ByteBuffer block) {
+                addBlock(index, ref.location(), ref.generation(), decode(block, index),
+                        "bitset block " + index + " (" + ref + ")");
+            }
+
+            @Override
+            public void damaged(String where, long first, long last, MetadataException e) {
+                for (long b = first; b <= last; b++) {
+                    blocks.add(new BitsetBlock(b, -1, -1, 0, "unreachable: " + e.getMessage()));
+                }
+                findings.add(new Finding(Severity.DAMAGED, where, e.detail() + (first == last ? ""
+                        : " (bitset blocks " + first + " to " + last + " unknown)")));
+            }
+
+            @Override
+            public void uses(long location) {
+                used.add(location);
+            }
+        });
+        indexBlocks = used.size() - 1 - leaves;
+        for (long location : used) {
+            if (location < 2 || location >= sb.spaceBlocks()) {
+                findings.add(new Finding(Severity.DAMAGED, "block " + location, "outside the metadata space of "
+                        + sb.spaceBlocks() + " blocks"));
+            } else if (seen.get((int) location)) {
+                findings.add(new Finding(Severity.DAMAGED, "block " + location, "reached twice from the superblock"));
+            } else {
+                seen.set((int) location);
+            }
+        }
+        blocks.sort((a, b) -> Long.compare(a.index(), b.index()));
+    }
+
+    /** Decodes a valid bitset block into {@link #words}; returns the problem or null. */
+    private String decode(ByteBuffer block, long index) {
+        long[] mine = new long[words.length];
+        try {
+            PersistentBitset.decodeInto(block, index, mine, clone.regionCount());
+        } catch (MetadataException e) {
+            return e.getMessage().replaceFirst("^bitset block \\d+ ", "");
+        }
+        int first = Math.toIntExact(index * PersistentBitset.WORDS_PER_BLOCK);
+        for (int w = first; w < Math.min(words.length, first + PersistentBitset.WORDS_PER_BLOCK); w++) {
+            words[w] = mine[w];
+        }
+        return null;
+    }
+
+    private void addBlock(long index, long location, long gen, String problem, String where) {
+        long set = 0;
+        if (problem == null) {
+            int first = Math.toIntExact(index * PersistentBitset.WORDS_PER_BLOCK);
+            for (int w = first; w < Math.min(words.length, first + PersistentBitset.WORDS_PER_BLOCK); w++) {
+                set += Long.bitCount(words[w]);
+            }
+        } else {
+            findings.add(new Finding(Severity.DAMAGED, where, problem));
+        }
+        blocks.add(new BitsetBlock(index, location, gen, set, problem));
+    }
+
+    public long fileBytes() {
+        return fileBytes;
+    }
+
+    public List<Slot> slots() {
+        return slots;
+    }
+
+    /** Format version of the current superblock: 1, 2, or 0 when none is valid. */
+    public int formatVersion() {
+        return version;
+    }
+
+    /** Generation of the current superblock (0 when none is valid). */
+    public long generation() {
+        return generation;
+    }
+
+    /** The clone the metadata describes, or null when that cannot be read. */
+    public CloneInfo clone() {
+        return clone;
+    }
+
+    /** Every bitset block, in order. */
+    public List<BitsetBlock> blocks() {
+        return blocks;
+    }
+
+    /** Index blocks the bitset's tree has (format 2). */
+    public long indexBlocks() {
+        return indexBlocks;
+    }
+
+    /** Blocks the metadata file has room for (format 2: the superblock's space), or the file's blocks. */
+    public long spaceBlocks() {
+        return superblock != null ? superblock.spaceBlocks() : fileBytes / BlockManager.BLOCK_SIZE;
+    }
+
+    /** The committed bits (64 regions per word) read from valid blocks; a damaged block's are zero. */
+    public long[] words() {
+        return words;
+    }
+
+    /** What is wrong or worth knowing, worst first. */
+    public List<Finding> findings() {
+        return findings;
+    }
+
+    Superblock superblock() {
+        return superblock;
+    }
+
+    LegacySuperblock legacy() {
+        return legacy;
+    }
+
+    BlockArray array() {
+        return array;
+    }
+
+    BlockRef infoRef() {
+        return infoRef;
+    }
+
+    /** Every block the current superblock reaches (format 2), for the space map. */
+    List<Long> used() {
+        return used;
     }
 
     /** The worst severity found, or null when there is nothing to say. */
@@ -153,15 +340,15 @@ public record MetadataInspection(long fileBytes, List<Slot> slots, Superblock cu
         return findings.isEmpty() ? null : findings.getFirst().severity();
     }
 
-    /** Whether {@link PersistentBitset#open} would accept this file. */
+    /** Whether the clone would open with this metadata. */
     public boolean opens() {
         Severity w = worst();
-        return w == null || w == Severity.NOTE;
+        return clone != null && (w == null || w == Severity.NOTE);
     }
 
     /** Indices of bitset blocks whose bits are unknown. */
-    public List<Integer> damagedBlocks() {
-        List<Integer> list = new ArrayList<>();
+    public List<Long> damagedBlocks() {
+        List<Long> list = new ArrayList<>();
         for (BitsetBlock b : blocks) {
             if (!b.valid()) {
                 list.add(b.index());
@@ -187,11 +374,11 @@ public record MetadataInspection(long fileBytes, List<Slot> slots, Superblock cu
     /** Runs of hydrated regions as {@code [first, last]} pairs, in order. */
     public List<long[]> hydratedRuns() {
         List<long[]> runs = new ArrayList<>();
-        if (current == null) {
+        if (clone == null) {
             return runs;
         }
         long start = -1;
-        for (long r = 0; r < current.regionCount(); r++) {
+        for (long r = 0; r < clone.regionCount(); r++) {
             boolean h = hydrated(r);
             if (h && start < 0) {
                 start = r;
@@ -201,7 +388,7 @@ public record MetadataInspection(long fileBytes, List<Slot> slots, Superblock cu
             }
         }
         if (start >= 0) {
-            runs.add(new long[]{start, current.regionCount() - 1});
+            runs.add(new long[]{start, clone.regionCount() - 1});
         }
         return runs;
     }

@@ -1,184 +1,171 @@
 package io.clonetarget.storage.meta;
 
-import io.clonetarget.storage.device.BlockDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.BitSet;
-import java.util.UUID;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
+import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
- * A bitset on a metadata device, changed only by transactional commits.
+ * A bitset in the metadata whose bits are only ever set, changed only by transactions, with a
+ * durable view in core.
  *
- * <p>Bitset block {@code i} has two copies; the superblock's selector says which is current. A
- * commit writes each changed block to its other copy, flushes, writes the superblock (next
- * generation, updated selectors) to the other superblock slot, and flushes again. Nothing
- * committed is ever overwritten in place, so a crash at any point leaves the previous commit
- * intact, and the superblock decides which commit is current.
+ * <p>On disk: a {@link BlockArray} of bitset blocks, each holding 508 words of 64 bits (32,512
+ * bits); bit {@code j} of word {@code w} of block {@code i} is bit {@code (i * 508 + w) * 64 + j}.
+ * Bits past the last one must be zero.
  *
- * <p>The caller flushes the data the bits stand for before {@link #commit} (data, then metadata
- * blocks, then superblock). Not thread-safe: one committer at a time.
+ * <p>In core: the durable words, i.e. the bits as of the last durable commit. {@link #write}
+ * puts new bits into a transaction (each changed block shadowed: its durable bits plus the new
+ * ones); {@link #published} adds them to the durable view once that transaction's superblock is
+ * durable, never before. Reads of the durable view are lock-free from any thread; writes come
+ * from the single committer.
  */
 public final class PersistentBitset {
-    private static final Logger LOG = LoggerFactory.getLogger(PersistentBitset.class);
-    private final BlockDevice device;
-    private Superblock superblock;
-    private final long[] committed;
-    private final BitSet dirtyBlocks = new BitSet();
-    private long superblockWrites;
+    public static final int WORDS_PER_BLOCK = BlockManager.PAYLOAD / 8;
+    public static final int BITS_PER_BLOCK = WORDS_PER_BLOCK * 64;
 
-    private PersistentBitset(BlockDevice device, Superblock superblock, long[] committed) {
-        this.device = device;
-        this.superblock = superblock;
-        this.committed = committed;
+    private final long bits;
+    private final AtomicLongArray durable;
+    private final BlockArray array;
+
+    private PersistentBitset(long bits, AtomicLongArray durable, BlockArray array) {
+        this.bits = bits;
+        this.durable = durable;
+        this.array = array;
     }
 
-    /** Words (64 bits each) in the bitset. */
-    static int words(long regionCount) {
-        return (int) ((regionCount + 63) / 64);
+    /** Words for {@code bits} bits. */
+    public static int words(long bits) {
+        return Math.toIntExact((bits + 63) / 64);
+    }
+
+    /** Leaf blocks for {@code bits} bits. */
+    public static long blocksFor(long bits) {
+        return Math.max(1, (bits + BITS_PER_BLOCK - 1) / BITS_PER_BLOCK);
+    }
+
+    /** Writes a new bitset of {@code bits} bits, {@code initial} set (null: all clear), in {@code tx}. */
+    public static PersistentBitset create(Transaction tx, long bits, long[] initial) throws IOException {
+        int words = words(bits);
+        long[] start = initial == null ? new long[words] : initial.clone();
+        if (start.length != words) {
+            throw new IllegalArgumentException(start.length + " words for " + bits + " bits");
+        }
+        BlockArray array = BlockArray.create(tx, BlockKind.BITSET, blocksFor(bits), (leaf, block) -> {
+            int first = Math.toIntExact(leaf * WORDS_PER_BLOCK);
+            for (int w = 0; w < WORDS_PER_BLOCK && first + w < words; w++) {
+                block.putLong(BlockManager.HEADER + 8 * w, start[first + w]);
+            }
+        });
+        return new PersistentBitset(bits, new AtomicLongArray(start), array);
     }
 
     /**
-     * Writes a new, all-clear bitset: every block's copy 0, then the superblock of generation 1.
+     * Decodes bitset block {@code leaf} into {@code words}.
      *
-     * @throws IllegalArgumentException when the geometry does not fit the format
+     * @throws MetadataException when bits past the last one are set
      */
-    public static PersistentBitset format(BlockDevice device, UUID uuid, long regionSize, long targetSize,
-                                          int logicalBlockSize, String source) throws IOException {
-        long regions = Superblock.regionCount(targetSize, regionSize);
-        int blocks = Superblock.bitsetBlocks(regions);
-        if (blocks > Superblock.MAX_BITSET_BLOCKS) {
-            throw new IllegalArgumentException(String.format(
-                    "a clone of %d bytes at region size %d has %d regions, more than the %d the metadata format holds;"
-                            + " use a larger region size", targetSize, regionSize, regions,
-                    (long) Superblock.MAX_BITSET_BLOCKS * Superblock.BITS_PER_BLOCK));
-        }
-        Superblock sb = new Superblock(1, uuid, regionSize, targetSize, regions, logicalBlockSize, blocks,
-                System.currentTimeMillis(), source, new BitSet());
-        if (device.size() < sb.fileBlocks() * MetaBlocks.BLOCK_SIZE) {
-            throw new IOException("metadata device of " + device.size() + " bytes is too small; it needs "
-                    + sb.fileBlocks() * MetaBlocks.BLOCK_SIZE);
-        }
-        ByteBuffer block = MetaBlocks.allocate();
-        for (int i = 0; i < blocks; i++) {
-            block.clear();
-            for (int p = 0; p < MetaBlocks.BLOCK_SIZE; p += 8) {
-                block.putLong(p, 0);
-            }
-            MetaBlocks.seal(block, MetaBlocks.MAGIC_BITSET, Superblock.bitsetLocation(i, 0), 1);
-            MetaBlocks.write(device, block);
-        }
-        device.flush();
-        MetaBlocks.write(device, sb.encode());
-        device.flush();
-        return new PersistentBitset(device, sb, new long[words(regions)]);
-    }
-
-    /**
-     * Opens a bitset: the newest valid superblock, then every bitset block it selects. Accepts
-     * exactly what {@link MetadataInspection} finds at most notes in, so {@code metadata check}
-     * and opening never disagree.
-     *
-     * @throws MetadataException naming the block and check that failed; never silently fixes
-     */
-    public static PersistentBitset open(BlockDevice device) throws IOException {
-        MetadataInspection inspection = MetadataInspection.of(device);
-        for (MetadataInspection.Finding f : inspection.findings()) {
-            if (f.severity() == MetadataInspection.Severity.NOTE) {
-                LOG.warn("metadata: {}", f);
-            } else {
-                throw new MetadataException(f.toString());
-            }
-        }
-        return new PersistentBitset(device, inspection.current(), inspection.words());
-    }
-
-    /** Decodes bitset block {@code index} into {@code words}; bits past the region count must be clear. */
-    static void decodeInto(ByteBuffer block, int index, long[] words, long regionCount) throws MetadataException {
-        int first = index * Superblock.WORDS_PER_BLOCK;
-        for (int w = 0; w < Superblock.WORDS_PER_BLOCK; w++) {
-            long value = block.getLong(MetaBlocks.HEADER + 8 * w);
+    static void decodeInto(ByteBuffer block, long leaf, long[] words, long bits) throws MetadataException {
+        int first = Math.toIntExact(leaf * WORDS_PER_BLOCK);
+        for (int w = 0; w < WORDS_PER_BLOCK; w++) {
+            long value = block.getLong(BlockManager.HEADER + 8 * w);
             int word = first + w;
-            if (word >= words.length) {
-                if (value != 0) {
-                    throw new MetadataException("bitset block " + index + " has bits set past the last region");
-                }
-                continue;
+            long valid = word >= words.length ? 0 : word < words.length - 1 || bits % 64 == 0 ? -1L
+                    : (1L << (bits % 64)) - 1;
+            if ((value & ~valid) != 0) {
+                throw new MetadataException("bitset block " + leaf + " has bits set past the last one ("
+                        + bits + ")", BlockCheck.CONTENT);
             }
-            if (word == words.length - 1 && regionCount % 64 != 0) {
-                long valid = (1L << (regionCount % 64)) - 1;
-                if ((value & ~valid) != 0) {
-                    throw new MetadataException("bitset block " + index + " has bits set past the last region");
-                }
+            if (word < words.length) {
+                words[word] = value;
             }
-            words[word] = value;
         }
     }
 
-    public Superblock superblock() {
-        return superblock;
+    /** The bitset over an array already read, with these durable words. */
+    static PersistentBitset of(long bits, long[] words, BlockArray array) {
+        return new PersistentBitset(bits, new AtomicLongArray(words), array);
     }
 
-    /** A copy of the committed bits (64 regions per word). */
-    public long[] committedWords() {
-        return committed.clone();
+    public long bits() {
+        return bits;
     }
 
-    /** Whether region {@code r} is set in the last commit. */
-    public boolean committed(long region) {
-        return (committed[(int) (region >>> 6)] & (1L << region)) != 0;
+    public BlockArray array() {
+        return array;
     }
 
-    /** Adds bits to word {@code word} for the next commit. */
-    public void stage(int word, long bits) {
-        long merged = committed[word] | bits;
-        if (merged != committed[word]) {
-            committed[word] = merged;
-            dirtyBlocks.set(word / Superblock.WORDS_PER_BLOCK);
+    /** Whether bit {@code i} is set in the durable view. */
+    public boolean durable(long i) {
+        return (durable.get((int) (i >>> 6)) & (1L << i)) != 0;
+    }
+
+    /** A copy of the durable words. */
+    public long[] durableWords() {
+        long[] copy = new long[durable.length()];
+        for (int i = 0; i < copy.length; i++) {
+            copy[i] = durable.get(i);
         }
+        return copy;
     }
 
-    public boolean hasStaged() {
-        return !dirtyBlocks.isEmpty();
+    /** New bits for a commit: word index and the bits to add, in ascending word order. */
+    public interface Changes {
+        void forEach(WordVisitor visitor) throws IOException;
     }
 
-    /** How many superblocks this object has written (commits), for tests and status. */
-    public long superblockWrites() {
-        return superblockWrites;
+    /** One changed word. */
+    @FunctionalInterface
+    public interface WordVisitor {
+        void word(int index, long bits) throws IOException;
     }
 
     /**
-     * Makes the staged bits the committed state: changed blocks to their other copies, flush,
-     * superblock, flush. Does nothing, and writes no superblock, when nothing was staged.
+     * Writes every block with new bits into {@code tx}: its durable words plus {@code changes}.
+     * The caller then writes the array's index and sets the root.
+     *
+     * @return whether any block changed (nothing new: nothing written)
      */
-    public void commit() throws IOException {
-        if (dirtyBlocks.isEmpty()) {
-            return;
-        }
-        long generation = superblock.generation() + 1;
-        BitSet selectors = (BitSet) superblock.selectors().clone();
-        ByteBuffer block = MetaBlocks.allocate();
-        for (int i = dirtyBlocks.nextSetBit(0); i >= 0; i = dirtyBlocks.nextSetBit(i + 1)) {
-            int copy = selectors.get(i) ? 0 : 1;
-            block.clear();
-            for (int p = 0; p < MetaBlocks.BLOCK_SIZE; p += 8) {
-                block.putLong(p, 0);
+    public boolean write(Transaction tx, Changes changes) throws IOException {
+        ByteBuffer block = BlockManager.allocate();
+        long[] current = {-1};
+        boolean[] changed = {false};
+        changes.forEach((word, add) -> {
+            if (word < 0 || word >= durable.length()) {
+                throw new IndexOutOfBoundsException("word " + word + " of " + durable.length());
             }
-            int first = i * Superblock.WORDS_PER_BLOCK;
-            for (int w = 0; w < Superblock.WORDS_PER_BLOCK && first + w < committed.length; w++) {
-                block.putLong(MetaBlocks.HEADER + 8 * w, committed[first + w]);
+            if ((durable.get(word) | add) == durable.get(word)) {
+                return;
             }
-            MetaBlocks.seal(block, MetaBlocks.MAGIC_BITSET, Superblock.bitsetLocation(i, copy), generation);
-            MetaBlocks.write(device, block);
-            selectors.set(i, copy == 1);
+            long leaf = word / WORDS_PER_BLOCK;
+            if (leaf < current[0]) {
+                throw new IllegalArgumentException("changes out of order: word " + word + " after block " + current[0]);
+            }
+            if (leaf != current[0]) {
+                if (current[0] >= 0) {
+                    array.writeLeaf(tx, current[0], block);
+                }
+                current[0] = leaf;
+                fill(block, leaf);
+            }
+            int at = BlockManager.HEADER + 8 * (word - Math.toIntExact(leaf * WORDS_PER_BLOCK));
+            block.putLong(at, block.getLong(at) | add);
+            changed[0] = true;
+        });
+        if (current[0] >= 0) {
+            array.writeLeaf(tx, current[0], block);
         }
-        device.flush();
-        Superblock next = superblock.next(generation, selectors);
-        MetaBlocks.write(device, next.encode());
-        device.flush();
-        superblock = next;
-        superblockWrites++;
-        dirtyBlocks.clear();
+        return changed[0];
+    }
+
+    private void fill(ByteBuffer block, long leaf) {
+        BlockArray.zero(block);
+        int first = Math.toIntExact(leaf * WORDS_PER_BLOCK);
+        for (int w = 0; w < WORDS_PER_BLOCK && first + w < durable.length(); w++) {
+            block.putLong(BlockManager.HEADER + 8 * w, durable.get(first + w));
+        }
+    }
+
+    /** The transaction that {@link #write} wrote {@code changes} into is durable: show them. */
+    public void published(Changes changes) throws IOException {
+        changes.forEach((word, add) -> durable.getAndUpdate(word, v -> v | add));
     }
 }

@@ -17,11 +17,17 @@ final class CloneFixture implements AutoCloseable {
     CloneVolume volume;
 
     CloneFixture(long size, long region, boolean hydrateOnRead, HydrationSettings hydration) throws IOException {
+        this(size, region, hydrateOnRead, hydration, io.clonetarget.storage.time.Clock.SYSTEM);
+    }
+
+    CloneFixture(long size, long region, boolean hydrateOnRead, HydrationSettings hydration,
+                 io.clonetarget.storage.time.Clock clock) throws IOException {
         this.source = new PatternSource(size, 7);
         this.dest = new RecordingBlockDevice("dest", journal, size, 512);
         this.meta = new RecordingBlockDevice("meta", journal, CloneVolume.metadataBytes(size, region), 4096);
         this.settings = new CloneVolume.Settings(region, 512, hydrateOnRead, true, hydration);
-        this.volume = CloneVolume.open("test", source, dest, meta, settings);
+        CloneVolume.format(source, meta, settings);
+        this.volume = CloneVolume.open("test", source, dest, meta, settings, clock);
     }
 
     static HydrationSettings paused() {
@@ -59,11 +65,16 @@ final class CloneFixture implements AutoCloseable {
         return meta.writesAt(0) + meta.writesAt(4096);
     }
 
-    void awaitHydrated(Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!volume.status().complete() && System.nanoTime() < deadline) {
-            Thread.sleep(20);
-        }
+    void awaitHydrated(Duration timeout) {
+        io.clonetarget.storage.testing.Await.until(timeout, () -> "hydration complete: " + volume.status(),
+                () -> volume.status().complete());
+    }
+
+    /** Waits until the hydrator's scheduler has gone round {@code n} more times (it saw every state change). */
+    void awaitSchedulerRounds(int n) {
+        long target = volume.hydrator().rounds() + n;
+        io.clonetarget.storage.testing.Await.until(Duration.ofSeconds(10), () -> "scheduler rounds",
+                () -> volume.hydrator().rounds() >= target);
     }
 
     @Override

@@ -10,7 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.clonetarget.storage.meta.MetadataException;
 import io.clonetarget.storage.meta.MetadataInspection;
 import io.clonetarget.storage.meta.MetadataInspection.Severity;
-import io.clonetarget.storage.meta.Superblock;
+import io.clonetarget.storage.meta.CloneInfo;
 import io.clonetarget.storage.testing.Journal;
 import io.clonetarget.storage.testing.RecordingBlockDevice;
 import java.nio.ByteBuffer;
@@ -43,7 +43,7 @@ class CloneRepairTest {
             List<String> runs = new ArrayList<>();
             i.hydratedRuns().forEach(r -> runs.add(r[0] + "-" + r[1]));
             assertEquals(List.of("0-9", "20-20", "30-30"), runs);
-            assertEquals(2, i.current().generation(), "format, then one commit");
+            assertEquals(2, i.generation(), "format, then one commit");
         }
     }
 
@@ -61,12 +61,13 @@ class CloneRepairTest {
     @Test
     void aDamagedBitsetBlockIsNamedAndRepairKeepsOnlyProvenRegions() throws Exception {
         try (CloneFixture f = prepared()) {
-            Superblock sb = MetadataInspection.of(f.meta).current();
-            long location = Superblock.bitsetLocation(0, sb.selectors().get(0) ? 1 : 0);
+            MetadataInspection before = MetadataInspection.of(f.meta);
+            CloneInfo sb = before.clone();
+            long location = before.blocks().getFirst().location();
             f.meta.corrupt(location * 4096 + 40, 8);
             MetadataInspection i = MetadataInspection.of(f.meta);
             assertEquals(Severity.DAMAGED, i.worst());
-            assertEquals("bitset block 0 (copy " + (location - 2) + ", block " + location + ")",
+            assertTrue(i.findings().getFirst().where().startsWith("bitset block 0 at block " + location),
                     i.findings().getFirst().where());
             assertEquals("bad checksum", i.findings().getFirst().message());
             assertFalse(i.opens());
@@ -89,8 +90,8 @@ class CloneRepairTest {
             MetadataInspection after = MetadataInspection.of(fresh);
             assertNull(after.worst());
             assertEquals(10, after.hydratedRegions());
-            assertEquals(sb.uuid(), after.current().uuid());
-            assertEquals(sb.source(), after.current().source());
+            assertEquals(sb.uuid(), after.clone().uuid());
+            assertEquals(sb.source(), after.clone().source());
             // the repaired clone serves source data where nothing was proven
             try (CloneVolume v = CloneVolume.open("repaired", f.source, f.dest, fresh, f.settings)) {
                 ByteBuffer got = ByteBuffer.allocateDirect((int) REGION);
@@ -106,7 +107,7 @@ class CloneRepairTest {
     @Test
     void withoutASuperblockEverythingIsComparedAndTheIdentityIsNew() throws Exception {
         try (CloneFixture f = prepared()) {
-            var old = MetadataInspection.of(f.meta).current();
+            var old = MetadataInspection.of(f.meta).clone();
             f.meta.corrupt(0, 16);
             f.meta.corrupt(4096, 16);
             MetadataInspection i = MetadataInspection.of(f.meta);
@@ -121,7 +122,7 @@ class CloneRepairTest {
             assertEquals(10, r.proven());
             assertEquals(1, r.differingRuns().size());
             assertArrayEquals(new long[]{10, 63}, r.differingRuns().getFirst());
-            assertEquals(f.source.descriptor(), MetadataInspection.of(fresh).current().source());
+            assertEquals(f.source.descriptor(), MetadataInspection.of(fresh).clone().source());
         }
     }
 

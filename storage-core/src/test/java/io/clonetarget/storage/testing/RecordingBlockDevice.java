@@ -20,20 +20,35 @@ public final class RecordingBlockDevice implements BlockDevice {
     private final String name;
     private final Journal journal;
     private final byte[] data;
+    /** What the device held before the journal began: an image it was made from, or null for zeroes. */
+    private final byte[] base;
     private final int logicalBlockSize;
     private final AtomicInteger writes = new AtomicInteger();
     private volatile int failWritesAfter = -1;
     private volatile LongPredicate failReadsAt = offset -> false;
     private volatile boolean failFlush;
+    private volatile int flushDelayMicros;
+    private volatile Runnable flushHook = () -> { };
+    private volatile LongPredicate dropWritesAt = offset -> false;
 
     public RecordingBlockDevice(String name, Journal journal, long size, int logicalBlockSize) {
         this(name, journal, new byte[Math.toIntExact(size)], logicalBlockSize);
     }
 
+    /** A device holding a copy of {@code image} (e.g. a metadata file from an older version). */
+    public static RecordingBlockDevice of(String name, Journal journal, byte[] image, int logicalBlockSize) {
+        return new RecordingBlockDevice(name, journal, image.clone(), image.clone(), logicalBlockSize);
+    }
+
     private RecordingBlockDevice(String name, Journal journal, byte[] data, int logicalBlockSize) {
+        this(name, journal, data, null, logicalBlockSize);
+    }
+
+    private RecordingBlockDevice(String name, Journal journal, byte[] data, byte[] base, int logicalBlockSize) {
         this.name = name;
         this.journal = journal;
         this.data = data;
+        this.base = base;
         this.logicalBlockSize = logicalBlockSize;
     }
 
@@ -52,6 +67,27 @@ public final class RecordingBlockDevice implements BlockDevice {
 
     public void failFlush(boolean fail) {
         failFlush = fail;
+    }
+
+    /** Runs {@code hook} inside every flush, after it began and before it returns (to hold it there). */
+    public void onFlush(Runnable hook) {
+        flushHook = hook;
+    }
+
+    /**
+     * Silently drops writes to offsets matching the predicate: the call succeeds, nothing
+     * changes, as a device that loses a write would (the journal does not see them either).
+     */
+    public void dropWritesAt(LongPredicate offsets) {
+        dropWritesAt = offsets;
+    }
+
+    /**
+     * Makes every flush take up to {@code micros} microseconds (random), as a real disk's
+     * cache flush does: it widens the windows in which other threads act during a commit.
+     */
+    public void delayFlushes(int micros) {
+        flushDelayMicros = micros;
     }
 
     /** Flips bits in place (as a bad disk would), without journaling. */
@@ -108,6 +144,9 @@ public final class RecordingBlockDevice implements BlockDevice {
         }
         byte[] copy = new byte[src.remaining()];
         src.get(copy);
+        if (dropWritesAt.test(offset)) {
+            return;
+        }
         synchronized (this) {
             System.arraycopy(copy, 0, data, (int) offset, copy.length);
             journal.record(this, fua ? Journal.Kind.FUA_WRITE : Journal.Kind.WRITE, offset, copy.length, copy);
@@ -119,8 +158,19 @@ public final class RecordingBlockDevice implements BlockDevice {
         if (failFlush) {
             throw new MediumErrorException(name + ": injected flush error", true);
         }
+        // a flush covers what completed before it began, and counts only once it has returned
+        long began;
         synchronized (this) {
-            journal.record(this, Journal.Kind.FLUSH, 0, 0, null);
+            began = journal.record(this, Journal.Kind.FLUSH, 0, 0, null).seq();
+        }
+        flushHook.run();
+        int delay = flushDelayMicros;
+        if (delay > 0) {
+            java.util.concurrent.locks.LockSupport.parkNanos(
+                    java.util.concurrent.ThreadLocalRandom.current().nextLong(delay * 1000L));
+        }
+        synchronized (this) {
+            journal.record(this, Journal.Kind.FLUSH_END, began, 0, null);
         }
     }
 
@@ -159,7 +209,8 @@ public final class RecordingBlockDevice implements BlockDevice {
 
     /**
      * The image this device would hold after a crash at {@code point} of the journal, starting
-     * from zeroes: all operations before its last flush (and FUA writes) are applied; of the
+     * from what it held when it was made: all operations before the start of its last flush that returned before
+     * {@code point} (and FUA writes) are applied; of the
      * later ones before {@code point} each is, by {@code random}, dropped, applied, or (writes
      * only, when {@code tear}) applied to a random subset of its 512-byte sectors.
      */
@@ -167,14 +218,14 @@ public final class RecordingBlockDevice implements BlockDevice {
         List<Journal.Op> mine = journal.ops().stream().filter(o -> o.device() == this && o.seq() < point).toList();
         long lastFlush = -1;
         for (Journal.Op op : mine) {
-            if (op.kind() == Journal.Kind.FLUSH) {
-                lastFlush = op.seq();
+            if (op.kind() == Journal.Kind.FLUSH_END) {
+                lastFlush = Math.max(lastFlush, op.offset()); // where the completed flush began
             }
         }
-        byte[] image = new byte[data.length];
+        byte[] image = base == null ? new byte[data.length] : base.clone();
         for (Journal.Op op : mine) {
             boolean durable = op.seq() < lastFlush || op.kind() == Journal.Kind.FUA_WRITE;
-            if (op.kind() == Journal.Kind.FLUSH) {
+            if (op.kind() == Journal.Kind.FLUSH || op.kind() == Journal.Kind.FLUSH_END) {
                 continue;
             }
             if (durable) {

@@ -12,7 +12,7 @@ import io.clonetarget.storage.device.FileBlockDevice;
 import io.clonetarget.storage.meta.MetadataInspection;
 import io.clonetarget.storage.meta.MetadataInspection.Finding;
 import io.clonetarget.storage.meta.MetadataInspection.Severity;
-import io.clonetarget.storage.meta.Superblock;
+import io.clonetarget.storage.meta.CloneInfo;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -83,8 +83,8 @@ final class MetadataCommand implements Runnable {
             for (Finding f : i.findings()) {
                 out.println(label(f.severity()) + ": " + f);
             }
-            Superblock sb = i.current();
-            if (sb == null) {
+            CloneInfo sb = i.clone();
+            if (i.generation() == 0) {
                 out.println(file + ": unusable: not clonetarget clone metadata, or both superblocks are destroyed");
                 return UNUSABLE;
             }
@@ -110,8 +110,8 @@ final class MetadataCommand implements Runnable {
                 }
             }
             if (result == ExitCodes.OK) {
-                out.printf(Locale.ROOT, "%s: consistent (generation %d, %d of %d regions hydrated)%n", file,
-                        sb.generation(), i.hydratedRegions(), sb.regionCount());
+                out.printf(Locale.ROOT, "%s: consistent (format %d, generation %d, %d of %d regions hydrated)%n", file,
+                        i.formatVersion(), i.generation(), i.hydratedRegions(), sb.regionCount());
             }
             return result;
         }
@@ -145,24 +145,28 @@ final class MetadataCommand implements Runnable {
                 text(out, i);
             }
             out.flush();
-            return i.current() == null ? UNUSABLE : i.opens() ? ExitCodes.OK : DAMAGED;
+            return i.generation() == 0 ? UNUSABLE : i.opens() ? ExitCodes.OK : DAMAGED;
         }
 
         private void text(PrintWriter out, MetadataInspection i) {
             out.printf("file           %s (%d bytes)%n", file, i.fileBytes());
             for (MetadataInspection.Slot s : i.slots()) {
                 out.printf("superblock %d   %s%n", s.slot(), s.valid() ? "generation " + s.generation()
-                        + (i.current() != null && s.generation() == i.current().generation() ? " (current)" : "")
+                        + ", format " + s.version() + (s.generation() == i.generation() ? " (current)" : "")
                         : s.problem());
             }
-            Superblock sb = i.current();
+            CloneInfo sb = i.clone();
             if (sb != null) {
+                out.printf("format         %d%s%n", i.formatVersion(), i.formatVersion() == 1
+                        ? " (upgraded to 2 when the clone next opens)" : "");
                 out.printf("uuid           %s%n", sb.uuid());
                 out.printf("created        %s%n", Instant.ofEpochMilli(sb.createdMillis()));
                 out.printf("size           %d bytes (%s)%n", sb.targetSize(), ConnectHelp.human(sb.targetSize()));
                 out.printf("region size    %s%n", ByteSize.ofBytes(sb.regionSize()));
                 out.printf("block size     %d%n", sb.logicalBlockSize());
-                out.printf("regions        %d in %d bitset blocks%n", sb.regionCount(), sb.bitsetBlocks());
+                out.printf("regions        %d in %d bitset blocks%s%n", sb.regionCount(), sb.bitsetBlocks(),
+                        i.formatVersion() == 2 ? " (" + i.indexBlocks() + " index blocks; space for "
+                                + i.spaceBlocks() + " blocks)" : "");
                 out.printf(Locale.ROOT, "hydrated       %d regions (%.1f%%)%n", i.hydratedRegions(),
                         100.0 * i.hydratedRegions() / sb.regionCount());
                 out.println("source");
@@ -184,7 +188,7 @@ final class MetadataCommand implements Runnable {
                 out.println(runs.isEmpty() ? " none" : "");
                 if (blocks) {
                     for (MetadataInspection.BitsetBlock b : i.blocks()) {
-                        out.printf("bitset %-6d copy %d at block %-8d %s%n", b.index(), b.copy(), b.location(),
+                        out.printf("bitset %-6d at block %-8d %s%n", b.index(), b.location(),
                                 b.valid() ? "generation " + b.generation() + ", " + b.bitsSet() + " set" : b.problem());
                     }
                 }
@@ -198,7 +202,8 @@ final class MetadataCommand implements Runnable {
             ObjectNode o = Json.MAPPER.createObjectNode();
             o.put("file", file.toString());
             o.put("file_bytes", i.fileBytes());
-            o.put("verdict", i.current() == null ? "unusable" : i.opens() ? "consistent" : "damaged");
+            o.put("verdict", i.generation() == 0 ? "unusable" : i.opens() ? "consistent" : "damaged");
+            o.put("format", i.formatVersion());
             ArrayNode slots = o.putArray("superblocks");
             for (MetadataInspection.Slot s : i.slots()) {
                 ObjectNode n = slots.addObject();
@@ -206,13 +211,14 @@ final class MetadataCommand implements Runnable {
                 n.put("valid", s.valid());
                 if (s.valid()) {
                     n.put("generation", s.generation());
+                    n.put("format", s.version());
                 } else {
                     n.put("problem", s.problem());
                 }
             }
-            Superblock sb = i.current();
+            CloneInfo sb = i.clone();
             if (sb != null) {
-                o.put("generation", sb.generation());
+                o.put("generation", i.generation());
                 o.put("uuid", sb.uuid().toString());
                 o.put("created", Instant.ofEpochMilli(sb.createdMillis()).toString());
                 o.put("size", sb.targetSize());
@@ -220,6 +226,8 @@ final class MetadataCommand implements Runnable {
                 o.put("logical_block_size", sb.logicalBlockSize());
                 o.put("regions", sb.regionCount());
                 o.put("bitset_blocks", sb.bitsetBlocks());
+                o.put("index_blocks", i.indexBlocks());
+                o.put("space_blocks", i.spaceBlocks());
                 o.put("hydrated_regions", i.hydratedRegions());
                 ObjectNode src = o.putObject("source");
                 CloneSource.parseDescriptor(sb.source()).forEach(src::put);
@@ -231,7 +239,6 @@ final class MetadataCommand implements Runnable {
                 for (MetadataInspection.BitsetBlock b : i.blocks()) {
                     ObjectNode n = bl.addObject();
                     n.put("index", b.index());
-                    n.put("copy", b.copy());
                     n.put("location", b.location());
                     if (b.valid()) {
                         n.put("generation", b.generation());
@@ -296,7 +303,7 @@ final class MetadataCommand implements Runnable {
                 throw new IOException(target + " exists; remove it or give another --to");
             }
             MetadataInspection before = inspect(file);
-            Superblock sb = before.current();
+            CloneInfo sb = before.clone();
             try (CloneSource src = CloneFiles.openSource(source);
                  FileBlockDevice old = FileBlockDevice.open(file, true, 512);
                  FileBlockDevice destination = FileBlockDevice.open(dest, true,

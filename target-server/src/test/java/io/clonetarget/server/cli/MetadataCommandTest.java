@@ -102,8 +102,8 @@ class MetadataCommandTest {
         long block = selectedBitsetBlock();
         corrupt(block * 4096 + 100);
         assertEquals(MetadataCommand.DAMAGED, run("metadata", "check", meta.toString()));
-        assertTrue(out.toString().contains("damaged: bitset block 0 (copy " + (block - 2) + ", block " + block
-                + "): bad checksum"), out.toString());
+        assertTrue(out.toString().contains("damaged: bitset block 0 at block " + block + " (generation ")
+                && out.toString().contains("): bad checksum"), out.toString());
         assertEquals(MetadataCommand.DAMAGED, run("metadata", "dump", meta.toString()));
 
         assertEquals(2, run("metadata", "repair", meta.toString()), "--source and --dest are required");
@@ -128,7 +128,7 @@ class MetadataCommandTest {
         corrupt((generation % 2) * 4096 + 50); // the newest commit's superblock: the one before it stands
         assertEquals(0, run("metadata", "check", meta.toString()));
         assertTrue(out.toString().contains("note: superblock slot " + generation % 2) && out.toString().contains(
-                "consistent (generation " + (generation - 1)), out.toString());
+                "consistent (format 2, generation " + (generation - 1)), out.toString());
     }
 
     @Test
