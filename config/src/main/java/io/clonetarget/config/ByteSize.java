@@ -1,14 +1,21 @@
 package io.clonetarget.config;
 
-import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonValue;
+import java.math.BigDecimal;
+import java.math.BigInteger;
 import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A size in bytes, written as a plain number or with a binary suffix: {@code 512}, {@code 64K},
- * {@code 1G}, {@code 2TiB}. K, M, G and T are powers of 1024.
+ * {@code 1.5G}, {@code 2TiB}. K, M, G, T and P are powers of 1024. A size is a whole number of
+ * bytes: {@code 1.5K} (1536) is one, {@code 1.3K} (1331.2) is refused, never rounded.
  */
 public record ByteSize(long bytes) {
+    private static final Pattern TEXT = Pattern.compile("(\\d{1,19}(?:\\.\\d{1,19})?)([KMGTP]?)(?:I?B)?");
+    private static final String EXAMPLES = "use e.g. 512, 64K, 1.5G, 10G";
+
     public ByteSize {
         if (bytes < 0) {
             throw new IllegalArgumentException("size must not be negative: " + bytes);
@@ -19,43 +26,70 @@ public record ByteSize(long bytes) {
         return new ByteSize(bytes);
     }
 
-    @JsonCreator
-    public static ByteSize parse(Object value) {
-        if (value instanceof Number n) {
-            return new ByteSize(n.longValue());
-        }
-        return parse(String.valueOf(value));
+    /**
+     * A size given as a number (a TOML integer or float): whole bytes only.
+     *
+     * @throws IllegalArgumentException for a fraction of a byte, a negative or a too large number
+     */
+    public static ByteSize of(Number number) {
+        BigDecimal exact = switch (number) {
+            case BigDecimal d -> d;
+            case BigInteger i -> new BigDecimal(i);
+            case Double d when d.isNaN() || d.isInfinite() -> throw new IllegalArgumentException("not a size: " + d);
+            case Float f when f.isNaN() || f.isInfinite() -> throw new IllegalArgumentException("not a size: " + f);
+            case Double d -> floating(d);
+            case Float f -> floating(f.doubleValue());
+            default -> BigDecimal.valueOf(number.longValue());
+        };
+        return exact(exact, number.toString());
     }
 
+    /** A float's value as written; past 2^53 a float no longer holds every whole number. */
+    private static BigDecimal floating(double d) {
+        if (Math.abs(d) >= 0x1p53) {
+            throw new IllegalArgumentException(d + " is too large for a float to hold exactly; write it as a whole"
+                    + " number or with a suffix (" + EXAMPLES + ")");
+        }
+        return BigDecimal.valueOf(d);
+    }
+
+    /**
+     * Parses a size as text.
+     *
+     * @throws IllegalArgumentException saying what is wrong: not a size, not a whole number of
+     *     bytes, or too large
+     */
     public static ByteSize parse(String text) {
-        String t = text.trim().toUpperCase(Locale.ROOT);
-        if (t.endsWith("IB")) {
-            t = t.substring(0, t.length() - 2);
-        } else if (t.endsWith("B") && t.length() > 1 && !Character.isDigit(t.charAt(t.length() - 2))) {
-            t = t.substring(0, t.length() - 1);
-        } else if (t.endsWith("B")) {
-            t = t.substring(0, t.length() - 1);
+        String t = text.strip().toUpperCase(Locale.ROOT);
+        Matcher m = TEXT.matcher(t);
+        if (!m.matches()) {
+            throw new IllegalArgumentException("not a size: \"" + text + "\" (" + EXAMPLES + ")");
         }
-        if (t.isEmpty()) {
-            throw new IllegalArgumentException("empty size");
-        }
-        int shift = switch (t.charAt(t.length() - 1)) {
-            case 'K' -> 10;
-            case 'M' -> 20;
-            case 'G' -> 30;
-            case 'T' -> 40;
-            case 'P' -> 50;
+        int shift = switch (m.group(2)) {
+            case "K" -> 10;
+            case "M" -> 20;
+            case "G" -> 30;
+            case "T" -> 40;
+            case "P" -> 50;
             default -> 0;
         };
-        String digits = shift == 0 ? t : t.substring(0, t.length() - 1);
-        if (digits.isEmpty() || !digits.chars().allMatch(Character::isDigit) || digits.length() > 18) {
-            throw new IllegalArgumentException("not a size: \"" + text + "\" (use e.g. 512, 64K, 10G)");
+        return exact(new BigDecimal(m.group(1)).multiply(BigDecimal.valueOf(2).pow(shift)), "\"" + text + "\"");
+    }
+
+    private static ByteSize exact(BigDecimal bytes, String given) {
+        if (bytes.signum() < 0) {
+            throw new IllegalArgumentException("size must not be negative: " + given);
         }
-        long number = Long.parseLong(digits);
-        if (number > (Long.MAX_VALUE >> shift)) {
-            throw new IllegalArgumentException("size too large: \"" + text + "\"");
+        BigDecimal whole = bytes.stripTrailingZeros();
+        if (whole.scale() > 0) {
+            String value = whole.toPlainString();
+            throw new IllegalArgumentException(given + " is " + (given.equals(value) ? "" : value + " bytes, ")
+                    + "not a whole number of bytes (" + EXAMPLES + ")");
         }
-        return new ByteSize(number << shift);
+        if (whole.compareTo(BigDecimal.valueOf(Long.MAX_VALUE)) > 0) {
+            throw new IllegalArgumentException("size too large: " + given + " (at most 8191P)");
+        }
+        return new ByteSize(whole.longValueExact());
     }
 
     /** The shortest exact form: {@code 64K}, {@code 10G}, or plain bytes. */

@@ -2,10 +2,8 @@ package io.clonetarget.config;
 
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
-import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import java.io.IOException;
@@ -17,21 +15,24 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Reads and writes configuration files (TOML, kebab-case keys).
  *
- * <p>Reading rejects unknown keys and bad values with the field's path and the line; then
- * {@link ConfigValidator} checks values and references. Writing is atomic: a temporary file in
+ * <p>Reading parses the TOML to a tree, binds it to the records ({@link ConfigBinder}), lets
+ * {@link ConfigValidator} check values and references, and optionally runs a {@link ConfigCheck}
+ * against the machine; every problem of all of them is reported at once, each with its field
+ * path and line ({@link TomlLines}). Writing is atomic: a temporary file in
  * the same directory is written and fsynced, renamed over the old file, and the directory is
  * fsynced, so a crash leaves either the old or the new file, never a mix.
  */
 public final class ConfigFiles {
     private static final TomlMapper MAPPER = TomlMapper.builder()
             .propertyNamingStrategy(PropertyNamingStrategies.KEBAB_CASE)
-            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
             .serializationInclusion(JsonInclude.Include.NON_NULL)
             .build();
 
@@ -40,25 +41,112 @@ public final class ConfigFiles {
 
     /** Reads and validates a configuration file. */
     public static ServerConfig read(Path file) throws ConfigException, IOException {
-        return parse(Files.readString(file, StandardCharsets.UTF_8), file.toString());
+        return read(file, ConfigCheck.NONE);
+    }
+
+    /** Reads and validates a configuration file, and checks it with {@code check} too. */
+    public static ServerConfig read(Path file, ConfigCheck check) throws ConfigException, IOException {
+        return parse(Files.readString(file, StandardCharsets.UTF_8), file.toString(), check);
     }
 
     /** Parses and validates configuration text; {@code source} names it in messages. */
     public static ServerConfig parse(String toml, String source) throws ConfigException {
-        ServerConfig config;
+        return parse(toml, source, ConfigCheck.NONE);
+    }
+
+    /**
+     * Parses configuration text, validates its values and runs {@code check}; every problem of
+     * every step is reported at once, each with its field path and line, in the order of the file.
+     *
+     * <p>A later step stays silent where an earlier one already found a problem: validation
+     * about a field whose value could not be read (or anything below it), and {@code check}
+     * about an entry ({@code volume[2]}, {@code target[0]}, {@code server}) that has a problem.
+     *
+     * @throws ConfigException with every problem found
+     */
+    public static ServerConfig parse(String toml, String source, ConfigCheck check) throws ConfigException {
+        JsonNode tree;
         try {
-            config = MAPPER.readValue(toml, ServerConfig.class);
+            tree = MAPPER.readTree(toml);
         } catch (JsonProcessingException e) {
-            throw new ConfigException(source, List.of(describe(e)));
+            throw new ConfigException(source, List.of(syntax(e)));
         }
-        if (config == null) {
-            config = new ServerConfig(null, null, null, null, null);
+        ConfigBinder binder = new ConfigBinder();
+        ServerConfig config = binder.bind(tree);
+        List<String> problems = problems(config, binder.problems(), check);
+        if (!problems.isEmpty()) {
+            TomlLines lines = TomlLines.of(toml);
+            record Located(String problem, int line) {
+            }
+            List<Located> located = new ArrayList<>();
+            for (String p : problems) {
+                located.add(new Located(p, lines.lineOf(path(p))));
+            }
+            located.sort(Comparator.comparingInt(Located::line)); // stable: in file order, each line's in field order
+            throw new ConfigException(source, located.stream()
+                    .map(l -> l.line() > 0 ? l.problem() + " (line " + l.line() + ")" : l.problem()).toList());
         }
-        List<String> problems = ConfigValidator.validate(config);
+        return config;
+    }
+
+    /**
+     * Validates a configuration made in code (such as the command line's quick form) and runs
+     * {@code check}, reporting every problem at once as {@link #parse(String, String, ConfigCheck)}
+     * does.
+     *
+     * @throws ConfigException with every problem found
+     */
+    public static ServerConfig validate(ServerConfig config, String source, ConfigCheck check) throws ConfigException {
+        List<String> problems = problems(config, List.of(), check);
         if (!problems.isEmpty()) {
             throw new ConfigException(source, problems);
         }
         return config;
+    }
+
+    private static List<String> problems(ServerConfig config, List<ConfigBinder.Problem> unread, ConfigCheck check) {
+        List<String> problems = new ArrayList<>();
+        Set<String> unreadable = new HashSet<>();
+        for (ConfigBinder.Problem p : unread) {
+            problems.add(p.toString());
+            unreadable.add(p.path());
+        }
+        for (String p : ConfigValidator.validate(config)) {
+            if (!underAny(path(p), unreadable)) {
+                problems.add(p);
+            }
+        }
+        Set<String> flawed = new HashSet<>();
+        for (String p : problems) {
+            flawed.add(entry(path(p)));
+        }
+        for (String p : check.problems(config)) {
+            if (!flawed.contains(entry(path(p)))) {
+                problems.add(p);
+            }
+        }
+        return problems;
+    }
+
+    /** The field path a problem starts with ({@code volume[0].size: ...}). */
+    private static String path(String problem) {
+        int colon = problem.indexOf(": ");
+        return colon < 0 ? "" : problem.substring(0, colon);
+    }
+
+    /** The top-level entry of a path: {@code volume[2]} of {@code volume[2].hydration.rate}. */
+    private static String entry(String path) {
+        int dot = path.indexOf('.');
+        return dot < 0 ? path : path.substring(0, dot);
+    }
+
+    private static boolean underAny(String path, Set<String> roots) {
+        for (String root : roots) {
+            if (path.equals(root) || path.startsWith(root + ".") || path.startsWith(root + "[")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The configuration as TOML text. */
@@ -93,43 +181,15 @@ public final class ConfigFiles {
         }
     }
 
-    private static String describe(JsonProcessingException e) {
-        String path = e instanceof JsonMappingException m ? path(m.getPath()) : "";
+    /** A TOML syntax error with its line, without the parser's internals. */
+    private static String syntax(JsonProcessingException e) {
         JsonLocation loc = e.getLocation();
         String where = loc != null && loc.getLineNr() > 0 ? " (line " + loc.getLineNr() + ")" : "";
-        if (e instanceof UnrecognizedPropertyException u) {
-            List<String> known = new ArrayList<>();
-            if (u.getKnownPropertyIds() != null) {
-                u.getKnownPropertyIds().forEach(k -> known.add(String.valueOf(k)));
-            }
-            known.sort(null);
-            return (path.isEmpty() ? u.getPropertyName() : path) + ": unknown key" + where + "; known keys: "
-                    + String.join(", ", known);
-        }
-        Throwable root = e;
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
-        }
-        String message = root instanceof IllegalArgumentException ? root.getMessage() : e.getOriginalMessage();
+        String message = e.getOriginalMessage();
         if (message != null) {
             int nl = message.indexOf('\n');
             message = nl > 0 ? message.substring(0, nl) : message;
         }
-        return (path.isEmpty() ? "" : path + ": ") + message + where;
-    }
-
-    private static String path(List<JsonMappingException.Reference> refs) {
-        StringBuilder sb = new StringBuilder();
-        for (JsonMappingException.Reference r : refs) {
-            if (r.getFieldName() != null) {
-                if (!sb.isEmpty()) {
-                    sb.append('.');
-                }
-                sb.append(r.getFieldName());
-            } else if (r.getIndex() >= 0) {
-                sb.append('[').append(r.getIndex()).append(']');
-            }
-        }
-        return sb.toString();
+        return "not valid TOML: " + message + where;
     }
 }

@@ -161,6 +161,12 @@ public final class ConfigValidator {
                     problems.add(at + "." + field[0] + ": only clone volumes have one");
                 }
             }
+            if (v.discardPassdown() != null) {
+                problems.add(at + ".discard-passdown: only clone volumes have one");
+            }
+            if (v.overwriteDestination() != null) {
+                problems.add(at + ".overwrite-destination: only clone volumes have one");
+            }
             if (v.regionSize() != null || v.hydration() != null) {
                 problems.add(at + ": region-size and hydration apply to clone volumes only");
             }

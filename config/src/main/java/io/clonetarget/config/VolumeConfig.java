@@ -14,10 +14,12 @@ package io.clonetarget.config;
  * @param regionSize a clone's region size, a power of two from 4K to 1G
  * @param hydration background hydration knobs
  * @param discardPassdown punch holes in the destination on discard
+ * @param overwriteDestination a clone whose destination exists without valid metadata starts a
+ *     new clone over it (by default such a clone is refused); valid metadata is always opened
  */
 public record VolumeConfig(String name, VolumeType type, String path, ByteSize size, Integer blockSize,
                            Boolean readOnly, String source, String metadata, ByteSize regionSize,
-                           HydrationConfig hydration, Boolean discardPassdown) {
+                           HydrationConfig hydration, Boolean discardPassdown, Boolean overwriteDestination) {
     public static final long DEFAULT_REGION_SIZE = 64 * 1024;
 
     public VolumeConfig {
@@ -29,7 +31,16 @@ public record VolumeConfig(String name, VolumeType type, String path, ByteSize s
             hydration = hydration == null ? HydrationConfig.defaults() : hydration;
             discardPassdown = discardPassdown == null || discardPassdown;
             metadata = metadata == null && path != null ? path + ".meta" : metadata;
+            overwriteDestination = overwriteDestination != null && overwriteDestination;
         }
+    }
+
+    /** A volume that does not overwrite a clone's destination. */
+    public VolumeConfig(String name, VolumeType type, String path, ByteSize size, Integer blockSize, Boolean readOnly,
+                        String source, String metadata, ByteSize regionSize, HydrationConfig hydration,
+                        Boolean discardPassdown) {
+        this(name, type, path, size, blockSize, readOnly, source, metadata, regionSize, hydration, discardPassdown,
+                null);
     }
 
     /** A plain file volume. */

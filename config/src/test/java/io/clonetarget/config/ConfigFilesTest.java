@@ -1,6 +1,7 @@
 package io.clonetarget.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -89,9 +90,7 @@ class ConfigFilesTest {
                 path = "/x"
                 sise = "1G"
                 """);
-        assertEquals(1, p.size());
-        assertTrue(p.getFirst().startsWith("volume[0].sise: unknown key"), p.getFirst());
-        assertTrue(p.getFirst().contains("size"), "lists the known keys: " + p.getFirst());
+        assertEquals(List.of("volume[0].sise: unknown key; known keys: " + VOLUME_KEYS + " (line 4)"), p);
     }
 
     @Test
@@ -109,10 +108,148 @@ class ConfigFilesTest {
                 .contains("unknown volume type \"tape\""));
     }
 
+    static final String VOLUME_KEYS = "block-size, discard-passdown, hydration, metadata, name, "
+            + "overwrite-destination, path, read-only, region-size, size, source, type";
+
+    @Test
+    void everyProblemOfAFileIsReportedAtOnceInOurWordsWithItsLine() {
+        List<String> p = problems("""
+                [server]
+                io-threads = "8"
+                listen = "127.0.0.1:3260"
+
+                [[volume]]
+                name = "a"
+                path = 12
+                size = true
+                block-size = 1000
+                read-only = "yes"
+
+                [[volume]]
+                name = "c"
+                type = "clone"
+                source = "/g.img"
+                path = "/c.img"
+                hydration = { in-flight = "four", batch-size = 4.5, rate = 1.5, retry-max = 2.5 }
+                colour = "blue"
+                """);
+        assertEquals(List.of(
+                "server.io-threads: expected a whole number, got \"8\" (line 2)",
+                "server.listen: expected a list [ ... ], got \"127.0.0.1:3260\" (line 3)",
+                "volume[0].path: expected text, got 12 (line 7)",
+                "volume[0].size: expected a size such as 512, \"64K\" or \"1.5G\", got true (line 8)",
+                "volume[0].block-size: 1000 (512 or 4096) (line 9)",
+                "volume[0].read-only: expected true or false, got \"yes\" (line 10)",
+                "volume[1].hydration.in-flight: expected a whole number, got \"four\" (line 17)",
+                "volume[1].hydration.batch-size: expected a whole number, got 4.5 (line 17)",
+                "volume[1].hydration.rate: 1.5 is not a whole number of bytes (use e.g. 512, 64K, 1.5G, 10G) (line 17)",
+                "volume[1].hydration.retry-max: 2.5 is not a whole number of seconds (use e.g. 500ms, 15s, 2m;"
+                        + " here \"2500ms\") (line 17)",
+                "volume[1].colour: unknown key; known keys: " + VOLUME_KEYS + " (line 18)"), p);
+    }
+
+    @Test
+    void aValueThatCannotBeReadIsNotAlsoReportedMissing() {
+        assertEquals(List.of("volume[0].path: expected text, got a list (line 3)"),
+                problems("[[volume]]\nname = \"a\"\npath = [1, 2]\n"));
+        // a bad element keeps the positions of the others
+        assertEquals(List.of("server.listen[1]: expected text, got 3260 (line 1)",
+                        "server.listen[2]: not an IP address: \"localhost\" (line 1)"),
+                problems("server.listen = [\"127.0.0.1:3260\", 3260, \"localhost\"]"));
+    }
+
+    @Test
+    void fractionalSizesAreRefusedNotTruncated() {
+        String volume = "[[volume]]\nname = \"a\"\npath = \"/x\"\n";
+        assertEquals(List.of("volume[0].size: 1.5 is not a whole number of bytes (use e.g. 512, 64K, 1.5G, 10G)"
+                + " (line 4)"),
+                problems(volume + "size = 1.5\n"));
+        assertEquals(List.of("volume[0].size: \"1.3K\" is 1331.2 bytes, not a whole number of bytes (use e.g. 512, "
+                + "64K, 1.5G, 10G) (line 4)"), problems(volume + "size = \"1.3K\"\n"));
+        assertEquals(List.of("server.nop-interval: 1.5 is not a whole number of seconds (use e.g. 500ms, 15s, 2m; "
+                + "here \"1500ms\") (line 2)"), problems("[server]\nnop-interval = 1.5\n"));
+        assertEquals(List.of("iscsi.first-burst-length: 1.5 is not a whole number of bytes (use e.g. 512, 64K, 1.5G,"
+                + " 10G) (line 1)"), problems("iscsi.first-burst-length = 1.5"));
+    }
+
+    @Test
+    void wholeSizesInEveryFormAreAccepted() throws Exception {
+        String volume = "[[volume]]\nname = \"a\"\npath = \"/x\"\n";
+        assertEquals(1536 * 1024, ConfigFiles.parse(volume + "size = \"1.5M\"", "t").volume("a").size().bytes());
+        assertEquals(1 << 20, ConfigFiles.parse(volume + "size = 1048576", "t").volume("a").size().bytes());
+        assertEquals(4096, ConfigFiles.parse(volume + "size = 4096.0", "t").volume("a").size().bytes());
+        assertEquals(2, ConfigFiles.parse("[server]\nlogin-timeout = 2", "t").server().loginTimeout().duration()
+                .toSeconds());
+    }
+
+    @Test
+    void unknownTopLevelKeysAndTablesOfTheWrongKind() {
+        assertEquals(List.of("volumes: unknown key; known keys: discovery, iscsi, server, target, volume (line 1)"),
+                problems("[[volumes]]\nname = \"a\""));
+        assertEquals(List.of("server: expected a table, got \"fast\" (line 1)"), problems("server = \"fast\""));
+        assertEquals(List.of("volume[0].type: unknown volume type \"tape\" (file, clone) (line 3)"),
+                problems("[[volume]]\nname=\"a\"\ntype=\"tape\"\npath=\"/x\""));
+        assertEquals(List.of("iscsi.header-digest: unknown digest policy \"maybe\" (off, allowed, required) (line 2)"),
+                problems("[iscsi]\nheader-digest = \"maybe\""));
+        assertEquals(List.of("server.io-threads: 99999999999 is too large (at most 2147483647) (line 1)"),
+                problems("server.io-threads = 99999999999"));
+    }
+
+    @Test
+    void noMessageShowsTheParsersInternals() {
+        List<String> p = problems("""
+                [server]
+                io-threads = { a = 1 }
+                login-timeout = [1]
+                [iscsi]
+                initial-r2t = 1
+                command-window = "lots"
+                [[target]]
+                iqn = 7
+                lun = { lun = 0 }
+                """);
+        assertEquals(6, p.size(), String.join("\n", p));
+        for (String problem : p) {
+            assertFalse(problem.contains("`") || problem.contains("java.") || problem.contains("Cannot deserialize")
+                    || problem.contains("Jackson"), problem);
+        }
+    }
+
+    @Test
+    void aFileVolumeRefusesCloneKeys() {
+        assertEquals(List.of("volume[0].discard-passdown: only clone volumes have one (line 4)",
+                        "volume[0].overwrite-destination: only clone volumes have one (line 5)"),
+                problems("[[volume]]\nname = \"a\"\npath = \"/x\"\ndiscard-passdown = false\n"
+                        + "overwrite-destination = true\n"));
+    }
+
+    @Test
+    void overwriteDestinationIsAClonesChoiceAndOffByDefault() throws Exception {
+        String clone = "[[volume]]\nname = \"c\"\ntype = \"clone\"\nsource = \"/g.img\"\npath = \"/c.img\"\n";
+        assertFalse(ConfigFiles.parse(clone, "t").volume("c").overwriteDestination());
+        assertTrue(ConfigFiles.parse(clone + "overwrite-destination = true", "t").volume("c").overwriteDestination());
+        assertEquals(List.of("volume[0].overwrite-destination: expected true or false, got \"yes\" (line 6)"),
+                problems(clone + "overwrite-destination = \"yes\""));
+    }
+
+    @Test
+    void aCheckAgainstTheMachineRunsWithTheRestAndSkipsEntriesWithProblems() throws Exception {
+        String two = "[[volume]]\nname = \"a\"\npath = \"/x\"\nblock-size = 1000\n"
+                + "[[volume]]\nname = \"b\"\npath = \"/y\"\n";
+        ConfigCheck check = c -> List.of("volume[0].path: checked", "volume[1].path: /y is gone");
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigFiles.parse(two, "t", check));
+        assertEquals(List.of("volume[0].block-size: 1000 (512 or 4096) (line 4)",
+                "volume[1].path: /y is gone (line 7)"), e.problems());
+        ConfigCheck quiet = c -> List.of();
+        assertEquals(2, ConfigFiles.parse(two.replace("1000", "4096"), "t", quiet).volumes().size());
+    }
+
     @Test
     void syntaxErrorsGiveTheLine() {
         List<String> p = problems("[server]\nlisten = [\"a\"\n\n[iscsi]\n");
-        assertTrue(p.getFirst().contains("line"), p.getFirst());
+        assertEquals(1, p.size(), p.toString());
+        assertTrue(p.getFirst().startsWith("not valid TOML: "), p.getFirst());
+        assertTrue(p.getFirst().endsWith("(line 4)"), p.getFirst());
     }
 
     @Test
@@ -173,7 +310,7 @@ class ConfigFilesTest {
                 iqn = "iqn.2026-11.com.example:t2"
                 lun = [ { lun = 0, volume = "a" } ]
                 """);
-        assertEquals(List.of("target[1].lun[0].volume: \"a\" is already exported as target[0].lun[0]"), p);
+        assertEquals(List.of("target[1].lun[0].volume: \"a\" is already exported as target[0].lun[0] (line 9)"), p);
     }
 
     @Test

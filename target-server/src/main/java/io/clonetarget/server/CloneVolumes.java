@@ -29,7 +29,8 @@ final class CloneVolumes {
     static OpenVolume open(VolumeConfig v) throws IOException {
         CloneVolume clone;
         try {
-            clone = CloneFiles.open(v.name(), v.source(), Path.of(v.path()), Path.of(v.metadata()), settings(v));
+            clone = CloneFiles.open(v.name(), v.source(), Path.of(v.path()), Path.of(v.metadata()), settings(v),
+                    v.overwriteDestination());
         } catch (IOException e) {
             throw new IOException("volume " + v.name() + ": " + e.getMessage(), e);
         }

@@ -4,6 +4,7 @@ import io.clonetarget.config.ChapConfig;
 import io.clonetarget.config.Endpoint;
 import io.clonetarget.config.IscsiSection;
 import io.clonetarget.config.LunConfig;
+import io.clonetarget.config.SecretFiles;
 import io.clonetarget.config.ServerConfig;
 import io.clonetarget.config.TargetConfig;
 import io.clonetarget.config.VolumeConfig;
@@ -19,8 +20,6 @@ import io.clonetarget.server.transport.BufferPool;
 import io.clonetarget.server.transport.Portal;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -110,16 +109,19 @@ public final class TargetServer implements AutoCloseable {
             admin = AdminSocket.open(Path.of(config.server().stateDir()), new AdminCommands(this));
         }
         if (config.discovery() != null) {
-            context.setDiscoveryChap(chap(config.discovery(), false), chap(config.discovery(), true));
+            context.setDiscoveryChap(chap("discovery", config.discovery(), false),
+                    chap("discovery", config.discovery(), true));
         }
         for (VolumeConfig v : config.volumes()) {
             OpenVolume opened = opener.open(v);
             volumes.put(v.name(), opened);
             LOG.info("volume {}: {}", v.name(), opened.description());
         }
-        for (TargetConfig t : config.targets()) {
-            ChapCredentials chap = t.chap() == null ? null : chap(t.chap(), false);
-            ChapCredentials mutual = t.chap() == null ? null : chap(t.chap(), true);
+        for (int i = 0; i < config.targets().size(); i++) {
+            TargetConfig t = config.targets().get(i);
+            String at = "target[" + i + "].chap";
+            ChapCredentials chap = t.chap() == null ? null : chap(at, t.chap(), false);
+            ChapCredentials mutual = t.chap() == null ? null : chap(at, t.chap(), true);
             TargetNode node = new TargetNode(t.iqn(), t.alias(), chap, mutual, new HashSet<>(t.allowedInitiators()));
             for (LunConfig l : t.luns()) {
                 OpenVolume volume = volumes.get(l.volume());
@@ -161,15 +163,30 @@ public final class TargetServer implements AutoCloseable {
         }
     }
 
-    private static ChapCredentials chap(ChapConfig c, boolean mutual) throws IOException {
+    private static ChapCredentials chap(String at, ChapConfig c, boolean mutual) throws IOException {
         String user = mutual ? c.mutualUser() : c.user();
         String inline = mutual ? c.mutualSecret() : c.secret();
         String file = mutual ? c.mutualSecretFile() : c.secretFile();
         if (user == null) {
             return null;
         }
-        String secret = inline != null ? inline : Files.readString(Path.of(file), StandardCharsets.UTF_8).strip();
+        String secret = inline != null ? inline
+                : SecretFiles.read(at + (mutual ? ".mutual-secret-file" : ".secret-file"), Path.of(file));
         return ChapCredentials.of(user, secret);
+    }
+
+    /**
+     * What {@link #start} would fail on with this configuration, found without creating,
+     * opening or changing anything: volumes that cannot be opened or created, secret files that
+     * cannot be used. {@code config check} reports these, and {@code serve} refuses on them before
+     * it creates any file.
+     *
+     * @return every problem, each as {@code field.path: message}
+     */
+    public static List<String> check(ServerConfig config) {
+        List<String> problems = new ArrayList<>(SecretFiles.check(config));
+        problems.addAll(VolumeChecks.problems(config));
+        return problems;
     }
 
     public ServerConfig config() {

@@ -17,8 +17,11 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -28,19 +31,21 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The local admin channel of a running server: a Unix socket {@code admin.sock} in the state
- * directory, readable and writable by the server's user only. A client sends one JSON request
- * on one line ({@code {"command":"clone-status"}}) and reads one JSON answer on one line
- * ({@code {"ok":true,"result":...}} or {@code {"ok":false,"error":"..."}}).
+ * directory, readable and writable by the server's user only (0600, whatever the umask). A
+ * client sends one JSON request on one line ({@code {"command":"clone-status"}}) and reads one
+ * JSON answer on one line ({@code {"ok":true,"result":...}} or {@code {"ok":false,"error":"..."}}).
  *
- * <p>The state directory is locked ({@code server.lock}, holding the server's pid) for as long as
- * the server runs, so two servers never share one; a socket left by a server that died is
- * replaced.
+ * <p>The state directory is locked ({@code server.lock}, mode 0600, holding the server's pid) for
+ * as long as the server runs, so two servers never share one; a socket left by a server that
+ * died is replaced. A state directory it creates is 0700.
  */
 public final class AdminSocket implements Closeable {
     private static final Logger LOG = LoggerFactory.getLogger(AdminSocket.class);
     public static final String SOCKET = "admin.sock";
     public static final String LOCK = "server.lock";
     static final int MAX_REQUEST = 64 * 1024;
+    static final Set<PosixFilePermission> OWNER_ONLY_FILE = PosixFilePermissions.fromString("rw-------");
+    static final Set<PosixFilePermission> OWNER_ONLY_DIR = PosixFilePermissions.fromString("rwx------");
     static final long REQUEST_TIMEOUT_SECONDS = 10;
 
     /** Answers requests. */
@@ -78,12 +83,10 @@ public final class AdminSocket implements Closeable {
      */
     public static AdminSocket open(Path stateDir, Handler handler) throws IOException {
         if (!Files.isDirectory(stateDir)) {
-            Files.createDirectories(stateDir, PosixFilePermissions.asFileAttribute(
-                    PosixFilePermissions.fromString("rwx------")));
+            Files.createDirectories(stateDir, PosixFilePermissions.asFileAttribute(OWNER_ONLY_DIR));
         }
         Path lockPath = stateDir.resolve(LOCK);
-        FileChannel lockChannel = FileChannel.open(lockPath, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                StandardOpenOption.WRITE);
+        FileChannel lockChannel = openLock(lockPath);
         FileLock lock;
         try {
             lock = lockChannel.tryLock();
@@ -102,16 +105,10 @@ public final class AdminSocket implements Closeable {
         lockChannel.truncate(0);
         lockChannel.write(StandardCharsets.US_ASCII.encode(ProcessHandle.current().pid() + "\n"), 0);
         Path socketPath = stateDir.resolve(SOCKET).toAbsolutePath();
-        ServerSocketChannel server = null;
+        ServerSocketChannel server;
         try {
-            Files.deleteIfExists(socketPath);
-            server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-            server.bind(UnixDomainSocketAddress.of(socketPath));
-            Files.setPosixFilePermissions(socketPath, PosixFilePermissions.fromString("rw-------"));
+            server = bindOwnerOnly(socketPath);
         } catch (IOException | RuntimeException e) {
-            if (server != null) {
-                server.close();
-            }
             lock.release();
             lockChannel.close();
             throw new IOException("cannot create the admin socket " + socketPath + ": " + e.getMessage(), e);
@@ -119,6 +116,53 @@ public final class AdminSocket implements Closeable {
         AdminSocket admin = new AdminSocket(socketPath, lockChannel, lock, server, handler);
         Thread.ofVirtual().name("admin-accept").start(admin::acceptLoop);
         return admin;
+    }
+
+    /**
+     * Opens (or creates) the lock file with mode 0600 whatever the umask, and puts back 0600 on
+     * one left with a wider mode. Owner only because flock needs no more than read access: a
+     * lock file others can open is one they can lock, keeping the server from starting, and one
+     * they can write is one whose pid they can fake.
+     */
+    static FileChannel openLock(Path lockPath) throws IOException {
+        FileChannel channel = FileChannel.open(lockPath, Set.of(StandardOpenOption.CREATE, StandardOpenOption.READ,
+                StandardOpenOption.WRITE), PosixFilePermissions.asFileAttribute(OWNER_ONLY_FILE));
+        try {
+            // the mode given at creation is narrowed by the umask, never widened; an old file keeps its own
+            if (!Files.getPosixFilePermissions(lockPath).equals(OWNER_ONLY_FILE)) {
+                Files.setPosixFilePermissions(lockPath, OWNER_ONLY_FILE);
+            }
+        } catch (IOException | RuntimeException e) {
+            channel.close();
+            throw new IOException("cannot make " + lockPath + " readable and writable by its owner only: "
+                    + e.getMessage(), e);
+        }
+        return channel;
+    }
+
+    /**
+     * Binds the admin socket so that it is never reachable by other users, whatever the umask:
+     * bind(2) makes the socket file with mode 0777 less the umask, so it is bound in a new
+     * directory only the owner can enter, set to 0600 there, and then renamed into place (which
+     * also replaces a socket left by a server that died).
+     */
+    static ServerSocketChannel bindOwnerOnly(Path socketPath) throws IOException {
+        Path dir = socketPath.getParent();
+        Path privateDir = Files.createTempDirectory(dir, ".admin-", PosixFilePermissions.asFileAttribute(OWNER_ONLY_DIR));
+        Path bound = privateDir.resolve(SOCKET);
+        ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        try {
+            server.bind(UnixDomainSocketAddress.of(bound));
+            Files.setPosixFilePermissions(bound, OWNER_ONLY_FILE);
+            Files.move(bound, socketPath, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            return server;
+        } catch (IOException | RuntimeException e) {
+            server.close();
+            throw e;
+        } finally {
+            Files.deleteIfExists(bound);
+            Files.deleteIfExists(privateDir);
+        }
     }
 
     public Path path() {

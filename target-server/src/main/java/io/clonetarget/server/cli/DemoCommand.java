@@ -19,6 +19,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -73,7 +74,8 @@ final class DemoCommand implements Callable<Integer> {
         if (bytes.bytes() < 1 << 20 || bytes.bytes() % 4096 != 0) {
             throw new CommandLine.ParameterException(cl, "--size: at least 1M and a multiple of 4K");
         }
-        Files.createDirectories(dir);
+        // owner only, whatever the umask: the admin socket and the images live here
+        Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         Path golden = dir.resolve(GOLDEN);
         Path clone = dir.resolve(CLONE);
         Path meta = dir.resolve(CLONE + ".meta");
@@ -108,8 +110,8 @@ final class DemoCommand implements Callable<Integer> {
         try {
             server = TargetServer.start(config);
         } catch (IOException e) {
-            if (e.getMessage() != null && e.getMessage().contains("source")) {
-                throw new IOException(e.getMessage() + "\n(the demo's clone no longer matches its golden image; "
+            if (e.getMessage() != null && e.getMessage().startsWith("volume demo:")) {
+                throw new IOException(e.getMessage() + "\n(the demo's clone cannot be opened as it is; "
                         + "run the demo with --fresh to start a new clone)", e);
             }
             throw e;

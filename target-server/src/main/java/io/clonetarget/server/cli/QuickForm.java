@@ -1,7 +1,9 @@
 package io.clonetarget.server.cli;
 
 import io.clonetarget.config.ByteSize;
+import io.clonetarget.config.ConfigCheck;
 import io.clonetarget.config.ConfigException;
+import io.clonetarget.config.ConfigFiles;
 import io.clonetarget.config.ConfigValidator;
 import io.clonetarget.config.HydrationConfig;
 import io.clonetarget.config.Interval;
@@ -19,7 +21,8 @@ import java.util.Map;
 /**
  * The one-target form of {@code serve}: {@code --lun PATH[,size=1G][,block-size=4096][,read-only]}
  * and {@code --clone SOURCE,dest=PATH[,region=64K][,rate=50M][,in-flight=4][,batch=16]
- * [,hydrate-on-read][,paused]} become volumes and the LUNs of one target, in order.
+ * [,hydrate-on-read][,paused][,overwrite-destination]} become volumes and the LUNs of one target,
+ * in order.
  */
 final class QuickForm {
     static final String DEFAULT_IQN = "iqn.2026-11.io.clonetarget:disk";
@@ -38,8 +41,14 @@ final class QuickForm {
     record Spec(boolean isClone, String text) {
     }
 
-    static ServerConfig build(List<String> listen, String iqn, List<Spec> specs, String stateDir, Integer ioThreads)
-            throws SpecException, ConfigException {
+    /**
+     * The configuration the options describe, validated and checked with {@code check}.
+     *
+     * @throws SpecException for a malformed option (a usage error)
+     * @throws ConfigException with every problem of the values and of {@code check}
+     */
+    static ServerConfig build(List<String> listen, String iqn, List<Spec> specs, String stateDir, Integer ioThreads,
+                              ConfigCheck check) throws SpecException, ConfigException {
         List<VolumeConfig> volumes = new ArrayList<>();
         List<LunConfig> luns = new ArrayList<>();
         for (Spec s : specs) {
@@ -54,11 +63,7 @@ final class QuickForm {
         ServerSection server = new ServerSection(listen, stateDir, ioThreads, null, null, null);
         ServerConfig config = new ServerConfig(server, null, null, volumes,
                 List.of(new TargetConfig(target, null, null, null, luns)));
-        List<String> problems = ConfigValidator.validate(config);
-        if (!problems.isEmpty()) {
-            throw new ConfigException("command line", problems);
-        }
-        return config;
+        return ConfigFiles.validate(config, "command line", check);
     }
 
     private static Map<String, String> options(String option, String text, List<String> allowed) throws SpecException {
@@ -117,7 +122,7 @@ final class QuickForm {
 
     static VolumeConfig clone(String name, String text) throws SpecException {
         Map<String, String> o = options("--clone", text, List.of("dest", "metadata", "region", "rate", "in-flight",
-                "batch", "hydrate-on-read", "paused", "block-size", "discard-passdown"));
+                "batch", "hydrate-on-read", "paused", "block-size", "discard-passdown", "overwrite-destination"));
         if (!o.containsKey("dest")) {
             throw new SpecException("--clone: missing dest=PATH in \"" + text + "\"");
         }
@@ -132,7 +137,9 @@ final class QuickForm {
         Integer blockSize = o.containsKey("block-size") ? number("--clone", "block-size", o.get("block-size")) : null;
         Boolean passdown = o.containsKey("discard-passdown")
                 ? flag("--clone", "discard-passdown", o.get("discard-passdown")) : null;
+        Boolean overwrite = o.containsKey("overwrite-destination")
+                ? flag("--clone", "overwrite-destination", o.get("overwrite-destination")) : null;
         return new VolumeConfig(name, VolumeType.CLONE, o.get("dest"), null, blockSize, null, o.get(""),
-                o.get("metadata"), region, hydration, passdown);
+                o.get("metadata"), region, hydration, passdown, overwrite);
     }
 }

@@ -1,5 +1,6 @@
 package io.clonetarget.server.cli;
 
+import io.clonetarget.config.ConfigCheck;
 import io.clonetarget.config.ConfigFiles;
 import io.clonetarget.config.ServerConfig;
 import io.clonetarget.config.ServerSection;
@@ -37,13 +38,14 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--lun", paramLabel = "PATH[,size=SIZE][,block-size=512|4096][,read-only]",
             parameterConsumer = InOrder.class,
             description = "A file LUN; repeatable, numbered from 0 in order with --clone. A missing file is "
-                    + "created sparse with the given size.")
+                    + "created sparse with the given size; a read-only one is opened read-only and never created.")
     List<String> luns = new ArrayList<>();
 
     @Option(names = "--clone", paramLabel = "SOURCE,dest=PATH[,region=64K][,rate=SIZE][,hydrate-on-read]",
             parameterConsumer = InOrder.class,
             description = "A clone LUN of SOURCE (file, block device or http(s) URL) hydrating into PATH; repeatable. "
-                    + "Also: metadata=PATH, in-flight=N, batch=N, paused, block-size=N, discard-passdown=no.")
+                    + "Also: metadata=PATH, in-flight=N, batch=N, paused, block-size=N, discard-passdown=no, "
+                    + "overwrite-destination (start a new clone over a PATH that has no valid metadata).")
     List<String> clones = new ArrayList<>();
 
     /** Keeps --lun and --clone in command-line order: that order numbers the LUNs. */
@@ -75,18 +77,20 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ServerConfig cfg = resolve();
+        // everything start would fail on is refused first, before a single file is created
+        ServerConfig cfg = resolve(TargetServer::check);
         TargetServer server = TargetServer.start(cfg);
         return Serving.untilSignal(server, spec.commandLine().getOut());
     }
 
-    ServerConfig resolve() throws Exception {
+    /** The configuration to serve, validated and checked with {@code check}. */
+    ServerConfig resolve(ConfigCheck check) throws Exception {
         if (config != null) {
             if (!specs.isEmpty() || target != null) {
                 throw new CommandLine.ParameterException(spec.commandLine(),
                         "--config cannot be combined with --target, --lun or --clone");
             }
-            ServerConfig file = ConfigFiles.read(config);
+            ServerConfig file = ConfigFiles.read(config, check);
             ServerSection server = file.server();
             if (!listen.isEmpty()) {
                 server = server.withListen(listen);
@@ -94,14 +98,15 @@ final class ServeCommand implements Callable<Integer> {
             if (stateDir != null || server.stateDir() == null) {
                 server = server.withStateDir(stateDirOrDefault());
             }
-            return new ServerConfig(server, file.iscsi(), file.discovery(), file.volumes(), file.targets());
+            ServerConfig merged = new ServerConfig(server, file.iscsi(), file.discovery(), file.volumes(), file.targets());
+            return listen.isEmpty() ? merged : ConfigFiles.validate(merged, "command line", ConfigCheck.NONE);
         }
         if (specs.isEmpty()) {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "give --config FILE, or at least one --lun or --clone");
         }
         try {
-            return QuickForm.build(listen, target, specs, stateDirOrDefault(), ioThreads);
+            return QuickForm.build(listen, target, specs, stateDirOrDefault(), ioThreads, check);
         } catch (QuickForm.SpecException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }

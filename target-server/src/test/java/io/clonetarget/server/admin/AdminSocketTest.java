@@ -65,7 +65,34 @@ class AdminSocketTest {
         Files.writeString(dir.resolve(AdminSocket.SOCKET), "left by a server that died");
         try (AdminSocket again = AdminSocket.open(dir, AdminSocketTest::echo)) {
             assertEquals("x", AdminClient.call(again.path(), "x", null).path("echo").asText());
+            assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(again.path())));
         }
+    }
+
+    @Test
+    void aLockFileLeftWithAWiderModeIsMadeOwnerOnly() throws Exception {
+        Path lock = Files.writeString(dir.resolve(AdminSocket.LOCK), "123\n");
+        Files.setPosixFilePermissions(lock, PosixFilePermissions.fromString("rw-rw-rw-"));
+        try (AdminSocket admin = AdminSocket.open(dir, AdminSocketTest::echo)) {
+            assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(lock)));
+        }
+    }
+
+    /** Java cannot change its own umask, so a child JVM runs under umask 000 and reports the modes it got. */
+    @Test
+    void underUmask000TheStateDirectoryLockAndSocketAreOwnerOnly() throws Exception {
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        Path state = dir.resolve("state");
+        Process p = new ProcessBuilder("sh", "-c", "umask 000 && exec \"$0\" -cp \"$1\" " + UmaskProbe.class.getName()
+                + " \"$2\"", java, System.getProperty("java.class.path"), state.toString())
+                .redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), output);
+        assertTrue(output.contains("state rwx------\n"), output);
+        assertTrue(output.contains(AdminSocket.LOCK + " rw-------\n"), output);
+        assertTrue(output.contains(AdminSocket.SOCKET + " rw-------\n"), output);
+        assertTrue(output.contains("entries [" + AdminSocket.SOCKET + ", " + AdminSocket.LOCK + "]"),
+                "no private bind directory left: " + output);
     }
 
     @Test

@@ -3,6 +3,7 @@ package io.clonetarget.server.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.clonetarget.config.ConfigCheck;
 import io.clonetarget.config.ServerConfig;
 import io.clonetarget.config.VolumeType;
 import java.io.PrintWriter;
@@ -39,7 +40,7 @@ class CliTest {
         cl.parseArgs("--lun", dir.resolve("a.img") + ",size=1M", "--clone=" + dir.resolve("g.img") + ",dest=" + dir.resolve("b.img"),
                 "--lun=" + dir.resolve("c.img") + ",size=1M", "--clone", dir.resolve("g.img") + ",dest=" + dir.resolve("d.img"),
                 "--state-dir", dir.toString());
-        ServerConfig c = serve.resolve();
+        ServerConfig c = serve.resolve(ConfigCheck.NONE);
         assertEquals(List.of("lun0", "lun1", "lun2", "lun3"), c.volumes().stream().map(v -> v.name()).toList());
         assertEquals(List.of(VolumeType.FILE, VolumeType.CLONE, VolumeType.FILE, VolumeType.CLONE),
                 c.volumes().stream().map(v -> v.type()).toList());
@@ -83,7 +84,7 @@ class CliTest {
         ServerConfig c = QuickForm.build(List.of("127.0.0.1:3299"), null, List.of(
                 new QuickForm.Spec(false, "/tmp/a.img,size=1G"),
                 new QuickForm.Spec(true, "/tmp/golden.img,dest=/tmp/b.img,region=128K,hydrate-on-read"),
-                new QuickForm.Spec(false, "/tmp/c.img,read-only,block-size=4096")), null, null);
+                new QuickForm.Spec(false, "/tmp/c.img,read-only,block-size=4096")), null, null, ConfigCheck.NONE);
         assertEquals(3, c.volumes().size());
         assertEquals(1L << 30, c.volume("lun0").size().bytes());
         assertEquals(VolumeType.CLONE, c.volume("lun1").type());
@@ -99,7 +100,8 @@ class CliTest {
     @Test
     void configCheck() throws Exception {
         Path good = dir.resolve("good.toml");
-        Files.writeString(good, "[[volume]]\nname = \"a\"\npath = \"/x\"\n");
+        Files.write(dir.resolve("x.img"), new byte[4096]);
+        Files.writeString(good, "[[volume]]\nname = \"a\"\npath = \"" + dir.resolve("x.img") + "\"\n");
         assertEquals(0, run("config", "check", good.toString()));
         assertTrue(out.toString().contains("valid (1 volumes, 0 targets)"), out.toString());
         Path bad = dir.resolve("bad.toml");
