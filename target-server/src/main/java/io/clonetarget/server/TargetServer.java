@@ -127,7 +127,7 @@ public final class TargetServer implements AutoCloseable {
                 OpenVolume volume = volumes.get(l.volume());
                 VolumeConfig vc = config.volume(l.volume());
                 LogicalUnit unit = new BlockLogicalUnit(t.iqn() + " lun " + l.lun(), volume.device(),
-                        volume.identity(), vc.readOnly(), context.buffers());
+                        volume.identity(), vc.readOnly(), context.buffers(), volume.ranges());
                 units.add(unit);
                 node.putLun(l.lun(), unit);
             }

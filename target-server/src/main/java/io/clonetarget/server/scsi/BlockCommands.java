@@ -3,7 +3,8 @@ package io.clonetarget.server.scsi;
 import io.clonetarget.storage.device.BlockDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.concurrent.locks.ReentrantLock;
+import io.clonetarget.storage.lock.RangeLock;
+import java.io.InterruptedIOException;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -30,10 +31,16 @@ final class BlockCommands {
     private final BufferSource buffers;
     private final BooleanSupplier writeProtected;
     private final int blockSize;
-    /** Serializes the read-modify-write commands (COMPARE AND WRITE, ORWRITE) with each other. */
-    private final ReentrantLock atomic = new ReentrantLock();
+    /**
+     * The volume's write ranges: every writing command holds its range shared, the
+     * read-modify-write commands (COMPARE AND WRITE, ORWRITE) exclusively, so nothing lands
+     * between their read and their write. Shared by every LUN of the volume.
+     */
+    private final RangeLock ranges;
 
-    BlockCommands(BlockDevice device, ModePages modes, BufferSource buffers, BooleanSupplier writeProtected) {
+    BlockCommands(BlockDevice device, ModePages modes, BufferSource buffers, BooleanSupplier writeProtected,
+                  RangeLock ranges) {
+        this.ranges = ranges;
         this.device = device;
         this.modes = modes;
         this.buffers = buffers;
@@ -152,6 +159,16 @@ final class BlockCommands {
         }
     }
 
+    /** Holds the blocks {@code [lba, lba + blocks)} in {@code mode} until closed. */
+    private RangeLock.Range hold(long lba, long blocks, RangeLock.Mode mode) throws InterruptedIOException {
+        try {
+            return ranges.lock(lba * blockSize, (lba + blocks) * blockSize, mode);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while waiting for blocks " + lba + "+" + blocks);
+        }
+    }
+
     ScsiResult read(ScsiTask task, boolean nonBlocking) throws ScsiException, IOException, WouldBlock {
         ByteBuffer cdb = task.cdb();
         checkProtect(cdb);
@@ -188,12 +205,24 @@ final class BlockCommands {
         if (nonBlocking) {
             ByteBuffer data = task.dataOut();
             long usable = Math.min(expected, data.remaining()) / blockSize * blockSize;
-            if (usable > 0 && !device.tryWrite(e.lba() * blockSize, data.slice(0, (int) usable))) {
-                throw WouldBlock.INSTANCE;
+            if (usable == 0) {
+                return ScsiResult.good();
+            }
+            RangeLock.Range held = ranges.tryLock(e.lba() * blockSize, e.lba() * blockSize + usable,
+                    RangeLock.Mode.SHARED);
+            if (held == null) {
+                throw WouldBlock.INSTANCE; // a COMPARE AND WRITE holds these blocks: wait on the pool, not here
+            }
+            try (held) {
+                if (!device.tryWrite(e.lba() * blockSize, data.slice(0, (int) usable))) {
+                    throw WouldBlock.INSTANCE;
+                }
             }
             return ScsiResult.good();
         }
-        writeAvailable(e.lba(), task.dataOut(), expected, fua(cdb));
+        try (RangeLock.Range held = hold(e.lba(), e.blocks(), RangeLock.Mode.SHARED)) {
+            writeAvailable(e.lba(), task.dataOut(), expected, fua(cdb));
+        }
         return ScsiResult.good();
     }
 
@@ -215,7 +244,8 @@ final class BlockCommands {
         }
         Extent e = extent(cdb);
         checkRange(e.lba(), e.blocks());
-        if (byteCheck == 1) {
+        if (byteCheck != 0) {
+            // a byte-check reads every block it verifies: no more than a transfer's worth in one command
             checkTransfer(e);
         }
         long expected = dataOutLength(cdb);
@@ -241,9 +271,11 @@ final class BlockCommands {
         checkTransfer(e);
         checkWritable();
         long expected = e.blocks() * blockSize;
-        long written = writeAvailable(e.lba(), task.dataOut(), expected, true);
-        if (byteCheck == 1 && written > 0) {
-            compareRange(e.lba(), task.dataOut().slice(0, (int) written));
+        try (RangeLock.Range held = hold(e.lba(), e.blocks(), RangeLock.Mode.SHARED)) {
+            long written = writeAvailable(e.lba(), task.dataOut(), expected, true);
+            if (byteCheck == 1 && written > 0) {
+                compareRange(e.lba(), task.dataOut().slice(0, (int) written));
+            }
         }
         return ScsiResult.good();
     }
@@ -274,19 +306,27 @@ final class BlockCommands {
         }
     }
 
-    /** Compares one block with each of {@code count} blocks from {@code lba} (BYTCHK=11b). */
+    /**
+     * Compares one block with each of {@code count} blocks from {@code lba} (BYTCHK=11b), reading
+     * the medium in chunks; {@code count} is at most a transfer's worth ({@link #checkTransfer}).
+     */
     private void compareEach(long lba, ByteBuffer block, long count) throws ScsiException, IOException {
-        ByteBuffer scratch = buffers.acquire(blockSize);
+        long total = count * blockSize;
+        ByteBuffer scratch = buffers.acquire((int) Math.min(CHUNK, Math.max(total, blockSize)));
         try {
-            for (long i = 0; i < count; i++) {
-                ByteBuffer medium = scratch.clear().limit(blockSize);
-                device.read((lba + i) * blockSize, medium);
+            for (long done = 0; done < total; ) {
+                int n = (int) Math.min(scratch.capacity() / blockSize * blockSize, total - done);
+                ByteBuffer medium = scratch.clear().limit(n);
+                device.read(lba * blockSize + done, medium);
                 medium.flip();
-                int mismatch = medium.mismatch(block.duplicate());
-                if (mismatch >= 0) {
-                    throw ScsiException.check(SenseData.of(Asc.MISCOMPARE_DURING_VERIFY)
-                            .withInformation(i * blockSize + mismatch));
+                for (int at = 0; at < n; at += blockSize) {
+                    int mismatch = medium.slice(at, blockSize).mismatch(block.duplicate());
+                    if (mismatch >= 0) {
+                        throw ScsiException.check(SenseData.of(Asc.MISCOMPARE_DURING_VERIFY)
+                                .withInformation(done + at + mismatch));
+                    }
                 }
+                done += n;
             }
         } finally {
             buffers.release(scratch);
@@ -335,12 +375,14 @@ final class BlockCommands {
         checkWritable();
         long offset = lba * blockSize;
         long length = count * blockSize;
-        if (unmap) {
-            device.discard(offset, length);
-        } else if (noDataOut || isZero(data)) {
-            device.writeZeroes(offset, length);
-        } else {
-            replicate(offset, length, data.slice(0, blockSize));
+        try (RangeLock.Range held = hold(lba, count, RangeLock.Mode.SHARED)) {
+            if (unmap) {
+                device.discard(offset, length);
+            } else if (noDataOut || isZero(data)) {
+                device.writeZeroes(offset, length);
+            } else {
+                replicate(offset, length, data.slice(0, blockSize));
+            }
         }
         if (!modes.writeCacheEnabled()) {
             device.flush();
@@ -410,7 +452,10 @@ final class BlockCommands {
             int p = 8 + 16 * i;
             long n = Cdb.u32(data, p + 8);
             if (n > 0) {
-                device.discard(Cdb.u64(data, p) * blockSize, n * blockSize);
+                long lba = Cdb.u64(data, p);
+                try (RangeLock.Range held = hold(lba, n, RangeLock.Mode.SHARED)) {
+                    device.discard(lba * blockSize, n * blockSize);
+                }
             }
         }
         if (!modes.writeCacheEnabled()) {
@@ -440,17 +485,14 @@ final class BlockCommands {
         }
         checkWritable();
         int half = count * blockSize;
-        atomic.lock();
-        try {
+        try (RangeLock.Range held = hold(lba, count, RangeLock.Mode.EXCLUSIVE)) {
             compareRange(lba, data.slice(0, half));
             device.write(lba * blockSize, data.slice(half, half), fua(cdb));
-        } finally {
-            atomic.unlock();
         }
         return ScsiResult.good();
     }
 
-    /** ORWRITE(16): the medium becomes (medium OR data-out), atomically with respect to CAW and ORWRITE. */
+    /** ORWRITE(16): the medium becomes (medium OR data-out), atomically with respect to every write. */
     ScsiResult orWrite(ScsiTask task) throws ScsiException, IOException {
         ByteBuffer cdb = task.cdb();
         checkProtect(cdb);
@@ -464,8 +506,7 @@ final class BlockCommands {
             return ScsiResult.good();
         }
         ByteBuffer medium = buffers.acquire(usable);
-        atomic.lock();
-        try {
+        try (RangeLock.Range held = hold(e.lba(), e.blocks(), RangeLock.Mode.EXCLUSIVE)) {
             medium.clear().limit(usable);
             device.read(e.lba() * blockSize, medium);
             for (int i = 0; i + 8 <= usable; i += 8) {
@@ -473,7 +514,6 @@ final class BlockCommands {
             }
             device.write(e.lba() * blockSize, medium.flip(), fua(cdb));
         } finally {
-            atomic.unlock();
             buffers.release(medium);
         }
         return ScsiResult.good();

@@ -4,6 +4,7 @@ import io.clonetarget.storage.device.BlockDevice;
 import io.clonetarget.storage.device.MediumErrorException;
 import io.clonetarget.storage.device.NoSpaceException;
 import io.clonetarget.storage.device.ReadOnlyException;
+import io.clonetarget.storage.lock.RangeLock;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import org.slf4j.Logger;
@@ -33,11 +34,20 @@ public final class BlockLogicalUnit implements LogicalUnit {
      * @param readOnly expose the unit write-protected even if the device is writable
      */
     public BlockLogicalUnit(String name, BlockDevice device, LunIdentity identity, boolean readOnly, BufferSource buffers) {
+        this(name, device, identity, readOnly, buffers, new RangeLock());
+    }
+
+    /**
+     * @param ranges the volume's write ranges, shared by every LUN that serves the volume (so
+     *     COMPARE AND WRITE is atomic against writes through any of them)
+     */
+    public BlockLogicalUnit(String name, BlockDevice device, LunIdentity identity, boolean readOnly, BufferSource buffers,
+                            RangeLock ranges) {
         this.name = name;
         this.device = device;
         this.identity = identity;
         this.readOnly = readOnly || device.isReadOnly();
-        this.io = new BlockCommands(device, modes, buffers, this::writeProtected);
+        this.io = new BlockCommands(device, modes, buffers, this::writeProtected, ranges);
     }
 
     public BlockDevice device() {
