@@ -1,7 +1,6 @@
 package io.clonetarget.storage.clone;
 
 import io.clonetarget.storage.device.BlockDevice;
-import io.clonetarget.storage.device.MediumErrorException;
 import io.clonetarget.storage.device.Ranges;
 import io.clonetarget.storage.device.ReadOnlyException;
 import io.clonetarget.storage.lock.RegionClaims;
@@ -11,7 +10,6 @@ import io.clonetarget.storage.meta.GroupCommitter;
 import io.clonetarget.storage.time.Clock;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -19,7 +17,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -85,7 +82,7 @@ public final class CloneVolume implements BlockDevice {
     private final GroupCommitter committer = new GroupCommitter(this::commitOnce);
     private final ScheduledExecutorService timer;
     private final Hydrator hydrator;
-    private final AtomicInteger userIo = new AtomicInteger();
+    private final CloneIo io;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
     private volatile CloneMode mode = CloneMode.READ_WRITE;
@@ -104,6 +101,10 @@ public final class CloneVolume implements BlockDevice {
         this.timer = Executors.newSingleThreadScheduledExecutor(
                 r -> Thread.ofPlatform().daemon().name("clone-" + name + "-commit").unstarted(r));
         this.hydrator = new Hydrator(this, settings.hydration(), clock);
+        this.io = new CloneIo(name, geometry, meta, claims, copier, source, dest, settings, hydrator, e -> {
+            LOG.error("clone {}: {}; hydration stopped", name, e.getMessage());
+            sourceError(e);
+        });
     }
 
     /** The clone's size for this source: the source's size rounded down to the block size. */
@@ -234,46 +235,7 @@ public final class CloneVolume implements BlockDevice {
     }
 
     int userIoInFlight() {
-        return userIo.get();
-    }
-
-    /** Takes the claim of a region, waiting for another holder; null when it is hydrated meanwhile. */
-    private RegionClaims.Claim claim(long region) {
-        return claims.claim(region, meta::isHydrated);
-    }
-
-    /** Makes sure a region is hydrated, copying it on this thread if needed. */
-    private void hydrate(long region) throws IOException {
-        RegionClaims.Claim c = claim(region);
-        if (c == null) {
-            return;
-        }
-        try {
-            copyClaimed(region);
-        } finally {
-            claims.release(c);
-        }
-    }
-
-    /** Copies one region whose claim the caller holds, and marks it. */
-    private void copyClaimed(long region) throws IOException {
-        try {
-            copier.copy(region, 1);
-        } catch (MediumErrorException e) {
-            throw e.isWrite() ? e : sourceFailure(e); // a failed destination write is not the source's
-        }
-        meta.markHydrated(region, 1);
-        hydrator.copied(geometry.bytes(region, 1));
-    }
-
-    /** Counts a failed source read of user I/O in the status, as a medium error for the caller. */
-    private MediumErrorException sourceFailure(IOException e) {
-        if (hydrator.noteError(e)) {
-            LOG.error("clone {}: {}; hydration stopped", name, e.getMessage());
-            sourceError(e);
-        }
-        return e instanceof MediumErrorException m ? m
-                : new MediumErrorException("clone " + name + ": source read failed: " + e.getMessage(), false, e);
+        return io.inFlight();
     }
 
     // ---- BlockDevice -----------------------------------------------------------------------
@@ -318,19 +280,6 @@ public final class CloneVolume implements BlockDevice {
         return settings.discardPassdown() && dest.discardZeroesData();
     }
 
-    private boolean allHydrated(long offset, long length) {
-        if (meta.allHydrated()) {
-            return true;
-        }
-        for (long r = geometry.regionOf(offset), last = geometry.regionOf(offset + Math.max(length, 1) - 1);
-             r <= last; r++) {
-            if (!meta.isHydrated(r)) {
-                return false;
-            }
-        }
-        return true;
-    }
-
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
         checkNotFailed();
@@ -339,55 +288,19 @@ public final class CloneVolume implements BlockDevice {
             dest.read(offset, dst);
             return;
         }
-        userIo.incrementAndGet();
-        try {
-            long end = offset + dst.remaining();
-            long pos = offset;
-            while (pos < end) {
-                long region = geometry.regionOf(pos);
-                boolean hydrated = meta.isHydrated(region);
-                if (!hydrated && settings.hydrateOnRead()) {
-                    hydrate(region);
-                    hydrated = true;
-                }
-                long runEnd = Math.min(end, geometry.end(region));
-                while (runEnd < end && meta.isHydrated(geometry.regionOf(runEnd)) == hydrated
-                        && (hydrated || !settings.hydrateOnRead())) {
-                    runEnd = Math.min(end, geometry.end(geometry.regionOf(runEnd)));
-                }
-                int n = (int) (runEnd - pos);
-                ByteBuffer part = dst.slice(dst.position(), n);
-                if (hydrated) {
-                    dest.read(pos, part);
-                } else {
-                    readSource(pos, part);
-                }
-                dst.position(dst.position() + n);
-                pos = runEnd;
-            }
-        } finally {
-            userIo.decrementAndGet();
-        }
-    }
-
-    private void readSource(long offset, ByteBuffer dst) throws IOException {
-        try {
-            source.read(offset, dst);
-        } catch (IOException e) {
-            throw sourceFailure(e);
-        }
+        io.read(offset, dst);
     }
 
     @Override
     public boolean tryRead(long offset, ByteBuffer dst) throws IOException {
         Ranges.check(this, offset, dst.remaining());
-        return !(mode instanceof CloneMode.Failed) && allHydrated(offset, dst.remaining()) && dest.tryRead(offset, dst);
+        return !(mode instanceof CloneMode.Failed) && io.allHydrated(offset, dst.remaining()) && dest.tryRead(offset, dst);
     }
 
     @Override
     public boolean tryWrite(long offset, ByteBuffer src) throws IOException {
         Ranges.check(this, offset, src.remaining());
-        return mode instanceof CloneMode.ReadWrite && allHydrated(offset, src.remaining())
+        return mode instanceof CloneMode.ReadWrite && io.allHydrated(offset, src.remaining())
                 && dest.tryWrite(offset, src);
     }
 
@@ -403,43 +316,7 @@ public final class CloneVolume implements BlockDevice {
             dest.write(offset, src, false);
             return;
         }
-        userIo.incrementAndGet();
-        // whole regions this write replaces, with their claims (held until the data is written);
-        // allocated only for writes that cover an unhydrated region whole
-        List<RegionClaims.Claim> whole = List.of();
-        boolean commitNeeded = false;
-        try {
-            long end = offset + length;
-            for (long r = geometry.regionOf(offset), last = geometry.lastRegion(offset, length); r <= last; r++) {
-                RegionClaims.Claim c = claim(r);
-                if (c != null && geometry.covers(r, offset, end)) {
-                    if (whole.isEmpty()) {
-                        whole = new ArrayList<>();
-                    }
-                    whole.add(c);
-                } else if (c != null) {
-                    try {
-                        copyClaimed(r);
-                    } finally {
-                        claims.release(c);
-                    }
-                }
-                // asked after the region is hydrated: only a commit whose superblock is durable counts
-                if (fua && !meta.isDurable(r)) {
-                    commitNeeded = true;
-                }
-            }
-            dest.write(offset, src, fua && !commitNeeded);
-            for (RegionClaims.Claim c : whole) {
-                meta.markHydrated(c.unit(), 1);
-            }
-        } finally {
-            for (RegionClaims.Claim c : whole) {
-                claims.release(c);
-            }
-            userIo.decrementAndGet();
-        }
-        if (commitNeeded) {
+        if (io.write(offset, src, fua)) {
             flush();
         }
     }
@@ -488,114 +365,29 @@ public final class CloneVolume implements BlockDevice {
 
     @Override
     public void discard(long offset, long length) throws IOException {
-        boolean passdown = settings.discardPassdown();
-        eachRegionPiece(offset, length, (r, from, to, whole) -> {
-            if (meta.isHydrated(r)) {
-                if (passdown) {
-                    dest.discard(from, to - from);
-                }
-            } else if (whole) {
-                // nothing to copy: the region's old content is what is being thrown away
-                coverWhole(r, () -> {
-                    if (passdown) {
-                        dest.discard(from, to - from);
-                    }
-                });
-            } else if (passdown) {
-                hydrate(r);
-                dest.writeZeroes(from, to - from);
-            }
-        });
+        checkWritable();
+        Ranges.check(this, offset, length);
+        io.discard(offset, length);
     }
 
     @Override
     public void writeZeroes(long offset, long length) throws IOException {
-        eachRegionPiece(offset, length, (r, from, to, whole) -> {
-            if (whole) {
-                coverWhole(r, () -> dest.writeZeroes(from, to - from));
-            } else {
-                hydrate(r);
-                dest.writeZeroes(from, to - from);
-            }
-        });
-    }
-
-    /** What {@link #eachRegionPiece} does with the part {@code [from, to)} of region {@code r}. */
-    @FunctionalInterface
-    private interface RegionPiece {
-        void apply(long r, long from, long to, boolean whole) throws IOException;
-    }
-
-    /** A writing command other than WRITE: checks, counts it as user I/O, and walks its regions. */
-    private void eachRegionPiece(long offset, long length, RegionPiece piece) throws IOException {
         checkWritable();
         Ranges.check(this, offset, length);
-        if (length == 0) {
-            return;
-        }
-        userIo.incrementAndGet();
-        try {
-            long end = offset + length;
-            for (long r = geometry.regionOf(offset), last = geometry.lastRegion(offset, length); r <= last; r++) {
-                long from = Math.max(offset, geometry.start(r));
-                long to = Math.min(end, geometry.end(r));
-                piece.apply(r, from, to, geometry.covers(r, from, to));
-            }
-        } finally {
-            userIo.decrementAndGet();
-        }
-    }
-
-    /** An action on the destination that may throw. */
-    @FunctionalInterface
-    private interface DestAction {
-        void run() throws IOException;
-    }
-
-    /**
-     * For an operation that replaces region {@code r} whole: runs it and marks the region
-     * hydrated without copying it (the region is claimed meanwhile, so no copy of it runs at the
-     * same time). A region that is hydrated by the time it is claimed just gets the operation.
-     */
-    private void coverWhole(long r, DestAction action) throws IOException {
-        RegionClaims.Claim c = claim(r);
-        if (c == null) {
-            action.run();
-            return;
-        }
-        try {
-            action.run();
-            meta.markHydrated(r, 1);
-        } finally {
-            claims.release(c);
-        }
+        io.writeZeroes(offset, length);
     }
 
     @Override
     public Extent extentAt(long offset) throws IOException {
         checkNotFailed();
         Ranges.check(this, offset, 0);
-        long size = geometry.size();
-        if (offset == size) {
-            return new Extent(offset, 0, true);
-        }
-        long region = geometry.regionOf(offset);
-        boolean hydrated = meta.isHydrated(region);
-        long runEnd = geometry.end(region);
-        while (runEnd < size && meta.isHydrated(geometry.regionOf(runEnd)) == hydrated) {
-            runEnd = geometry.end(geometry.regionOf(runEnd));
-        }
-        if (!hydrated) {
-            return new Extent(offset, runEnd - offset, true);
-        }
-        Extent e = dest.extentAt(offset);
-        return new Extent(offset, Math.min(e.length(), runEnd - offset), e.allocated());
+        return io.extentAt(offset);
     }
 
     @Override
     public void prefetch(long offset, long length) throws IOException {
         Ranges.check(this, offset, length);
-        if (allHydrated(offset, length)) {
+        if (io.allHydrated(offset, length)) {
             dest.prefetch(offset, length);
         }
     }

@@ -32,16 +32,12 @@ public final class FileBlockDevice implements BlockDevice {
     private final int physicalBlockSize;
     private final boolean readOnly;
     private final DeviceFence fence;
+    private final QuickTransfers quick;
     private volatile boolean dsyncWrites = true;
     private volatile boolean zeroRange = true;
     private volatile boolean punchHole = true;
     private volatile boolean seekData = true;
     private volatile boolean copyRange = true;
-    private volatile boolean nowaitReads = true;
-    private volatile boolean nowaitWrites = true;
-    private volatile long optimisticAllowedFrom = System.nanoTime();
-    private static final long OPTIMISTIC_LIMIT_NANOS = 2_000_000;
-    private static final long OPTIMISTIC_BACKOFF_SECONDS = 10;
     private static final long CLOSE_WAIT_SECONDS = 30;
 
     private FileBlockDevice(Path path, int fd, long size, int logicalBlockSize, boolean readOnly) {
@@ -52,6 +48,7 @@ public final class FileBlockDevice implements BlockDevice {
         this.physicalBlockSize = Math.max(logicalBlockSize, 4096);
         this.readOnly = readOnly;
         this.fence = new DeviceFence(path.toString());
+        this.quick = new QuickTransfers(path);
     }
 
     /**
@@ -212,13 +209,7 @@ public final class FileBlockDevice implements BlockDevice {
         return tryTransfer(offset, src, true);
     }
 
-    /**
-     * The non-blocking transfer behind {@link #tryRead} and {@link #tryWrite}. With RWF_NOWAIT the
-     * kernel declines what would wait. Where it has no RWF_NOWAIT for this file (buffered writes
-     * on ext4, reads on tmpfs) the transfer is made optimistically, because a cached read or a
-     * buffered write only waits when the kernel throttles dirty pages; a latency guard stops that
-     * for {@value #OPTIMISTIC_BACKOFF_SECONDS} s after any transfer slower than 2 ms.
-     */
+    /** The non-blocking transfer behind {@link #tryRead} and {@link #tryWrite} ({@link QuickTransfers}). */
     private boolean tryTransfer(long offset, ByteBuffer buffer, boolean write) throws IOException {
         if (!buffer.isDirect()) {
             return false;
@@ -226,50 +217,12 @@ public final class FileBlockDevice implements BlockDevice {
         Ranges.check(this, offset, buffer.remaining());
         fence.enter();
         try {
-            return tryTransferInside(offset, buffer, write);
+            return quick.transfer(fd, offset, buffer, write);
         } catch (NativeIoException e) {
             throw translate(e, write);
         } finally {
             fence.exit();
         }
-    }
-
-    private boolean tryTransferInside(long offset, ByteBuffer buffer, boolean write) throws NativeIoException {
-        int start = buffer.position();
-        long want = buffer.remaining();
-        boolean nowait = write ? nowaitWrites : nowaitReads;
-        if (nowait) {
-            long n = NativeIo.tryTransfer(fd, buffer, offset, write);
-            if (n == want) {
-                return true;
-            }
-            buffer.position(start);
-            if (n >= 0) {
-                return false;
-            }
-            if (write) {
-                nowaitWrites = false;
-            } else {
-                nowaitReads = false;
-            }
-        }
-        long now = System.nanoTime();
-        if (now - optimisticAllowedFrom < 0) {
-            return false;
-        }
-        if (write) {
-            NativeIo.pwrite(fd, buffer, offset);
-        } else if (NativeIo.pread(fd, buffer, offset) != want) {
-            buffer.position(start);
-            return false;
-        }
-        long took = System.nanoTime() - now;
-        if (took > OPTIMISTIC_LIMIT_NANOS) {
-            optimisticAllowedFrom = System.nanoTime() + OPTIMISTIC_BACKOFF_SECONDS * 1_000_000_000L;
-            LOG.debug("{}: a {} took {} us; no optimistic transfers for {} s", path, write ? "write" : "read",
-                    took / 1000, OPTIMISTIC_BACKOFF_SECONDS);
-        }
-        return true;
     }
 
     @Override
