@@ -2,8 +2,8 @@ package io.clonetarget.server;
 
 import io.clonetarget.config.ServerConfig;
 import io.clonetarget.config.VolumeConfig;
+import io.clonetarget.storage.clone.ClonePlan;
 import io.clonetarget.storage.device.FileBlockDevice;
-import io.clonetarget.storage.meta.MetadataInspection;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
@@ -99,23 +99,17 @@ final class VolumeChecks {
         Path metadata = Path.of(v.metadata());
         use(at + ".path", dest, true);
         use(at + ".metadata", metadata, true);
-        Meta meta = Meta.of(metadata);
+        ClonePlan plan;
+        try {
+            plan = ClonePlan.of(dest, metadata, v.overwriteDestination());
+        } catch (IOException | RuntimeException e) {
+            plan = null; // unreadable, typically because a running server holds it locked
+        }
         boolean destExists = Files.exists(dest);
         // a complete clone is opened without its source; an unknown one (in use) may be complete
-        Long sourceBytes = meta.complete() && destExists ? null : source(at, v, meta.known());
-        if (meta.valid()) {
-            if (!destExists && meta.hydrated() > 0) {
-                problems.add(at + ".path: " + dest + " does not exist, but its metadata " + metadata + " records "
-                        + meta.hydrated() + " hydrated regions; serving them from nothing is refused (remove the "
-                        + "metadata to start a new clone)");
-            }
-        } else if (meta.known() && (destExists || meta.exists()) && !v.overwriteDestination()) {
-            problems.add(destExists
-                    ? at + ".path: " + dest + " exists without valid clone metadata (" + meta.problem(metadata) + "); "
-                    + "set overwrite-destination = true to start a new clone over it (what it holds is lost), or "
-                    + "remove it"
-                    : at + ".metadata: " + meta.problem(metadata) + "; set overwrite-destination = true to start a new"
-                    + " clone in its place, or remove it");
+        Long sourceBytes = plan != null && plan.complete() ? null : source(at, v, plan != null);
+        if (plan != null && plan.action() == ClonePlan.Action.REFUSE) {
+            problems.add(at + (destExists ? ".path: " : ".metadata: ") + plan.problem());
         }
         if (destExists && sourceBytes != null && Files.isRegularFile(dest) && Files.size(dest) != sourceBytes) {
             problems.add(at + ".path: " + dest + " is " + Files.size(dest) + " bytes, but the source " + v.source()
@@ -124,54 +118,8 @@ final class VolumeChecks {
         if (!destExists) {
             canCreate(at + ".path", at + ".path", dest, sourceBytes != null ? sourceBytes : SMALL);
         }
-        if (!meta.exists()) {
+        if (!Files.exists(metadata)) {
             canCreate(at + ".metadata", at + ".metadata", metadata, SMALL);
-        }
-    }
-
-    /**
-     * What a clone's metadata file holds, as far as opening it read-only tells: nothing (missing
-     * or empty), something that is not valid metadata, or a valid clone with its hydrated regions.
-     * Unknown when it cannot be read, typically because a running server has it locked.
-     */
-    private record Meta(boolean exists, boolean known, MetadataInspection inspection) {
-        static Meta of(Path metadata) {
-            try {
-                if (!Files.exists(metadata)) {
-                    return new Meta(false, true, null);
-                }
-                if (Files.size(metadata) == 0) {
-                    return new Meta(true, true, null);
-                }
-                try (FileBlockDevice device = FileBlockDevice.open(metadata, true, 512)) {
-                    return new Meta(true, true, MetadataInspection.of(device));
-                }
-            } catch (IOException | RuntimeException e) {
-                return new Meta(true, false, null);
-            }
-        }
-
-        boolean valid() {
-            return inspection != null && inspection.opens();
-        }
-
-        long hydrated() {
-            return valid() ? inspection.hydratedRegions() : 0;
-        }
-
-        boolean complete() {
-            return valid() && inspection.hydratedRegions() == inspection.clone().regionCount();
-        }
-
-        String problem(Path metadata) {
-            if (!exists) {
-                return metadata + " does not exist";
-            }
-            if (inspection == null) {
-                return metadata + " is empty";
-            }
-            return metadata + " is not valid clone metadata" + (inspection.findings().isEmpty() ? ""
-                    : " (" + inspection.findings().getFirst() + ")");
         }
     }
 

@@ -54,7 +54,7 @@ public final class CloneFiles {
     }
 
     /**
-     * Opens (or creates) a clone.
+     * Opens (or creates) a clone, as {@link ClonePlan} decides from the files.
      *
      * @param overwriteDestination start a new clone over a destination (and metadata file) that
      *     has no valid metadata, instead of refusing; valid metadata is always opened as it is
@@ -63,14 +63,17 @@ public final class CloneFiles {
      */
     public static CloneVolume open(String name, String sourceLocation, Path dest, Path metadata,
                                    CloneVolume.Settings settings, boolean overwriteDestination) throws IOException {
-        MetaState state = inspect(metadata);
-        if (state.complete() && Files.exists(dest)) {
+        ClonePlan plan = ClonePlan.of(dest, metadata, overwriteDestination);
+        if (plan.action() == ClonePlan.Action.OPEN && plan.complete()) {
             LOG.info("clone {}: fully hydrated; the source {} is not opened", name, sourceLocation);
-            return open(name, new DetachedSource(state.inspection().clone()), dest, metadata, settings, state, false);
+            return open(name, new DetachedSource(plan.inspection().clone()), dest, metadata, settings, plan);
+        }
+        if (plan.action() == ClonePlan.Action.REFUSE) {
+            throw new IOException("clone " + name + ": " + plan.problem());
         }
         CloneSource source = openSource(sourceLocation);
         try {
-            return open(name, source, dest, metadata, settings, state, overwriteDestination);
+            return open(name, source, dest, metadata, settings, plan);
         } catch (IOException | RuntimeException e) {
             source.close();
             throw e;
@@ -80,59 +83,19 @@ public final class CloneFiles {
     /** Opens (or creates) a clone of an open source; nothing is overwritten. */
     public static CloneVolume open(String name, CloneSource source, Path dest, Path metadata,
                                    CloneVolume.Settings settings) throws IOException {
-        return open(name, source, dest, metadata, settings, inspect(metadata), false);
-    }
-
-    /** What the metadata file holds. */
-    private record MetaState(boolean exists, MetadataInspection inspection) {
-        boolean valid() {
-            return inspection != null && inspection.opens();
-        }
-
-        boolean complete() {
-            return valid() && inspection.hydratedRegions() == inspection.clone().regionCount();
-        }
-
-        /** Why it is not valid, in words. */
-        String problem(Path metadata) {
-            if (!exists) {
-                return metadata + " does not exist";
-            }
-            if (inspection == null) {
-                return metadata + " is empty";
-            }
-            return metadata + " is not valid clone metadata (" + (inspection.findings().isEmpty() ? "no clone"
-                    : inspection.findings().getFirst().toString()) + ")";
-        }
-    }
-
-    private static MetaState inspect(Path metadata) throws IOException {
-        if (!Files.exists(metadata)) {
-            return new MetaState(false, null);
-        }
-        if (Files.size(metadata) == 0) {
-            return new MetaState(true, null);
-        }
-        try (FileBlockDevice m = FileBlockDevice.open(metadata, true, 512)) {
-            return new MetaState(true, MetadataInspection.of(m));
-        }
+        return open(name, source, dest, metadata, settings, ClonePlan.of(dest, metadata, false));
     }
 
     private static CloneVolume open(String name, CloneSource source, Path dest, Path metadata,
-                                    CloneVolume.Settings settings, MetaState state, boolean overwrite)
-            throws IOException {
+                                    CloneVolume.Settings settings, ClonePlan plan) throws IOException {
         long size = CloneVolume.sizeOf(source, settings);
-        boolean destExists = Files.exists(dest);
-        if (state.valid()) {
-            if (!destExists) {
-                if (state.inspection().hydratedRegions() > 0) {
-                    throw new IOException("clone " + name + ": metadata " + metadata + " exists but the destination "
-                            + dest + " does not; refusing to serve hydrated regions from nothing (remove the "
-                            + "metadata to start over)");
-                }
+        switch (plan.action()) {
+            case REFUSE -> throw new IOException("clone " + name + ": " + plan.problem());
+            case OPEN -> growForUpgrade(name, metadata, plan.inspection());
+            case CREATE_DESTINATION -> {
                 // an interrupted creation (metadata made, destination not yet): nothing was ever hydrated;
                 // check that this is the clone the metadata describes before making anything
-                CloneInfo info = state.inspection().clone();
+                CloneInfo info = plan.inspection().clone();
                 source.checkSame(info.source());
                 if (info.targetSize() != size) {
                     throw new IOException("clone " + name + ": the metadata describes " + info.targetSize()
@@ -141,25 +104,18 @@ public final class CloneFiles {
                 LOG.info("clone {}: creating the destination {} for existing metadata with nothing hydrated", name,
                         dest);
                 DurableFiles.createSparse(dest, size, settings.logicalBlockSize());
+                growForUpgrade(name, metadata, plan.inspection());
             }
-            growForUpgrade(name, metadata, state.inspection());
-            return openFiles(name, source, dest, metadata, settings, size);
-        }
-        if (destExists || state.exists()) {
-            if (!overwrite) {
-                throw new IOException("clone " + name + ": " + (destExists ? "the destination " + dest + " exists but "
-                        : "") + state.problem(metadata) + "; " + (destExists ? "it may hold data, so it is not "
-                        + "formatted over. " : "nothing is formatted over it. ") + "To start a new clone over it "
-                        + "(the destination's contents are then ignored and overwritten by hydration), set "
-                        + "overwrite-destination = true for this volume (--clone ...,overwrite-destination); to "
-                        + "rebuild damaged metadata, run clonetarget metadata repair; or remove the files");
+            case CREATE, OVERWRITE -> {
+                if (plan.action() == ClonePlan.Action.OVERWRITE) {
+                    LOG.warn("clone {}: starting a new clone over {}{}, as overwrite-destination says", name, dest,
+                            plan.metadataExists() ? " and " + metadata : "");
+                }
+                createMetadata(source, metadata, settings, plan.metadataExists());
+                if (!plan.destinationExists()) {
+                    DurableFiles.createSparse(dest, size, settings.logicalBlockSize());
+                }
             }
-            LOG.warn("clone {}: starting a new clone over {} ({}), as overwrite-destination says", name, dest,
-                    state.problem(metadata));
-        }
-        createMetadata(source, metadata, settings, state.exists());
-        if (!destExists) {
-            DurableFiles.createSparse(dest, size, settings.logicalBlockSize());
         }
         return openFiles(name, source, dest, metadata, settings, size);
     }

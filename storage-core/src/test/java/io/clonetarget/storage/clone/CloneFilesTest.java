@@ -147,7 +147,7 @@ class CloneFilesTest {
         Files.delete(dest);
         byte[] before = Files.readAllBytes(meta);
         IOException e = assertThrows(IOException.class, () -> open(true));
-        assertTrue(e.getMessage().contains("exists but the destination"), e.getMessage());
+        assertTrue(e.getMessage().contains("records 1 hydrated regions but the destination"), e.getMessage());
         assertArrayEquals(before, Files.readAllBytes(meta));
         assertFalse(Files.exists(dest));
     }

@@ -86,9 +86,9 @@ class ConfigCheckTest {
         assertTrue(e.contains("volume[3].source: " + dir.resolve("no-such-golden.img") + " does not exist (line 15)"), e);
         assertTrue(e.contains("volume[4].read-only: " + dir.resolve("ro.img") + " does not exist, and a read-only volume"
                 + " is never created; create the file first, or drop read-only to create it with size 1M (line 21)"), e);
-        assertTrue(e.contains("volume[5].path: " + dir.resolve("vm.img") + " exists without valid clone metadata ("
-                + dir.resolve("vm.img.meta") + " does not exist); set overwrite-destination = true to start a new"
-                + " clone over it (what it holds is lost), or remove it (line 26)"), e);
+        assertTrue(e.contains("volume[5].path: the destination " + dir.resolve("vm.img") + " exists but "
+                + dir.resolve("vm.img.meta") + " does not exist; it may hold data, so it is not formatted over."), e);
+        assertTrue(e.contains("set overwrite-destination = true for this volume"), e);
         assertTrue(e.contains("volume[6].path: cannot create " + dir.resolve("plain/x.img") + ": "
                 + dir.resolve("plain") + " is not a directory (line 29)"), e);
         assertEquals(before, files(), "nothing created, nothing left behind");

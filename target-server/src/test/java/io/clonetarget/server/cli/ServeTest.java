@@ -135,7 +135,7 @@ class ServeTest {
                 .volume("lun0").overwriteDestination());
         assertEquals(ExitCodes.CONFIG, run("serve", "--listen", "127.0.0.1:0", "--state-dir", dir.toString(),
                 "--clone", clone));
-        assertTrue(err.toString().contains("volume[0].path: " + dest + " exists without valid clone metadata"),
+        assertTrue(err.toString().contains("volume[0].path: the destination " + dest + " exists but"),
                 err.toString());
         assertEquals(ExitCodes.USAGE, run("serve", "--clone", clone + ",overwrite-destination=maybe"));
         assertTrue(err.toString().contains("--clone: overwrite-destination=maybe is not yes/no"), err.toString());
