@@ -84,8 +84,10 @@ class HttpSourceIT {
             CloneIT.randomImage(golden, SIZE, 13);
             ServerConfig config = config(dir, nginx.url("golden.img"), hydration("0", true));
             try (TestTarget t = TestTarget.start(dir, config, Volumes::open)) {
-                Thread.sleep(1100); // a new mtime, so nginx's ETag changes
+                java.nio.file.attribute.FileTime before = Files.getLastModifiedTime(golden);
                 CloneIT.randomImage(golden, SIZE, 14);
+                // a later mtime (nginx's ETag is mtime and size), without waiting for the clock to move
+                Files.setLastModifiedTime(golden, java.nio.file.attribute.FileTime.fromMillis(before.toMillis() + 5000));
                 AdminClient.call(t.server.adminSocket(), "clone-resume", null);
                 long deadline = System.nanoTime() + 20_000_000_000L;
                 while (!status(t).path("state").asText().equals("stopped") && System.nanoTime() < deadline) {
@@ -107,6 +109,14 @@ class HttpSourceIT {
         }
     }
 
+    private static JsonNode statusOrNull(TestTarget t) {
+        try {
+            return status(t);
+        } catch (Exception e) {
+            return null;
+        }
+    }
+
     @Test
     void theServerGoingAwayIsReportedAndHydrationRecoversWhenItReturns() throws Exception {
         try (Nginx nginx = new Nginx(dir.resolve("nginx"))) {
@@ -114,9 +124,12 @@ class HttpSourceIT {
             CloneIT.randomImage(golden, SIZE, 15);
             try (TestTarget t = TestTarget.start(dir, config(dir, nginx.url("golden.img"), hydration("4M", false)),
                     Volumes::open)) {
-                Thread.sleep(500);
+                io.clonetarget.storage.testing.Await.until(Duration.ofSeconds(20), () -> "hydration started",
+                        () -> statusOrNull(t) != null && statusOrNull(t).path("hydrated_regions").asLong() > 0);
                 nginx.stop();
-                Thread.sleep(1500);
+                io.clonetarget.storage.testing.Await.until(Duration.ofSeconds(20), () -> "retrying: " + statusOrNull(t),
+                        () -> statusOrNull(t) != null && statusOrNull(t).path("errors").asLong() > 0
+                                && statusOrNull(t).path("state").asText().equals("retrying"));
                 JsonNode s = status(t);
                 assertTrue(s.path("errors").asLong() > 0, "errors are counted: " + s);
                 assertEquals("retrying", s.path("state").asText(), s.toString());
