@@ -96,6 +96,19 @@ public final class ConfigValidator {
             }
         }
         range("server.io-threads", s.ioThreads(), 1, 1024, problems);
+        LimitsSection l = s.limits();
+        range("server.limits.max-connections", l.maxConnections(), 1, 1_000_000, problems);
+        range("server.limits.max-pending-logins", l.maxPendingLogins(), 1, 1_000_000, problems);
+        range("server.limits.max-connections-per-address", l.maxConnectionsPerAddress(), 1, 1_000_000, problems);
+        if (l.sendTimeout().duration().isZero()) {
+            problems.add("server.limits.send-timeout: must be more than 0s");
+        }
+        if (l.sessionData().bytes() < (1L << 20)) {
+            problems.add("server.limits.session-data: " + l.sessionData() + " is less than the 1M a session needs");
+        } else if (l.serverData().bytes() < l.sessionData().bytes()) {
+            problems.add("server.limits.server-data: " + l.serverData() + " is less than server.limits.session-data "
+                    + l.sessionData());
+        }
         if (s.nopInterval().duration().isZero() == false && s.nopTimeout().duration().isZero()) {
             problems.add("server.nop-timeout: must be more than 0s when nop-interval is set");
         }

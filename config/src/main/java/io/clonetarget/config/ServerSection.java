@@ -11,9 +11,10 @@ import java.util.List;
  * @param loginTimeout a connection that has not logged in by then is closed
  * @param nopInterval idle time before a NOP-In ping ({@code 0s}: never)
  * @param nopTimeout a ping unanswered this long closes the connection
+ * @param limits what initiators can make the server spend ({@code [server.limits]})
  */
 public record ServerSection(List<String> listen, String stateDir, Integer ioThreads, Interval loginTimeout,
-                            Interval nopInterval, Interval nopTimeout) {
+                            Interval nopInterval, Interval nopTimeout, LimitsSection limits) {
     public static final String DEFAULT_LISTEN = "127.0.0.1:3260";
 
     public ServerSection {
@@ -22,17 +23,24 @@ public record ServerSection(List<String> listen, String stateDir, Integer ioThre
         loginTimeout = loginTimeout == null ? Interval.ofSeconds(30) : loginTimeout;
         nopInterval = nopInterval == null ? Interval.ofSeconds(15) : nopInterval;
         nopTimeout = nopTimeout == null ? Interval.ofSeconds(30) : nopTimeout;
+        limits = limits == null ? LimitsSection.defaults() : limits;
+    }
+
+    /** Without {@code [server.limits]}: the default limits. */
+    public ServerSection(List<String> listen, String stateDir, Integer ioThreads, Interval loginTimeout,
+                         Interval nopInterval, Interval nopTimeout) {
+        this(listen, stateDir, ioThreads, loginTimeout, nopInterval, nopTimeout, null);
     }
 
     public static ServerSection defaults() {
-        return new ServerSection(null, null, null, null, null, null);
+        return new ServerSection(null, null, null, null, null, null, null);
     }
 
     public ServerSection withListen(List<String> addresses) {
-        return new ServerSection(addresses, stateDir, ioThreads, loginTimeout, nopInterval, nopTimeout);
+        return new ServerSection(addresses, stateDir, ioThreads, loginTimeout, nopInterval, nopTimeout, limits);
     }
 
     public ServerSection withStateDir(String dir) {
-        return new ServerSection(listen, dir, ioThreads, loginTimeout, nopInterval, nopTimeout);
+        return new ServerSection(listen, dir, ioThreads, loginTimeout, nopInterval, nopTimeout, limits);
     }
 }

@@ -1,8 +1,10 @@
 package io.clonetarget.server;
 
 import io.clonetarget.config.ChapConfig;
+import io.clonetarget.config.DigestPolicy;
 import io.clonetarget.config.Endpoint;
 import io.clonetarget.config.IscsiSection;
+import io.clonetarget.config.LimitsSection;
 import io.clonetarget.config.LunConfig;
 import io.clonetarget.config.SecretFiles;
 import io.clonetarget.config.ServerConfig;
@@ -10,10 +12,12 @@ import io.clonetarget.config.TargetConfig;
 import io.clonetarget.config.VolumeConfig;
 import io.clonetarget.server.admin.AdminSocket;
 import io.clonetarget.server.login.ChapCredentials;
+import io.clonetarget.server.login.DigestUse;
 import io.clonetarget.server.login.TargetSettings;
 import io.clonetarget.server.scsi.BlockLogicalUnit;
 import io.clonetarget.server.scsi.LogicalUnit;
 import io.clonetarget.server.session.Connection;
+import io.clonetarget.server.session.ConnectionLimits;
 import io.clonetarget.server.session.ServerContext;
 import io.clonetarget.server.target.TargetNode;
 import io.clonetarget.server.transport.BufferPool;
@@ -70,7 +74,11 @@ public final class TargetServer implements AutoCloseable {
         IscsiSection i = config.iscsi();
         TargetSettings settings = new TargetSettings((int) i.maxRecvDataSegmentLength().bytes(),
                 (int) i.maxBurstLength().bytes(), (int) i.firstBurstLength().bytes(), i.initialR2t(),
-                i.immediateData(), i.maxOutstandingR2t(), 2, 20, i.headerDigest(), i.dataDigest(), i.commandWindow());
+                i.immediateData(), i.maxOutstandingR2t(), 2, 20, digest(i.headerDigest()), digest(i.dataDigest()),
+                i.commandWindow(), digest(i.discoveryHeaderDigest()), digest(i.discoveryDataDigest()));
+        LimitsSection l = config.server().limits();
+        ConnectionLimits limits = new ConnectionLimits(l.maxConnections(), l.maxPendingLogins(),
+                l.maxConnectionsPerAddress(), l.sendTimeout().duration(), l.sessionData().bytes(), l.serverData().bytes());
         int threads = config.server().ioThreads();
         AtomicInteger n = new AtomicInteger();
         this.commands = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
@@ -79,7 +87,17 @@ public final class TargetServer implements AutoCloseable {
         this.timers = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().daemon().name("iscsi-timer").unstarted(r));
         ServerContext.Timeouts timeouts = new ServerContext.Timeouts(config.server().loginTimeout().duration(),
                 config.server().nopInterval().duration(), config.server().nopTimeout().duration());
-        this.context = new ServerContext(settings, timeouts, commands, background, timers, new BufferPool(256L << 20));
+        this.context = new ServerContext(settings, timeouts, limits, commands, background, timers,
+                new BufferPool(256L << 20));
+    }
+
+    /** The login code's digest rule for the configuration's (the login code does not know the config module). */
+    private static DigestUse digest(DigestPolicy p) {
+        return switch (p) {
+            case OFF -> DigestUse.OFF;
+            case ALLOWED -> DigestUse.ALLOWED;
+            case REQUIRED -> DigestUse.REQUIRED;
+        };
     }
 
     /**
@@ -152,7 +170,7 @@ public final class TargetServer implements AutoCloseable {
             return;
         }
         try {
-            new Connection(channel, context).start();
+            new Connection(channel, context).start(); // refused or evicting: it closes what it must
         } catch (IOException e) {
             LOG.warn("cannot set up connection: {}", e.getMessage());
             try {

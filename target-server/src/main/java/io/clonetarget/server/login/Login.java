@@ -1,5 +1,6 @@
 package io.clonetarget.server.login;
 
+import io.clonetarget.server.log.LogText;
 import io.clonetarget.server.pdu.TextSegment.Pair;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -76,7 +77,7 @@ public final class Login {
             }
             for (String k : List.of("InitiatorName", "SessionType", "TargetName")) {
                 if (keys.containsKey(k)) {
-                    throw new LoginException(LoginStatus.INITIATOR_ERROR, k + " declared twice");
+                    throw new LoginException(LoginStatus.INITIATOR_ERROR, LogText.of(k) + " declared twice");
                 }
             }
         }
@@ -141,18 +142,20 @@ public final class Login {
         switch (type) {
             case "Normal" -> discovery = false;
             case "Discovery" -> discovery = true;
-            default -> throw new LoginException(LoginStatus.SESSION_TYPE_NOT_SUPPORTED, "SessionType=" + type);
+            default -> throw new LoginException(LoginStatus.SESSION_TYPE_NOT_SUPPORTED, "SessionType="
+                    + LogText.of(type));
         }
+        negotiation.setDiscovery(discovery);
         if (!discovery) {
             String name = keys.get("TargetName");
             if (name == null || name.isEmpty()) {
                 throw new LoginException(LoginStatus.MISSING_PARAMETER, "no TargetName for a normal session");
             }
             target = context.findTarget(name).orElseThrow(
-                    () -> new LoginException(LoginStatus.NOT_FOUND, "no target named " + name));
+                    () -> new LoginException(LoginStatus.NOT_FOUND, "no target named " + LogText.of(name)));
             if (!target.admits(initiatorName)) {
                 throw new LoginException(LoginStatus.AUTHORIZATION_FAILURE,
-                        initiatorName + " is not allowed on " + name);
+                        LogText.of(initiatorName) + " is not allowed on " + name);
             }
         }
     }
@@ -181,7 +184,8 @@ public final class Login {
             }
             algorithm = Chap.choose(chapA);
             if (algorithm == null) {
-                throw new LoginException(LoginStatus.AUTHENTICATION_FAILURE, "no supported CHAP_A in " + chapA);
+                throw new LoginException(LoginStatus.AUTHENTICATION_FAILURE, "no supported CHAP_A in "
+                        + LogText.of(chapA));
             }
             chapIdentifier = Chap.identifier();
             chapChallenge = Chap.challenge(algorithm);
@@ -220,7 +224,8 @@ public final class Login {
         }
         if (!name.equals(required.user())
                 || !Chap.verify(algorithm, chapIdentifier, required.secret(), chapChallenge, received)) {
-            throw new LoginException(LoginStatus.AUTHENTICATION_FAILURE, "CHAP authentication failed for user " + name);
+            throw new LoginException(LoginStatus.AUTHENTICATION_FAILURE, "CHAP authentication failed for user "
+                    + LogText.of(name));
         }
         String idText = keys.get("CHAP_I");
         String challengeText = keys.get("CHAP_C");
@@ -258,7 +263,8 @@ public final class Login {
         Map<String, String> map = new LinkedHashMap<>();
         for (Pair p : pairs) {
             if (map.put(p.key(), p.value()) != null) {
-                throw new LoginException(LoginStatus.INITIATOR_ERROR, "key " + p.key() + " appears twice in one request");
+                throw new LoginException(LoginStatus.INITIATOR_ERROR, "key " + LogText.of(p.key())
+                        + " appears twice in one request");
             }
         }
         return map;

@@ -1,6 +1,5 @@
 package io.clonetarget.server.login;
 
-import io.clonetarget.config.DigestPolicy;
 import io.clonetarget.server.pdu.TextSegment.Pair;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -68,6 +67,7 @@ public final class Negotiation {
     }
 
     private final TargetSettings ours;
+    private boolean discovery;
     private final Map<String, String> agreed = new HashMap<>();
     private final Set<String> seen = new HashSet<>();
     private boolean declaredMaxRecv;
@@ -89,7 +89,8 @@ public final class Negotiation {
                 continue;
             }
             if (!seen.add(p.key())) {
-                throw new LoginException(LoginStatus.INITIATOR_ERROR, "key " + p.key() + " offered twice");
+                throw new LoginException(LoginStatus.INITIATOR_ERROR, "key " + io.clonetarget.server.log.LogText.of(p.key())
+                        + " offered twice");
             }
             String answer = answerOne(p.key(), p.value());
             if (answer != null) {
@@ -128,8 +129,8 @@ public final class Negotiation {
 
     private String list(String name, String value) {
         List<String> acceptable = switch (name) {
-            case "HeaderDigest" -> digestChoices(ours.headerDigest());
-            case "DataDigest" -> digestChoices(ours.dataDigest());
+            case "HeaderDigest" -> digestChoices(ours.headerDigest(discovery));
+            case "DataDigest" -> digestChoices(ours.dataDigest(discovery));
             case "TaskReporting" -> List.of("RFC3720");
             default -> throw new IllegalStateException(name);
         };
@@ -142,7 +143,12 @@ public final class Negotiation {
         return REJECT;
     }
 
-    private static List<String> digestChoices(DigestPolicy policy) {
+    /** The session is a discovery session: its digests follow the discovery rules. */
+    public void setDiscovery(boolean discovery) {
+        this.discovery = discovery;
+    }
+
+    private static List<String> digestChoices(DigestUse policy) {
         return switch (policy) {
             case OFF -> List.of("None");
             case ALLOWED -> List.of("CRC32C", "None");
@@ -156,11 +162,12 @@ public final class Negotiation {
      */
     public void checkRequirements() throws LoginException {
         SessionParameters p = result();
-        if (ours.headerDigest() == DigestPolicy.REQUIRED && !p.headerDigest()) {
-            throw new LoginException(LoginStatus.INITIATOR_ERROR, "this target requires CRC32C header digests");
+        String who = discovery ? "discovery sessions of this target require" : "this target requires";
+        if (ours.headerDigest(discovery) == DigestUse.REQUIRED && !p.headerDigest()) {
+            throw new LoginException(LoginStatus.INITIATOR_ERROR, who + " CRC32C header digests");
         }
-        if (ours.dataDigest() == DigestPolicy.REQUIRED && !p.dataDigest()) {
-            throw new LoginException(LoginStatus.INITIATOR_ERROR, "this target requires CRC32C data digests");
+        if (ours.dataDigest(discovery) == DigestUse.REQUIRED && !p.dataDigest()) {
+            throw new LoginException(LoginStatus.INITIATOR_ERROR, who + " CRC32C data digests");
         }
     }
 

@@ -1,7 +1,5 @@
 package io.clonetarget.server.login;
 
-import io.clonetarget.config.DigestPolicy;
-
 /**
  * What this target offers in negotiation: the values it prefers and the limits it accepts.
  * The defaults are the fast ones of {@code clients.md}: no initial R2T, immediate data,
@@ -15,9 +13,13 @@ import io.clonetarget.config.DigestPolicy;
  * @param maxOutstandingR2T R2Ts per task this target may have outstanding (result: minimum)
  * @param defaultTime2Wait seconds (result: maximum)
  * @param defaultTime2Retain seconds (result: minimum)
- * @param headerDigest whether CRC32C header digests may, must or must not be used
+ * @param headerDigest whether CRC32C header digests may, must or must not be used on normal sessions
  * @param dataDigest the same for data digests
  * @param commandWindow the CmdSN window a session gets
+ * @param discoveryHeaderDigest the header digest rule of discovery sessions: its own, because an
+ *     initiator may have no digest setting for discovery (open-iscsi has none), so a target that
+ *     requires digests on normal sessions must not lock such hosts out of SendTargets
+ * @param discoveryDataDigest the same for data digests
  */
 public record TargetSettings(
         int maxRecvDataSegmentLength,
@@ -28,9 +30,11 @@ public record TargetSettings(
         int maxOutstandingR2T,
         int defaultTime2Wait,
         int defaultTime2Retain,
-        DigestPolicy headerDigest,
-        DigestPolicy dataDigest,
-        int commandWindow) {
+        DigestUse headerDigest,
+        DigestUse dataDigest,
+        int commandWindow,
+        DigestUse discoveryHeaderDigest,
+        DigestUse discoveryDataDigest) {
 
     public static final int MIN_SEGMENT = 512;
     public static final int MAX_SEGMENT = 16_777_215;
@@ -55,9 +59,28 @@ public record TargetSettings(
         }
     }
 
+    /** Discovery sessions allow digests without requiring them. */
+    public TargetSettings(int maxRecvDataSegmentLength, int maxBurstLength, int firstBurstLength, boolean initialR2T,
+                          boolean immediateData, int maxOutstandingR2T, int defaultTime2Wait, int defaultTime2Retain,
+                          DigestUse headerDigest, DigestUse dataDigest, int commandWindow) {
+        this(maxRecvDataSegmentLength, maxBurstLength, firstBurstLength, initialR2T, immediateData, maxOutstandingR2T,
+                defaultTime2Wait, defaultTime2Retain, headerDigest, dataDigest, commandWindow, DigestUse.ALLOWED,
+                DigestUse.ALLOWED);
+    }
+
     /** The fast defaults. */
     public static TargetSettings defaults() {
-        return new TargetSettings(262_144, 16_776_192, 262_144, false, true, 16, 2, 20, DigestPolicy.ALLOWED,
-                DigestPolicy.ALLOWED, 256);
+        return new TargetSettings(262_144, 16_776_192, 262_144, false, true, 16, 2, 20, DigestUse.ALLOWED,
+                DigestUse.ALLOWED, 256);
+    }
+
+    /** The header digest rule for a normal or a discovery session. */
+    public DigestUse headerDigest(boolean discovery) {
+        return discovery ? discoveryHeaderDigest : headerDigest;
+    }
+
+    /** The data digest rule for a normal or a discovery session. */
+    public DigestUse dataDigest(boolean discovery) {
+        return discovery ? discoveryDataDigest : dataDigest;
     }
 }

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -21,6 +22,15 @@ import org.slf4j.LoggerFactory;
  * thread, saving two thread switches on the latency-bound path (a reader blocked on a full socket
  * only delays its own connection). StatSN, ExpCmdSN and MaxCmdSN are stamped and digests computed
  * under the write lock right before the bytes leave, so numbers are in wire order.
+ *
+ * <p>Before {@link #start} (during login) there is no writer thread: every PDU is written on the
+ * calling thread (the connection's reader, the only sender then), so a connection that never
+ * logs in costs no thread here.
+ *
+ * <p>Bounded: the bytes queued are counted ({@link #queuedBytes}), the reader stops producing
+ * while they pass a mark ({@link #awaitBelow}), and the connection closes an initiator that
+ * takes nothing for too long ({@link #stalledNanos}). Data-in buffers are already bounded by the
+ * data budget; the mark bounds what the reader itself produces (NOP-In echoes, R2Ts, rejects).
  */
 public final class Outbox {
     private static final Logger LOG = LoggerFactory.getLogger(Outbox.class);
@@ -38,6 +48,8 @@ public final class Outbox {
     private final GatheringByteChannel channel;
     private final String name;
     private final LinkedBlockingQueue<OutboundPdu> queue = new LinkedBlockingQueue<>();
+    private final AtomicLong queued = new AtomicLong();
+    private volatile long lastProgress = System.nanoTime();
     private final Digest digest = new Digest();
     private final Consumer<IOException> onFailure;
     private volatile CommandWindow window;
@@ -55,9 +67,62 @@ public final class Outbox {
         this.onFailure = onFailure;
     }
 
-    /** Starts the writer thread. */
-    public void start() {
-        thread = Thread.ofPlatform().daemon().name("iscsi-tx-" + name).start(this::run);
+    /**
+     * Starts the writer thread: a platform thread for a normal session (the latency-bound path),
+     * a virtual one for a discovery session.
+     */
+    public void start(boolean platform) {
+        Thread.Builder builder = platform ? Thread.ofPlatform().daemon() : Thread.ofVirtual();
+        thread = builder.name("iscsi-tx-" + name).start(this::run);
+    }
+
+    /** Bytes queued and not yet written. */
+    public long queuedBytes() {
+        return queued.get();
+    }
+
+    /**
+     * Nanoseconds since the writer last made progress while something is queued (0 when nothing
+     * waits): how long the initiator has not been taking what is sent.
+     */
+    public long stalledNanos(long now) {
+        return queued.get() > 0 ? Math.max(0, now - lastProgress) : 0;
+    }
+
+    /**
+     * Waits until fewer than {@code bytes} are queued, for at most {@code timeoutNanos}.
+     *
+     * @return false when the queue did not drain in time (the initiator does not read)
+     */
+    public boolean awaitBelow(long bytes, long timeoutNanos) throws InterruptedException {
+        if (queued.get() < bytes) {
+            return true;
+        }
+        long deadline = System.nanoTime() + timeoutNanos;
+        synchronized (queued) {
+            while (queued.get() >= bytes && !dead) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                TimeUnit.NANOSECONDS.timedWait(queued, Math.min(left, 50_000_000L));
+            }
+        }
+        return true;
+    }
+
+    private static long size(OutboundPdu pdu) {
+        ByteBuffer d = pdu.data();
+        return pdu.headerLength() + (d == null ? 0 : d.remaining());
+    }
+
+    private void written(long bytes) {
+        lastProgress = System.nanoTime();
+        if (queued.addAndGet(-bytes) < (1L << 20)) {
+            synchronized (queued) {
+                queued.notifyAll();
+            }
+        }
     }
 
     /** Sets the first StatSN; only before the first response is queued. */
@@ -76,14 +141,48 @@ public final class Outbox {
         this.dataDigest = data;
     }
 
-    /** Queues a PDU. After the connection died the PDU is completed (released) at once. */
+    /**
+     * Queues a PDU (before {@link #start}: writes it on this thread). After the connection died
+     * the PDU is completed (released) at once.
+     */
     public void send(OutboundPdu pdu) {
         if (dead) {
             pdu.completed();
             return;
         }
+        if (thread == null) {
+            sendNow(pdu);
+            return;
+        }
+        queued.addAndGet(size(pdu));
         queue.add(pdu);
         if (dead && queue.remove(pdu)) {
+            queued.addAndGet(-size(pdu));
+            pdu.completed();
+        }
+    }
+
+    /**
+     * Writes one PDU on this thread, before the writer is started (login): the final login
+     * response goes this way, so that digests can be switched on right after its last byte,
+     * exactly at the boundary RFC 7143 section 13.1 gives, before any other PDU can be sent.
+     */
+    public void sendNow(OutboundPdu pdu) {
+        if (thread != null) {
+            throw new IllegalStateException("the writer runs; use send");
+        }
+        writing.lock();
+        try {
+            if (!dead) {
+                ByteBuffer[] iov = new ByteBuffer[3];
+                writeFully(iov, prepare(pdu, iov, 0));
+                lastProgress = System.nanoTime();
+            }
+        } catch (IOException e) {
+            dead = true;
+            onFailure.accept(e);
+        } finally {
+            writing.unlock();
             pdu.completed();
         }
     }
@@ -93,6 +192,12 @@ public final class Outbox {
      * else queues them (in order). For the connection's reader thread only.
      */
     public void sendDirect(List<OutboundPdu> pdus) {
+        if (thread == null) {
+            for (OutboundPdu pdu : pdus) {
+                sendNow(pdu);
+            }
+            return;
+        }
         if (!dead && queue.isEmpty() && writing.tryLock()) {
             boolean failed = false;
             try {
@@ -103,6 +208,7 @@ public final class Outbox {
                         n = prepare(pdu, iov, n);
                     }
                     writeFully(iov, n);
+                    lastProgress = System.nanoTime();
                     for (OutboundPdu pdu : pdus) {
                         pdu.completed();
                     }
@@ -120,7 +226,7 @@ public final class Outbox {
             } finally {
                 writing.unlock();
                 if (failed) {
-                    LOG.debug("[{}] direct write failed", name);
+                    LOG.debug("direct write failed");
                 }
             }
         }
@@ -159,12 +265,17 @@ public final class Outbox {
         queue.drainTo(left);
         for (OutboundPdu p : left) {
             if (p != STOP) {
+                queued.addAndGet(-size(p));
                 p.completed();
             }
+        }
+        synchronized (queued) {
+            queued.notifyAll();
         }
     }
 
     private void run() {
+        io.clonetarget.server.log.LogContext.connection(name, null);
         List<OutboundPdu> batch = new ArrayList<>(MAX_BATCH);
         ByteBuffer[] iov = new ByteBuffer[MAX_BATCH * 3];
         try {
@@ -190,11 +301,14 @@ public final class Outbox {
                 } finally {
                     writing.unlock();
                 }
+                long bytes = 0;
                 for (OutboundPdu pdu : batch) {
                     if (pdu != STOP) {
+                        bytes += size(pdu);
                         pdu.completed();
                     }
                 }
+                written(bytes);
                 batch.clear();
                 if (stop) {
                     break;
@@ -202,21 +316,27 @@ public final class Outbox {
             }
         } catch (IOException e) {
             dead = true;
-            LOG.debug("[{}] write failed: {}", name, e.toString());
-            for (OutboundPdu pdu : batch) {
-                if (pdu != STOP) {
-                    pdu.completed();
-                }
-            }
+            LOG.debug("write failed: {}", e.toString());
+            complete(batch);
             drainAndComplete();
             onFailure.accept(e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } catch (RuntimeException e) {
+        } catch (Throwable e) { // an Error too: the connection is closed, the server goes on
             dead = true;
-            LOG.error("[{}] writer failed", name, e);
+            LOG.error("writer failed", e);
+            complete(batch);
             drainAndComplete();
             onFailure.accept(new IOException(e));
+        }
+    }
+
+    private void complete(List<OutboundPdu> batch) {
+        for (OutboundPdu pdu : batch) {
+            if (pdu != STOP) {
+                queued.addAndGet(-size(pdu));
+                pdu.completed();
+            }
         }
     }
 

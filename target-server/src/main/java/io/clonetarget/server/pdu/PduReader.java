@@ -143,6 +143,48 @@ public final class PduReader {
         }
     }
 
+    /**
+     * Reads the first {@code dst.remaining()} bytes of the data segment into {@code dst} and
+     * drains the rest; the data digest is checked over the whole segment all the same.
+     *
+     * @throws PduException (not fatal) on a data digest mismatch
+     */
+    public void readDataPrefix(ByteBuffer dst) throws IOException, PduException {
+        int length = pendingData;
+        int keep = dst.remaining();
+        if (keep > length) {
+            throw new IllegalArgumentException("destination has " + keep + " bytes, segment " + length);
+        }
+        if (keep == length) {
+            readData(dst);
+            return;
+        }
+        pendingData = -1;
+        java.util.zip.CRC32C crc = dataDigest ? new java.util.zip.CRC32C() : null;
+        ByteBuffer kept = dst.duplicate();
+        fill(dst, false);
+        if (crc != null) {
+            crc.update(kept.limit(kept.position() + keep));
+        }
+        ByteBuffer scratch = ByteBuffer.allocate(Math.min(length - keep, 8192));
+        for (int left = length - keep; left > 0; ) {
+            scratch.clear().limit(Math.min(scratch.capacity(), left));
+            fill(scratch, false);
+            scratch.flip();
+            if (crc != null) {
+                crc.update(scratch);
+            }
+            left -= scratch.limit();
+        }
+        int pad = Bhs.padding(length);
+        word.clear().limit(pad + (dataDigest ? 4 : 0));
+        fill(word, false);
+        if (crc != null && (int) crc.getValue() != Digest.get(word, pad)) {
+            throw new PduException(RejectReason.DATA_DIGEST_ERROR, false, String.format(
+                    "data digest mismatch: computed %08x, received %08x", (int) crc.getValue(), Digest.get(word, pad)));
+        }
+    }
+
     /** Reads a small data segment into a new heap buffer. */
     public ByteBuffer readDataToHeap() throws IOException, PduException {
         ByteBuffer dst = ByteBuffer.allocate(pendingData);

@@ -369,7 +369,7 @@ final class BlockCommands {
         }
         checkRange(lba, count);
         ByteBuffer data = task.dataOut();
-        if (!noDataOut && data.remaining() != blockSize) {
+        if (!noDataOut && (data.remaining() != blockSize || task.dataOutReceived() != blockSize)) {
             throw ScsiException.check(SenseData.fieldPointer(Asc.INVALID_FIELD_IN_CDB, true, lengthOffset, -1));
         }
         checkWritable();
@@ -475,7 +475,7 @@ final class BlockCommands {
         checkRange(lba, count);
         long expected = 2L * count * blockSize;
         ByteBuffer data = task.dataOut();
-        if (data.remaining() != expected) {
+        if (data.remaining() != expected || task.dataOutReceived() != expected) {
             // verify and write data must be exactly 2 x NUMBER OF LOGICAL BLOCKS: with any other
             // amount the halves cannot be told apart
             throw ScsiException.check(SenseData.fieldPointer(Asc.INVALID_FIELD_IN_CDB, true, 13, -1));

@@ -17,6 +17,15 @@ public interface ScsiTask {
     /** The data received from the initiator, position 0, limit = bytes received; empty if none. */
     ByteBuffer dataOut();
 
+    /**
+     * Bytes of data-out the initiator sent, which may be more than {@link #dataOut()} holds:
+     * only what the CDB can use is kept. Commands that must refuse a data-out of the wrong size
+     * compare with this.
+     */
+    default long dataOutReceived() {
+        return dataOut().remaining();
+    }
+
     /** How many data-in bytes the initiator expects (its buffer size). */
     int dataInLimit();
 

@@ -34,6 +34,7 @@ public final class CommandSequencer implements Outbox.CommandWindow {
     private final AtomicInteger advertised;
     private final Map<Integer, Action> held = new HashMap<>();
     private volatile int expCmdSn;
+    private volatile java.util.function.BooleanSupplier pressure = () -> false;
 
     public CommandSequencer(int firstCmdSn, int depth) {
         this.depth = depth;
@@ -111,9 +112,19 @@ public final class CommandSequencer implements Outbox.CommandWindow {
         return expCmdSn;
     }
 
+    /**
+     * Backpressure: while {@code saturated} says so (the session's data budget is past its soft
+     * mark), the window does not grow: MaxCmdSN stays where it was, and the initiator sends
+     * nothing new until commands finish.
+     */
+    public void setPressure(java.util.function.BooleanSupplier saturated) {
+        this.pressure = saturated;
+    }
+
     @Override
     public int maxCmdSn() {
-        int proposal = expCmdSn - 1 + Math.max(0, depth - running.get());
+        int slots = pressure.getAsBoolean() ? 0 : Math.max(0, depth - running.get());
+        int proposal = expCmdSn - 1 + slots;
         return advertised.accumulateAndGet(proposal, (current, p) -> compare(p, current) > 0 ? p : current);
     }
 }

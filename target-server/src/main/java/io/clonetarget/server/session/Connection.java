@@ -4,6 +4,8 @@ import io.clonetarget.server.login.Login;
 import io.clonetarget.server.login.LoginException;
 import io.clonetarget.server.login.LoginRequest;
 import io.clonetarget.server.login.LoginStatus;
+import io.clonetarget.server.log.LogContext;
+import io.clonetarget.server.log.LogText;
 import io.clonetarget.server.login.SessionParameters;
 import io.clonetarget.server.pdu.Bhs;
 import io.clonetarget.server.pdu.Opcode;
@@ -38,6 +40,13 @@ import org.slf4j.LoggerFactory;
  * {@link Outbox} that sends. Storage work never runs on the reader, so NOP-Outs, task
  * management and data transfers keep flowing while commands wait for slow storage.
  *
+ * <p>Threads: until login completes the connection has one virtual thread (the reader; login
+ * responses are written on it), so connections that never log in cost no platform thread and
+ * their number is bounded by {@link Admission} alone. When a normal session's login completes,
+ * the reader continues on a platform thread and the outbox gets its platform writer (the
+ * latency-bound path); a discovery session stays on virtual threads. Any {@link Throwable} on
+ * these threads closes this connection, logged once, and nothing else.
+ *
  * <p>Errors: a malformed PDU gets a Reject; if the stream or a task can no longer be trusted
  * the connection is closed after the Reject is sent (error recovery level 0). A failed login
  * gets its login status and the connection is closed.
@@ -45,9 +54,12 @@ import org.slf4j.LoggerFactory;
 public final class Connection {
     private static final Logger LOG = LoggerFactory.getLogger(Connection.class);
     private static final AtomicLong IDS = new AtomicLong();
+    private static final AtomicLong NEXT_EVICTION_WARNING = new AtomicLong(System.nanoTime());
     private static final int LOGIN_SEGMENT = 8192;
     private static final int MAX_LOGIN_TEXT = 64 * 1024;
     private static final long FLUSH_ON_CLOSE_MILLIS = 2000;
+    /** Bytes queued to send above which the reader stops reading (see {@link Outbox#awaitBelow}). */
+    static final long OUTBOX_MARK = 16L << 20;
 
     enum State { LOGIN, FULL_FEATURE, LOGOUT, CLOSED }
 
@@ -62,6 +74,10 @@ public final class Connection {
     private final ByteArrayOutputStream loginText = new ByteArrayOutputStream();
     private final AtomicBoolean closed = new AtomicBoolean();
     private final long started = System.nanoTime();
+    /** Counted by {@link Admission} (guarded by its lock). */
+    boolean admitted;
+    /** Set by the reader when login completed and the session moves to its own threads. */
+    private boolean handOver;
     private volatile State state = State.LOGIN;
     private CommandSequencer window;
     private Session session;
@@ -102,20 +118,60 @@ public final class Connection {
         return session;
     }
 
-    /** Starts the reader and writer threads and the keepalive timer. */
-    public void start() {
-        LOG.debug("[{}] connection from {} to {}", id, remote, local);
+    /**
+     * Admits the connection (closing connections that waited longest to log in, if limits say
+     * so) and starts its reader, on a virtual thread, and its timer; refused, it is closed.
+     *
+     * @return whether the connection was admitted
+     */
+    public boolean start() {
+        Admission.Verdict verdict = context.admission().admit(this);
+        for (Connection victim : verdict.evict()) {
+            victim.close("closed to make room: too many connections waiting to log in");
+        }
+        if (!verdict.evict().isEmpty()) {
+            long now = System.nanoTime();
+            long next = NEXT_EVICTION_WARNING.get();
+            if (now - next >= 0 && NEXT_EVICTION_WARNING.compareAndSet(next, now + 10_000_000_000L)) {
+                LOG.warn("connections waiting to log in are being closed to make room for new ones ({} so far; "
+                        + "a flood of connections that do not log in?); see [server.limits]",
+                        context.admission().evicted());
+            }
+        }
+        if (!verdict.admitted()) {
+            LOG.warn("connection from {} refused: too many connections ({} open, {} from this address)",
+                    remote, context.admission().total(), context.limits().maxPerAddress());
+            closeChannel();
+            return false;
+        }
+        LOG.debug("connection {} from {} to {}", id, remote, local);
         context.connections().add(this);
-        outbox.start();
-        Thread.ofPlatform().daemon().name("iscsi-rx-" + id).start(this::run);
-        timer = context.timers().scheduleAtFixedRate(this::tick, 1, 1, TimeUnit.SECONDS);
+        try {
+            timer = context.timers().scheduleAtFixedRate(this::tick, 1, 1, TimeUnit.SECONDS);
+            Thread.ofVirtual().name("iscsi-login-" + id).start(this::run);
+        } catch (Throwable e) {
+            close("cannot start: " + e);
+            throw e;
+        }
+        return true;
     }
 
     private void run() {
+        LogContext.connection(id, session == null ? null : LogContext.session(session.isid(), session.tsih()));
         ByteBuffer bhs = ByteBuffer.allocate(Bhs.LENGTH);
         String reason = "closed by the initiator";
         try {
             while (!closed.get() && closing == null) {
+                if (handOver) {
+                    handOver = false;
+                    continueOnOwnThreads();
+                    return;
+                }
+                if (!outbox.awaitBelow(OUTBOX_MARK, context.limits().sendTimeout().toNanos())) {
+                    reason = "the initiator takes nothing of what is sent (" + outbox.queuedBytes()
+                            + " bytes queued for " + context.limits().sendTimeout().toSeconds() + " s)";
+                    break;
+                }
                 if (!reader.readHeader(bhs)) {
                     break;
                 }
@@ -130,7 +186,7 @@ public final class Connection {
                     if (e.fatal()) {
                         throw e;
                     }
-                    LOG.warn("[{}] rejected PDU ({}): {}; header {}", id, e.reason(), e.getMessage(), Bhs.hex(bhs));
+                    LOG.warn("rejected PDU ({}): {}; header {}", e.reason(), e.getMessage(), Bhs.hex(bhs));
                     if (state != State.LOGIN) {
                         outbox.send(Pdus.reject(e.reason(), bhs));
                     }
@@ -145,7 +201,7 @@ public final class Connection {
             }
         } catch (PduException e) {
             reason = "protocol error: " + e.getMessage();
-            LOG.warn("[{}] {} from {}; header {}", id, reason, remote, Bhs.hex(bhs));
+            LOG.warn("{} from {}; header {}", reason, remote, Bhs.hex(bhs));
             if (state != State.LOGIN) {
                 outbox.send(Pdus.reject(e.reason(), bhs));
             }
@@ -154,11 +210,29 @@ public final class Connection {
             reason = "closed";
         } catch (IOException e) {
             reason = e.getMessage() == null ? e.toString() : e.getMessage();
-        } catch (RuntimeException e) {
-            LOG.error("[{}] connection failed", id, e);
+        } catch (InterruptedException e) {
+            reason = "interrupted";
+        } catch (Throwable e) { // an Error too (out of memory, no thread): this connection ends, the server goes on
+            LOG.error("connection failed", e);
             reason = "internal error: " + e;
         }
         close(reason);
+    }
+
+    /**
+     * After a normal session's login: the reader goes on on a platform thread, and the outbox
+     * gets its platform writer. A discovery session keeps virtual threads. If a thread cannot be
+     * made (the process is out of threads), this connection is closed and nothing else.
+     */
+    private void continueOnOwnThreads() {
+        boolean platform = !session.discovery();
+        try {
+            outbox.start(platform);
+            (platform ? Thread.ofPlatform().daemon() : Thread.ofVirtual()).name("iscsi-rx-" + id).start(this::run);
+        } catch (Throwable e) {
+            LOG.error("cannot start the session's threads: {}", e.toString());
+            close("no thread for the session: " + e);
+        }
     }
 
     /**
@@ -223,8 +297,9 @@ public final class Connection {
                         req.isid(), 0, req.itt(), 0, 0, keys));
             }
         } catch (LoginException e) {
-            LOG.warn("[{}] login from {} ({}) refused: {} ({})", id, remote,
-                    login.initiatorName() == null ? "?" : login.initiatorName(), e.getMessage(), e.status());
+            LOG.warn("login from {} ({}) refused: {} ({})", remote,
+                    login.initiatorName() == null ? "?" : LogText.of(login.initiatorName()), LogText.of(e.getMessage(), 600),
+                    e.status());
             outbox.send(Pdus.loginResponse(false, req.csg(), req.nsg(), req.isid(), 0, req.itt(),
                     e.status().statusClass(), e.status().detail(), new byte[0]));
             closing = "login refused: " + e.getMessage();
@@ -236,7 +311,8 @@ public final class Connection {
         TargetNode target = (TargetNode) login.target();
         int tsih = context.sessions().allocateTsih();
         Session s = new Session(login.isid(), tsih, login.initiatorName(), login.initiatorAlias(), target, params,
-                window, context.portalGroupTag());
+                window, context.portalGroupTag(), context.dataBudget().session(context.limits().sessionDataBytes()));
+        window.setPressure(s.budget()::saturated);
         s.connection = this;
         context.sessions().add(s);
         session = s;
@@ -245,13 +321,17 @@ public final class Connection {
         text = new TextExchange(s, outbox, local, context);
         OutboundPdu response = Pdus.loginResponse(true, step.csg().code(), step.nsg().code(), req.isid(), tsih,
                 req.itt(), 0, 0, keys);
-        response.then(() -> outbox.setDigests(params.headerDigest(), params.dataDigest()));
         reader.setDigests(params.headerDigest(), params.dataDigest());
         reader.setMaxDataSegmentLength(Math.max(params.targetMaxRecvDataSegmentLength(),
                 context.settings().maxRecvDataSegmentLength()));
+        context.admission().loggedIn(this);
+        // written on this thread, then digests on: every later PDU, whoever sends it, carries them
+        outbox.sendNow(response);
+        outbox.setDigests(params.headerDigest(), params.dataDigest());
         state = State.FULL_FEATURE;
-        outbox.send(response);
-        LOG.info("[{}] login from {}: {}{}", id, remote, s, describe(params));
+        handOver = true;
+        LogContext.connection(id, LogContext.session(s.isid(), s.tsih()));
+        LOG.info("login from {}: {}{}", remote, s, describe(params));
     }
 
     private static String describe(SessionParameters p) {
@@ -359,7 +439,9 @@ public final class Connection {
                 return;
             }
             state = State.LOGOUT;
+            String sessionContext = LogContext.session(session.isid(), session.tsih());
             context.background().execute(() -> {
+                LogContext.connection(id, sessionContext);
                 List<CompletableFuture<Void>> running = new ArrayList<>();
                 for (IscsiTask t : session.tasks.values()) {
                     if (t.state.get() == IscsiTask.State.RECEIVING) {
@@ -370,7 +452,7 @@ public final class Connection {
                 try {
                     CompletableFuture.allOf(running.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
                 } catch (Exception e) {
-                    LOG.warn("[{}] logout: tasks did not finish: {}", id, e.toString());
+                    LOG.warn("logout: tasks did not finish: {}", e.toString());
                 }
                 outbox.send(Pdus.logoutResponse(itt, 0).then(() -> close("logout")));
             });
@@ -380,7 +462,8 @@ public final class Connection {
     // ---- keepalive and closing -----------------------------------------------------------
 
     private void tick() {
-        try {
+        Session s0 = session;
+        try (LogContext.Scope scope = LogContext.of(id, s0 == null ? null : LogContext.session(s0.isid(), s0.tsih()))) {
             long now = System.nanoTime();
             ServerContext.Timeouts t = context.timeouts();
             if (state == State.LOGIN) {
@@ -389,7 +472,16 @@ public final class Connection {
                 }
                 return;
             }
-            if (state != State.FULL_FEATURE || t.nopInterval().isZero()) {
+            if (state != State.FULL_FEATURE) {
+                return;
+            }
+            long stalled = outbox.stalledNanos(now);
+            if (stalled > context.limits().sendTimeout().toNanos()) {
+                close("the initiator took nothing of " + outbox.queuedBytes() + " queued bytes for "
+                        + TimeUnit.NANOSECONDS.toSeconds(stalled) + " s");
+                return;
+            }
+            if (t.nopInterval().isZero()) {
                 return;
             }
             if (pingTtt != Bhs.RESERVED_TAG) {
@@ -403,7 +495,7 @@ public final class Connection {
                 outbox.send(Pdus.nopInPing(ttt));
             }
         } catch (RuntimeException e) {
-            LOG.error("[{}] keepalive failed", id, e);
+            LOG.error("keepalive failed", e);
         }
     }
 
@@ -412,16 +504,20 @@ public final class Connection {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
+        Session s0 = session;
+        try (LogContext.Scope scope = LogContext.of(id, s0 == null ? null : LogContext.session(s0.isid(), s0.tsih()))) {
+            closeNow(reason);
+        }
+    }
+
+    private void closeNow(String reason) {
         state = State.CLOSED;
         context.connections().remove(this);
+        context.admission().closed(this);
         if (timer != null) {
             timer.cancel(false);
         }
-        try {
-            channel.close();
-        } catch (IOException e) {
-            LOG.debug("[{}] close: {}", id, e.toString());
-        }
+        closeChannel();
         outbox.abort();
         Session s = session;
         if (s != null) {
@@ -432,9 +528,17 @@ public final class Connection {
                     unit.nexusLost(s.nexus());
                 }
             }
-            LOG.info("[{}] session {} ended: {}", id, s, reason);
+            LOG.info("session {} ended: {}", s, reason);
         } else {
-            LOG.debug("[{}] connection from {} ended: {}", id, remote, reason);
+            LOG.debug("connection from {} ended: {}", remote, reason);
+        }
+    }
+
+    private void closeChannel() {
+        try {
+            channel.close();
+        } catch (IOException e) {
+            LOG.debug("connection {}: close: {}", id, e.toString());
         }
     }
 

@@ -12,10 +12,16 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * One SCSI command on an iSCSI connection, from the SCSI Command PDU to the status.
  *
- * <p>The receive-side fields (data-out progress, R2Ts) belong to the reader thread. The
- * lifecycle {@link #state} is shared with the command thread and task management:
- * RECEIVING → READY → RUNNING → DONE, or → ABORTED from any state but DONE. Whoever moves the
- * task to DONE or ABORTED owns its cleanup; the CAS on {@link #state} makes that exactly one.
+ * <p>Ownership. The receive-side fields (data-out progress, R2Ts) and the data-out buffer
+ * belong to the reader thread until the task is READY; then to the thread that runs it (or, if
+ * it is aborted while queued, to the command thread that finds it so). No other thread touches
+ * them. The lifecycle {@link #state} is shared with task management: RECEIVING → READY →
+ * RUNNING → DONE, or → ABORTED. An abort is decided by one compare-and-set: RECEIVING or READY
+ * become ABORTED at once (the task never runs); a RUNNING task is only asked
+ * ({@link #abortRequested}) and its running thread decides. A task aborted while receiving
+ * keeps its buffer until the garbage collector takes it: the reader may be filling it, and no
+ * one else may give it back to the pool. The data budget reserved for the task is given back
+ * exactly once ({@link #releaseReservation}), by whoever ends it.
  */
 final class IscsiTask implements ScsiTask {
     enum State { RECEIVING, READY, RUNNING, DONE, ABORTED }
@@ -54,6 +60,13 @@ final class IscsiTask implements ScsiTask {
 
     ByteBuffer dataOut;
     boolean discardData;
+    /** Answered TASK SET FULL without running: beyond the window, or beyond the data budget. */
+    boolean full;
+    /** Data-out bytes kept in {@link #dataOut} (at most what the CDB wants); {@link #received} counts all. */
+    int stored;
+    private long reserved;
+    private final java.util.concurrent.atomic.AtomicBoolean reservationReturned =
+            new java.util.concurrent.atomic.AtomicBoolean();
     /** Set when the transfer broke the rules: the command is answered with this, never run. */
     Asc failure;
     int received;
@@ -96,7 +109,12 @@ final class IscsiTask implements ScsiTask {
         if (dataOut == null) {
             return ByteBuffer.allocate(0);
         }
-        return dataOut.duplicate().position(0).limit(received);
+        return dataOut.duplicate().position(0).limit(stored);
+    }
+
+    @Override
+    public long dataOutReceived() {
+        return received;
     }
 
     @Override
@@ -135,6 +153,18 @@ final class IscsiTask implements ScsiTask {
         unsolicitedActive = false;
         outstanding.clear();
         releaseDataOut();
+    }
+
+    /** Records what reservation the task holds in the session's data budget (reader thread). */
+    void reserve(long bytes) {
+        reserved = bytes;
+    }
+
+    /** Gives the task's data budget back; the first call only (any thread). */
+    void releaseReservation() {
+        if (reserved > 0 && reservationReturned.compareAndSet(false, true)) {
+            session.budget().release(reserved);
+        }
     }
 
     /** Returns the data-out buffer to the pool (once). */

@@ -1,5 +1,6 @@
 package io.clonetarget.server.session;
 
+import io.clonetarget.server.log.LogContext;
 import io.clonetarget.server.login.SessionParameters;
 import io.clonetarget.server.pdu.Bhs;
 import io.clonetarget.server.pdu.OutboundPdu;
@@ -37,8 +38,12 @@ import org.slf4j.LoggerFactory;
  */
 final class ScsiFlow {
     private static final Logger LOG = LoggerFactory.getLogger(ScsiFlow.class);
-    /** Data-out larger than this is not buffered; the command fails (and its data is drained). */
-    static final long MAX_DATA_OUT = 64L << 20;
+    /**
+     * Data a command may move, in or out, that is buffered: no command of ours takes more
+     * (a WRITE at most 8 MiB, COMPARE AND WRITE 2 x 16 blocks). Beyond it nothing is allocated,
+     * the data is drained, and the logical unit refuses the CDB.
+     */
+    static final long MAX_DATA = 16L << 20;
     /** Largest command tried on the reader thread. */
     static final int INLINE_MAX_BYTES = 256 * 1024;
 
@@ -85,14 +90,15 @@ final class ScsiFlow {
                     String.format("ITT %08x is still in use", itt));
         }
         if (!sequencer.accepts(cmdSn, immediate)) {
-            LOG.debug("[{}] ignoring command CmdSN {} outside the window (ExpCmdSN {}, MaxCmdSN {})",
-                    connection.id(), cmdSn, sequencer.expCmdSn(), sequencer.maxCmdSn());
+            LOG.debug("ignoring command CmdSN {} outside the window (ExpCmdSN {}, MaxCmdSN {})",
+                    cmdSn, sequencer.expCmdSn(), sequencer.maxCmdSn());
             reader.skipData();
             return;
         }
 
         ByteBuffer cdb = cdb(bhs, reader.ahs());
-        IscsiTask task = new IscsiTask(session, itt, cmdSn, immediate, lunField, LunAddress.decode(lunField), cdb,
+        int lun = LunAddress.decode(lunField);
+        IscsiTask task = new IscsiTask(session, itt, cmdSn, immediate, lunField, lun, cdb,
                 read, write, (int) Math.min(edtl, Integer.MAX_VALUE), context.buffers());
         String violation = null;
         if (dsl > 0 && !write) {
@@ -108,12 +114,8 @@ final class ScsiFlow {
         }
         if (violation != null) {
             fail(task, Asc.UNEXPECTED_UNSOLICITED_DATA, violation);
-        } else if (write) {
-            if (edtl > MAX_DATA_OUT) {
-                task.discardData = true;
-            } else {
-                task.dataOut = context.buffers().acquire((int) edtl);
-            }
+        } else {
+            admit(task, edtl, immediate);
         }
         PduException digestError = null;
         try {
@@ -150,8 +152,43 @@ final class ScsiFlow {
 
     /** Fails a task's transfer (see {@link IscsiTask#fail}) with a log line. */
     private void fail(IscsiTask task, Asc asc, String why) {
-        LOG.warn("[{}] {}: {}; the command fails with {}", connection.id(), task, why, asc);
+        LOG.warn("{}: {}; the command fails with {}", task, why, asc);
         task.fail(asc);
+    }
+
+    /**
+     * Decides what the command may hold before any byte of its data is stored: buffers only for
+     * what its CDB can move (the initiator's expected length alone allocates nothing), reserved
+     * in the session's and the server's {@link io.clonetarget.server.transport.DataBudget}. An
+     * immediate command beyond the command window, or one the budget cannot take, is answered
+     * TASK SET FULL without running (its data is drained).
+     */
+    private void admit(IscsiTask task, long edtl, boolean immediate) {
+        long out = 0;
+        if (task.write) {
+            out = Math.min(edtl, session.target().dataOutLength(task.lun, task.cdb()));
+            if (out > MAX_DATA) {
+                out = 0; // the logical unit refuses a transfer that long; nothing to keep
+            }
+        }
+        long in = task.read ? Math.min(edtl, MAX_DATA) : 0;
+        if (immediate && sequencer.running() >= context.settings().commandWindow()) {
+            LOG.debug("{}: immediate command beyond the window of {}; TASK SET FULL", task,
+                    context.settings().commandWindow());
+            task.full = true;
+        } else if (!session.budget().tryReserve(out + in)) {
+            LOG.debug("{}: {} bytes do not fit the data budget ({} used by the session); TASK SET FULL", task,
+                    out + in, session.budget().used());
+            task.full = true;
+        } else {
+            task.reserve(out + in);
+            if (out > 0) {
+                task.dataOut = context.buffers().acquire((int) out);
+            }
+        }
+        if (task.full) {
+            task.discardData = true;
+        }
     }
 
     /** The CDB: the 16 bytes of the BHS, extended by an Extended CDB AHS (type 1) if present. */
@@ -179,16 +216,22 @@ final class ScsiFlow {
         return cdb.flip();
     }
 
-    /** Reads {@code length} bytes of data-out for the task (or drains them). */
+    /**
+     * Reads {@code length} bytes of data-out for the task: into its buffer as far as the CDB
+     * wants them, the rest (an expected transfer length larger than the CDB's) drained.
+     */
     private void receive(IscsiTask task, int length) throws IOException, PduException {
         if (length <= 0) {
             reader.readData(ByteBuffer.allocate(0));
             return;
         }
-        if (task.discardData) {
+        ByteBuffer buffer = task.dataOut;
+        if (task.discardData || buffer == null || task.stored >= buffer.limit()) {
             reader.skipData();
         } else {
-            reader.readData(task.dataOut.slice(task.received, length));
+            int keep = Math.min(length, buffer.limit() - task.stored); // the limit: pooled buffers are larger
+            reader.readDataPrefix(buffer.slice(task.stored, keep));
+            task.stored += keep;
         }
         task.received += length;
     }
@@ -230,8 +273,7 @@ final class ScsiFlow {
         IscsiTask task = session.tasks.get(itt);
         if (task == null || !task.write || task.failure != null
                 || task.state.get() != IscsiTask.State.RECEIVING) {
-            LOG.debug("[{}] discarding Data-Out for ITT {} (no task waiting for data)", connection.id(),
-                    Integer.toHexString(itt));
+            LOG.debug("discarding Data-Out for ITT {} (no task waiting for data)", Integer.toHexString(itt));
             reader.skipData();
             return;
         }
@@ -303,16 +345,40 @@ final class ScsiFlow {
         maybeDispatch(task);
     }
 
+    /**
+     * Hands a task whose data is complete and whose CmdSN turn came to execution: inline on the
+     * reader when it is the session's only command and storage need not wait, else on the
+     * command pool. An abort decided meanwhile (see {@link Session#abort}) wins: the task is then
+     * never run.
+     */
     private void maybeDispatch(IscsiTask task) {
         if (task.sequenced && task.dataComplete()
                 && task.state.compareAndSet(IscsiTask.State.RECEIVING, IscsiTask.State.READY)) {
             if (inlineCandidate(task) && task.state.compareAndSet(IscsiTask.State.READY, IscsiTask.State.RUNNING)) {
-                ScsiResult result = session.target().tryExecute(task.lun, task);
-                if (result != null) {
-                    finish(task, result, true);
+                // RUNNING on the reader: an abort now only asks (abortRequested); this thread decides
+                if (!task.abortRequested) {
+                    LogContext.task(task.itt, task.lun);
+                    try {
+                        ScsiResult result = session.target().tryExecute(task.lun, task);
+                        if (result != null) {
+                            finish(task, result, true);
+                            return;
+                        }
+                    } finally {
+                        LogContext.clearTask();
+                    }
+                }
+                if (task.abortRequested) {
+                    task.state.set(IscsiTask.State.ABORTED);
+                    finishAborted(task);
                     return;
                 }
+                // storage would have to wait: back to READY for the pool; from here an abort decides by itself
                 task.state.set(IscsiTask.State.READY);
+                if (task.abortRequested && task.state.compareAndSet(IscsiTask.State.READY, IscsiTask.State.ABORTED)) {
+                    finishAborted(task); // an abort that saw RUNNING just before and only asked
+                    return;
+                }
             }
             context.commands().execute(() -> execute(task));
         }
@@ -331,23 +397,40 @@ final class ScsiFlow {
     /** Runs the command and answers it; on a command thread. */
     private void execute(IscsiTask task) {
         if (!task.state.compareAndSet(IscsiTask.State.READY, IscsiTask.State.RUNNING)) {
+            // aborted while queued: this thread now owns what the task holds
+            task.releaseDataOut();
+            task.releaseReservation();
             return;
         }
-        ScsiResult result;
+        LogContext.connection(connection.id(), LogContext.session(session.isid(), session.tsih()));
+        LogContext.task(task.itt, task.lun);
         try {
-            if (task.failure != null) {
-                result = ScsiResult.failed(ScsiStatus.CHECK_CONDITION, SenseData.of(task.failure).fixed());
-            } else if (task.discardData) {
-                result = ScsiResult.failed(ScsiStatus.CHECK_CONDITION,
-                        SenseData.of(Asc.INVALID_FIELD_IN_INFORMATION_UNIT).fixed());
-            } else {
-                result = session.target().execute(task.lun, task);
+            if (task.abortRequested) {
+                task.state.set(IscsiTask.State.ABORTED);
+                finishAborted(task);
+                return;
             }
-        } catch (RuntimeException e) {
-            LOG.error("[{}] {} failed", connection.id(), task, e);
-            result = ScsiResult.failed(ScsiStatus.CHECK_CONDITION, SenseData.of(Asc.INTERNAL_TARGET_FAILURE).fixed());
+            ScsiResult result;
+            try {
+                if (task.failure != null) {
+                    result = ScsiResult.failed(ScsiStatus.CHECK_CONDITION, SenseData.of(task.failure).fixed());
+                } else if (task.full) {
+                    result = ScsiResult.failed(ScsiStatus.TASK_SET_FULL, null);
+                } else if (task.discardData) {
+                    result = ScsiResult.failed(ScsiStatus.CHECK_CONDITION,
+                            SenseData.of(Asc.INVALID_FIELD_IN_INFORMATION_UNIT).fixed());
+                } else {
+                    result = session.target().execute(task.lun, task);
+                }
+            } catch (RuntimeException e) {
+                LOG.error("{} failed", task, e);
+                result = ScsiResult.failed(ScsiStatus.CHECK_CONDITION,
+                        SenseData.of(Asc.INTERNAL_TARGET_FAILURE).fixed());
+            }
+            finish(task, result, false);
+        } finally {
+            LogContext.clear();
         }
-        finish(task, result, false);
     }
 
     /** Answers a command that ran (on a command thread, or inline on the reader). */
@@ -367,9 +450,11 @@ final class ScsiFlow {
         task.finished.complete(null);
     }
 
-    /** Cleans up a task that will never be answered; on the command thread that ran it. */
+    /** Cleans up a task that will never be answered; on the thread that owns it (it ran it, or would have). */
     private void finishAborted(IscsiTask task) {
+        task.releaseDataOut();
         task.releaseDataIn();
+        task.releaseReservation();
         session.retire(task);
     }
 
@@ -426,6 +511,7 @@ final class ScsiFlow {
         if (owned != null) {
             response.then(() -> context.buffers().release(owned));
         }
+        response.then(task::releaseReservation);
         pdus.add(response);
         if (onReader) {
             outbox.sendDirect(pdus);

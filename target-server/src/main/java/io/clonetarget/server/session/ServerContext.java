@@ -5,6 +5,7 @@ import io.clonetarget.server.login.LoginContext;
 import io.clonetarget.server.login.TargetSettings;
 import io.clonetarget.server.target.TargetNode;
 import io.clonetarget.server.transport.BufferPool;
+import io.clonetarget.server.transport.DataBudget;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -44,11 +45,22 @@ public final class ServerContext implements LoginContext {
     private final ExecutorService background;
     private final ScheduledExecutorService timers;
     private final BufferPool buffers;
+    private final ConnectionLimits limits;
+    private final Admission admission;
+    private final DataBudget dataBudget;
     private volatile ChapCredentials discoveryChap;
     private volatile ChapCredentials discoveryMutualChap;
 
     public ServerContext(TargetSettings settings, Timeouts timeouts, ExecutorService commands,
                          ExecutorService background, ScheduledExecutorService timers, BufferPool buffers) {
+        this(settings, timeouts, ConnectionLimits.defaults(), commands, background, timers, buffers);
+    }
+
+    public ServerContext(TargetSettings settings, Timeouts timeouts, ConnectionLimits limits, ExecutorService commands,
+                         ExecutorService background, ScheduledExecutorService timers, BufferPool buffers) {
+        this.limits = limits;
+        this.admission = new Admission(limits);
+        this.dataBudget = DataBudget.server(limits.serverDataBytes());
         this.settings = settings;
         this.timeouts = timeouts;
         this.commands = commands;
@@ -137,5 +149,26 @@ public final class ServerContext implements LoginContext {
 
     public BufferPool buffers() {
         return buffers;
+    }
+
+    public ConnectionLimits limits() {
+        return limits;
+    }
+
+    Admission admission() {
+        return admission;
+    }
+
+    /** The data buffers all sessions together may hold. */
+    public DataBudget dataBudget() {
+        return dataBudget;
+    }
+
+    /** Connections open now (logged in or not), connections still logging in, and those closed or refused for limits. */
+    public record ConnectionCounts(int open, int pending, long evicted, long refused) {
+    }
+
+    public ConnectionCounts connectionCounts() {
+        return new ConnectionCounts(admission.total(), admission.pending(), admission.evicted(), admission.refused());
     }
 }

@@ -1,8 +1,10 @@
 package io.clonetarget.server.session;
 
+import io.clonetarget.server.log.LogText;
 import io.clonetarget.server.login.SessionParameters;
 import io.clonetarget.server.scsi.Nexus;
 import io.clonetarget.server.target.TargetNode;
+import io.clonetarget.server.transport.DataBudget;
 import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -21,11 +23,13 @@ public final class Session {
     private final Nexus nexus;
     private final CommandSequencer sequencer;
     private final Instant created = Instant.now();
+    private final DataBudget budget;
     final Map<Integer, IscsiTask> tasks = new ConcurrentHashMap<>();
     volatile Connection connection;
 
     Session(long isid, int tsih, String initiatorName, String initiatorAlias, TargetNode target,
-            SessionParameters parameters, CommandSequencer sequencer, int portalGroupTag) {
+            SessionParameters parameters, CommandSequencer sequencer, int portalGroupTag, DataBudget budget) {
+        this.budget = budget;
         this.isid = isid;
         this.tsih = tsih;
         this.initiatorName = initiatorName;
@@ -73,6 +77,11 @@ public final class Session {
         return sequencer;
     }
 
+    /** The data buffers this session's commands may hold. */
+    public DataBudget budget() {
+        return budget;
+    }
+
     public Instant created() {
         return created;
     }
@@ -90,9 +99,10 @@ public final class Session {
     }
 
     /**
-     * Asks for a task to be aborted. A task still receiving data or queued is aborted at once
-     * (its buffers are left to the garbage collector: the reader thread may still be filling
-     * them); a running one is told to stop and is cleaned up by its command thread.
+     * Asks for a task to be aborted, from any thread. A task still receiving data or queued is
+     * aborted at once, decided by one compare-and-set (it never runs); its buffers stay with
+     * their owner (the reader, or the command thread that finds it aborted), never touched here.
+     * A running one is only asked, and its running thread decides and cleans up.
      *
      * @return false if the task already completed (its status is sent or on its way)
      */
@@ -102,7 +112,7 @@ public final class Session {
             switch (s) {
                 case RECEIVING, READY -> {
                     if (task.state.compareAndSet(s, IscsiTask.State.ABORTED)) {
-                        task.dataOut = null;
+                        task.releaseReservation();
                         task.session.retire(task);
                         return true;
                     }
@@ -137,7 +147,7 @@ public final class Session {
 
     @Override
     public String toString() {
-        return String.format("%s isid=%012x tsih=%d%s", initiatorName, isid, tsih,
+        return String.format("%s isid=%012x tsih=%d%s", LogText.of(initiatorName), isid, tsih,
                 target == null ? " (discovery)" : " -> " + target.name());
     }
 }

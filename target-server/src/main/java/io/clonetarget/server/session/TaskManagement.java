@@ -1,5 +1,6 @@
 package io.clonetarget.server.session;
 
+import io.clonetarget.server.log.LogContext;
 import io.clonetarget.server.pdu.Bhs;
 import io.clonetarget.server.pdu.OutboundPdu;
 import io.clonetarget.server.pdu.Outbox;
@@ -60,12 +61,16 @@ final class TaskManagement {
         long lunField = Bhs.lun(bhs);
         int referenced = bhs.getInt(20);
         int refCmdSn = bhs.getInt(32);
+        String sessionContext = LogContext.session(session.isid(), session.tsih());
         context.background().execute(() -> {
+            LogContext.connection(connection.id(), sessionContext);
             try {
                 perform(function, itt, lunField, referenced, refCmdSn);
             } catch (RuntimeException e) {
-                LOG.error("[{}] task management function {} failed", connection.id(), function, e);
+                LOG.error("task management function {} failed", function, e);
                 outbox.send(Pdus.tmfResponse(itt, FUNCTION_REJECTED));
+            } finally {
+                LogContext.clear();
             }
         });
     }
@@ -113,7 +118,7 @@ final class TaskManagement {
             case TASK_REASSIGN -> response = REASSIGNMENT_NOT_SUPPORTED;
             default -> response = FUNCTION_REJECTED;
         }
-        LOG.info("[{}] task management function {} on LUN {}: response {}", connection.id(), function, lun, response);
+        LOG.info("task management function {} on LUN {}: response {}", function, lun, response);
         OutboundPdu pdu = Pdus.tmfResponse(itt, response);
         if (after != null) {
             pdu.then(after);
@@ -154,7 +159,7 @@ final class TaskManagement {
         try {
             CompletableFuture.allOf(waits.toArray(CompletableFuture[]::new)).get(WAIT_SECONDS, TimeUnit.SECONDS);
         } catch (TimeoutException e) {
-            LOG.warn("[{}] tasks still running {} s after an abort", connection.id(), WAIT_SECONDS);
+            LOG.warn("tasks still running {} s after an abort", WAIT_SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (java.util.concurrent.ExecutionException e) {

@@ -14,6 +14,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class BufferPool implements BufferSource {
     private static final int MIN_SHIFT = 12;
     private static final int MAX_SHIFT = 24;
+    private static final int PAGE = 4096;
 
     @SuppressWarnings("unchecked")
     private final ConcurrentLinkedQueue<ByteBuffer>[] free = new ConcurrentLinkedQueue[MAX_SHIFT - MIN_SHIFT + 1];
@@ -49,8 +50,15 @@ public final class BufferPool implements BufferSource {
         return allocate(1 << (c + MIN_SHIFT)).limit(size);
     }
 
-    private static ByteBuffer allocate(int capacity) {
-        return ByteBuffer.allocateDirect(capacity + 4096).alignedSlice(4096).limit(capacity).slice();
+    /**
+     * A page-aligned direct buffer of exactly {@code capacity} bytes. The allocation is rounded
+     * up to whole pages, so that the aligned slice always has room (sizes outside every pool
+     * class, such as 32 MiB + 512, are as valid as powers of two).
+     */
+    static ByteBuffer allocate(int capacity) {
+        long pages = ((long) capacity + PAGE - 1) / PAGE;
+        int allocation = Math.toIntExact((pages + 1) * PAGE);
+        return ByteBuffer.allocateDirect(allocation).alignedSlice(PAGE).limit(capacity).slice();
     }
 
     @Override

@@ -49,25 +49,43 @@ public final class Portal implements AutoCloseable {
         return bound;
     }
 
+    /**
+     * Accepts until closed. Nothing a connection does can end this loop: a failure to start one
+     * (even an {@link Error}, such as no memory for another thread) closes that connection,
+     * is logged once per burst, and the loop backs off briefly and goes on.
+     */
     private void run() {
+        long quietUntil = 0;
         while (server.isOpen()) {
+            SocketChannel channel = null;
             try {
-                SocketChannel channel = server.accept();
-                try {
-                    onAccept.accept(channel);
-                } catch (RuntimeException e) {
-                    LOG.error("portal {}: cannot start a connection", bound, e);
-                    channel.close();
-                }
+                channel = server.accept();
+                onAccept.accept(channel);
             } catch (ClosedChannelException e) {
                 return;
-            } catch (IOException e) {
-                LOG.warn("portal {}: accept failed: {}", bound, e.getMessage());
+            } catch (Throwable e) {
+                closeQuietly(channel);
+                long now = System.nanoTime();
+                if (now - quietUntil > 0) {
+                    LOG.error("portal {}: cannot {} a connection: {} (the portal goes on; more of these in the next"
+                            + " 10 s are not logged)", bound, channel == null ? "accept" : "start", e.toString());
+                    quietUntil = now + 10_000_000_000L;
+                }
                 try {
-                    Thread.sleep(100);
+                    Thread.sleep(channel == null ? 100 : 10);
                 } catch (InterruptedException ie) {
                     return;
                 }
+            }
+        }
+    }
+
+    private static void closeQuietly(SocketChannel channel) {
+        if (channel != null) {
+            try {
+                channel.close();
+            } catch (Throwable ignored) {
+                // already failing
             }
         }
     }

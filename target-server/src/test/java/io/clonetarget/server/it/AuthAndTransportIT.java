@@ -11,6 +11,7 @@ import io.clonetarget.config.ServerConfig;
 import io.clonetarget.config.ServerSection;
 import io.clonetarget.config.TargetConfig;
 import io.clonetarget.server.Volumes;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -69,6 +70,20 @@ class AuthAndTransportIT {
                         () -> plain.login(TestTarget.IQN, "HeaderDigest", "None"));
                 assertTrue(refused.getMessage().contains("status 2/0"), refused.getMessage());
             }
+            // discovery follows its own rule (allowed by default): open-iscsi, which has no digest setting for
+            // discovery sessions, must still be able to find the target
+            try (RawInitiator discovery = new RawInitiator(t.port())) {
+                discovery.loginDiscovery("HeaderDigest", "None");
+                ByteBuffer text = RawInitiator.header(0x04, 0x80);
+                text.putInt(16, discovery.itt++).putInt(20, 0xffffffff).putInt(24, discovery.cmdSn)
+                        .putInt(28, discovery.expStatSn);
+                discovery.send(text, "SendTargets=All\0".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                RawInitiator.Pdu answer = discovery.receive(0x24);
+                String targets = new String(answer.data(), java.nio.charset.StandardCharsets.UTF_8);
+                assertTrue(targets.contains("TargetName=" + TestTarget.IQN), targets);
+            }
+            String ls = Tools.ok(T, "iscsi-ls", "-s", "iscsi://" + t.portal());
+            assertTrue(ls.contains("Target:" + TestTarget.IQN), "iscsi-ls discovers without digests: " + ls);
             // libiscsi offers None,CRC32C; with digests required the login can only succeed with CRC32C
             String url = t.url(0) + "?header_digest=crc32c";
             assertTrue(Tools.ok(T, "iscsi-inq", url).contains("Vendor:CLONETGT"));
@@ -78,6 +93,24 @@ class AuthAndTransportIT {
             String io = Tools.ok(T, "qemu-io", "--image-opts", "-c", "write -P 0x5a 0 4M", "-c", "read -P 0x5a 0 4M",
                     opts);
             assertTrue(!io.contains("Pattern verification failed") && io.contains("read 4194304/4194304"), io);
+        }
+    }
+
+    @Test
+    void discoveryCanRequireDigestsOfItsOwn() throws Exception {
+        ServerConfig base = TestTarget.config(dir, TestTarget.oneFile(dir, 1 << 20), List.of(new LunConfig(0, "v0")));
+        IscsiSection strict = new IscsiSection(null, null, null, null, null, null, null, null, null,
+                DigestPolicy.REQUIRED, null);
+        try (TestTarget t = TestTarget.start(dir, new ServerConfig(base.server(), strict, null, base.volumes(),
+                base.targets()), Volumes::open)) {
+            try (RawInitiator discovery = new RawInitiator(t.port())) {
+                java.io.IOException refused = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                        () -> discovery.loginDiscovery("HeaderDigest", "None"));
+                assertTrue(refused.getMessage().contains("discovery login failed"), refused.getMessage());
+            }
+            try (RawInitiator normal = new RawInitiator(t.port())) {
+                normal.login(TestTarget.IQN, "HeaderDigest", "None"); // normal sessions are not affected
+            }
         }
     }
 

@@ -117,6 +117,17 @@ class LoginTest {
     }
 
     @Test
+    void namesFromTheWireReachMessagesEscapedAndCapped() {
+        Login login = new Login(context(new Target(IQN, null, null, "iqn.1993-08.org.debian:01:other")));
+        String forged = "iqn.2026-11.evil:x\n2026-12-01T00:00:00Z [INFO] Connection - login from 10.0.0.1" + "z".repeat(8000);
+        LoginException e = assertThrows(LoginException.class, () -> login.process(req(true, 1, 3),
+                pairs("InitiatorName", forged, "TargetName", IQN)));
+        assertFalse(e.getMessage().contains("\n"), "no raw newline: " + e.getMessage());
+        assertTrue(e.getMessage().contains("evil:x\\n2026"), e.getMessage());
+        assertTrue(e.getMessage().length() < 400, "capped: " + e.getMessage().length() + " characters");
+    }
+
+    @Test
     void accessControlRefusesOtherInitiators() {
         Login login = new Login(context(new Target(IQN, null, null, "iqn.1993-08.org.debian:01:other")));
         assertEquals(LoginStatus.AUTHORIZATION_FAILURE, assertThrows(LoginException.class,
@@ -247,8 +258,8 @@ class LoginTest {
     void aRequiredDigestThatIsNotAgreedEndsTheLogin() {
         TargetSettings d = TargetSettings.defaults();
         TargetSettings required = new TargetSettings(d.maxRecvDataSegmentLength(), d.maxBurstLength(),
-                d.firstBurstLength(), false, true, 16, 2, 20, io.clonetarget.config.DigestPolicy.REQUIRED,
-                io.clonetarget.config.DigestPolicy.ALLOWED, 256);
+                d.firstBurstLength(), false, true, 16, 2, 20, DigestUse.REQUIRED,
+                DigestUse.ALLOWED, 256);
         LoginContext base = context(new Target(IQN, null, null, null));
         LoginContext ctx = new LoginContext() {
             @Override public TargetSettings settings() { return required; }

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.clonetarget.config.DigestPolicy;
+
 import io.clonetarget.server.pdu.TextSegment.Pair;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -85,7 +85,7 @@ class NegotiationTest {
     void digestsCanBeRequiredOrForbidden() throws LoginException {
         TargetSettings d = TargetSettings.defaults();
         TargetSettings required = new TargetSettings(d.maxRecvDataSegmentLength(), d.maxBurstLength(),
-                d.firstBurstLength(), false, true, 16, 2, 20, DigestPolicy.REQUIRED, DigestPolicy.OFF, 256);
+                d.firstBurstLength(), false, true, 16, 2, 20, DigestUse.REQUIRED, DigestUse.OFF, 256);
         assertEquals("Reject", new Negotiation(required).answerOne("HeaderDigest", "None"));
         assertEquals("CRC32C", new Negotiation(required).answerOne("HeaderDigest", "None,CRC32C"));
         assertEquals("None", new Negotiation(required).answerOne("DataDigest", "CRC32C,None"));

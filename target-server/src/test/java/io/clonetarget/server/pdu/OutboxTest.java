@@ -70,7 +70,7 @@ class OutboxTest {
         Outbox outbox = new Outbox(sink, "t", window, e -> { });
         outbox.initStatSn(100);
         outbox.setDigests(true, true);
-        outbox.start();
+        outbox.start(true);
         CountDownLatch done = new CountDownLatch(1);
         AtomicInteger released = new AtomicInteger();
         outbox.send(Pdus.r2t(0, 1, 5, 0, 0, 4096).then(released::incrementAndGet));

@@ -25,7 +25,7 @@ class PduRoundTripTest {
         }, e -> { });
         outbox.initStatSn(1000);
         outbox.setDigests(digests, digests);
-        outbox.start();
+        outbox.start(true);
         CountDownLatch sent = new CountDownLatch(1);
         outbox.send(pdu.then(sent::countDown));
         assertTrue(sent.await(5, TimeUnit.SECONDS));
