@@ -25,9 +25,7 @@ import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -81,9 +79,7 @@ public final class Connection {
     private volatile State state = State.LOGIN;
     private CommandSequencer window;
     private Session session;
-    private ScsiFlow scsi;
-    private TaskManagement taskManagement;
-    private TextExchange text;
+    private FullFeaturePhase phase;
     private String closing;
     private volatile long lastReceived = System.nanoTime();
     private volatile int pingTtt = Bhs.RESERVED_TAG;
@@ -316,9 +312,8 @@ public final class Connection {
         s.connection = this;
         context.sessions().add(s);
         session = s;
-        scsi = new ScsiFlow(this, s, context, reader, outbox);
-        taskManagement = new TaskManagement(this, s, context, outbox);
-        text = new TextExchange(s, outbox, local, context);
+        phase = new FullFeaturePhase(this, s, context, reader, outbox, new ScsiFlow(this, s, context, reader, outbox),
+                new TaskManagement(this, s, context, outbox), new TextExchange(s, outbox, local, context), login.cid());
         OutboundPdu response = Pdus.loginResponse(true, step.csg().code(), step.nsg().code(), req.isid(), tsih,
                 req.itt(), 0, 0, keys);
         reader.setDigests(params.headerDigest(), params.dataDigest());
@@ -345,118 +340,19 @@ public final class Connection {
     // ---- full feature phase ---------------------------------------------------------------
 
     private void fullFeature(ByteBuffer bhs) throws IOException, PduException {
-        Opcode op = Opcode.initiatorOpcode(Bhs.opcodeCode(bhs));
-        if (op == null) {
-            throw new PduException(RejectReason.COMMAND_NOT_SUPPORTED, false,
-                    String.format("unsupported opcode %02xh", Bhs.opcodeCode(bhs)));
-        }
-        switch (op) {
-            case NOP_OUT -> nopOut(bhs);
-            case SCSI_COMMAND -> scsi.command(bhs);
-            case DATA_OUT -> scsi.dataOut(bhs);
-            case TASK_MANAGEMENT_REQUEST -> taskManagement(bhs);
-            case TEXT_REQUEST -> textRequest(bhs);
-            case LOGOUT_REQUEST -> logout(bhs);
-            case LOGIN_REQUEST -> throw new PduException(RejectReason.PROTOCOL_ERROR, true,
-                    "Login Request in full feature phase");
-            case SNACK_REQUEST -> throw new PduException(RejectReason.SNACK_REJECT, false,
-                    "SNACK at ErrorRecoveryLevel 0");
-            default -> throw new PduException(RejectReason.COMMAND_NOT_SUPPORTED, false, "opcode " + op);
-        }
+        phase.dispatch(bhs);
     }
 
-    private static ByteBuffer copy(ByteBuffer bhs) {
-        ByteBuffer c = ByteBuffer.allocate(Bhs.LENGTH);
-        c.put(bhs.duplicate().position(0).limit(Bhs.LENGTH)).flip();
-        return c;
-    }
-
-    private void nopOut(ByteBuffer bhs) throws IOException, PduException {
-        int itt = Bhs.itt(bhs);
-        int ttt = bhs.getInt(Bhs.OFF_TTT);
-        int cmdSn = bhs.getInt(Bhs.OFF_CMDSN);
-        boolean immediate = Bhs.immediate(bhs);
-        long lun = Bhs.lun(bhs);
-        ByteBuffer data = reader.readDataToHeap();
+    /** A NOP-Out answered our ping (its target transfer tag is the ping's). */
+    void pingAnswered(int ttt) {
         if (ttt != Bhs.RESERVED_TAG && ttt == pingTtt) {
             pingTtt = Bhs.RESERVED_TAG;
         }
-        if (itt == Bhs.RESERVED_TAG) {
-            return;
-        }
-        int max = session.parameters().initiatorMaxRecvDataSegmentLength();
-        if (data.remaining() > max) {
-            data.limit(max);
-        }
-        if (window.accepts(cmdSn, immediate)) {
-            window.submit(cmdSn, immediate, () -> outbox.send(Pdus.nopInReply(lun, itt, data)));
-        }
     }
 
-    private void taskManagement(ByteBuffer bhs) throws IOException, PduException {
-        if (session.discovery()) {
-            throw new PduException(RejectReason.PROTOCOL_ERROR, false, "task management on a discovery session");
-        }
-        reader.skipData();
-        int cmdSn = bhs.getInt(Bhs.OFF_CMDSN);
-        boolean immediate = Bhs.immediate(bhs);
-        ByteBuffer header = copy(bhs);
-        if (window.accepts(cmdSn, immediate)) {
-            window.submit(cmdSn, immediate, () -> taskManagement.request(header));
-        }
-    }
-
-    private void textRequest(ByteBuffer bhs) throws IOException, PduException {
-        int cmdSn = bhs.getInt(Bhs.OFF_CMDSN);
-        boolean immediate = Bhs.immediate(bhs);
-        ByteBuffer data = reader.readDataToHeap();
-        ByteBuffer header = copy(bhs);
-        if (window.accepts(cmdSn, immediate)) {
-            window.submit(cmdSn, immediate, () -> text.request(header, data));
-        }
-    }
-
-    private void logout(ByteBuffer bhs) throws IOException, PduException {
-        int reason = Bhs.flags(bhs) & 0x7f;
-        int itt = Bhs.itt(bhs);
-        int cid = bhs.getShort(20) & 0xffff;
-        int cmdSn = bhs.getInt(Bhs.OFF_CMDSN);
-        boolean immediate = Bhs.immediate(bhs);
-        reader.skipData();
-        if (reason > 2) {
-            throw new PduException(RejectReason.INVALID_PDU_FIELD, false, "logout reason code " + reason);
-        }
-        if (!window.accepts(cmdSn, immediate)) {
-            return;
-        }
-        window.submit(cmdSn, immediate, () -> {
-            if (reason == 2) {
-                outbox.send(Pdus.logoutResponse(itt, 2));
-                return;
-            }
-            if (reason == 1 && cid != login.cid()) {
-                outbox.send(Pdus.logoutResponse(itt, 1));
-                return;
-            }
-            state = State.LOGOUT;
-            String sessionContext = LogContext.session(session.isid(), session.tsih());
-            context.background().execute(() -> {
-                LogContext.connection(id, sessionContext);
-                List<CompletableFuture<Void>> running = new ArrayList<>();
-                for (IscsiTask t : session.tasks.values()) {
-                    if (t.state.get() == IscsiTask.State.RECEIVING) {
-                        Session.abort(t);
-                    }
-                    running.add(t.finished);
-                }
-                try {
-                    CompletableFuture.allOf(running.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
-                } catch (Exception e) {
-                    LOG.warn("logout: tasks did not finish: {}", e.toString());
-                }
-                outbox.send(Pdus.logoutResponse(itt, 0).then(() -> close("logout")));
-            });
-        });
+    /** A Logout Request was accepted: nothing but its response follows. */
+    void loggingOut() {
+        state = State.LOGOUT;
     }
 
     // ---- keepalive and closing -----------------------------------------------------------

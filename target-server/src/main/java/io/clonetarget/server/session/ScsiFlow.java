@@ -16,7 +16,6 @@ import io.clonetarget.server.scsi.SenseData;
 import io.clonetarget.server.target.LunAddress;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -458,61 +457,16 @@ final class ScsiFlow {
         session.retire(task);
     }
 
-    /**
-     * Sends data-in and status. Data-In PDUs are at most the initiator's
-     * MaxRecvDataSegmentLength, grouped in sequences of MaxBurstLength (F bit); with GOOD status
-     * and no sense the status rides on the last Data-In (phase collapse).
-     */
+    /** Sends the command's data-in and status ({@link CommandResponse}), then gives back what it held. */
     private void respond(IscsiTask task, ScsiResult result, boolean onReader) {
-        ByteBuffer data = result.dataIn();
         ByteBuffer owned = task.takeDataIn();
-        long readEdtl = task.read ? Integer.toUnsignedLong(task.edtl) : 0;
-        long writeEdtl = task.write ? Integer.toUnsignedLong(task.edtl) : 0;
-        long wantedOut = session.target().dataOutLength(task.lun, task.cdb());
-        long residual;
-        int sendBytes = 0;
-        if (data != null && result.dataInLength() > 0) {
-            residual = result.dataInLength() - readEdtl;
-            sendBytes = (int) Math.min(data.remaining(), readEdtl);
-        } else if (wantedOut > 0) {
-            residual = wantedOut - writeEdtl;
-        } else {
-            residual = -(task.read ? readEdtl : writeEdtl);
-        }
-        int status = result.status().code();
-        boolean collapse = sendBytes > 0 && result.sense() == null && result.isGood();
-        int segment = params.initiatorMaxRecvDataSegmentLength();
-        int burst = params.maxBurstLength();
-        int offset = 0;
-        int dataSn = 0;
-        int inBurst = 0;
-        OutboundPdu last = null;
-        List<OutboundPdu> pdus = new ArrayList<>(2);
-        while (offset < sendBytes) {
-            int n = Math.min(Math.min(segment, sendBytes - offset), burst - inBurst);
-            boolean end = offset + n == sendBytes;
-            inBurst += n;
-            boolean fin = end || inBurst == burst;
-            if (inBurst == burst) {
-                inBurst = 0;
-            }
-            last = Pdus.dataIn(task.lunField, task.itt, dataSn++, offset, data.slice(offset, n), fin,
-                    end && collapse, status, residual);
-            offset += n;
-            if (!end) {
-                pdus.add(last);
-            }
-        }
-        OutboundPdu response = collapse ? last
-                : Pdus.scsiResponse(task.itt, status, result.sense(), task.write ? task.nextR2tSn : dataSn, residual);
-        if (!collapse && last != null) {
-            pdus.add(last);
-        }
+        List<OutboundPdu> pdus = CommandResponse.pdus(task, result, params,
+                session.target().dataOutLength(task.lun, task.cdb()));
+        OutboundPdu response = pdus.getLast();
         if (owned != null) {
             response.then(() -> context.buffers().release(owned));
         }
         response.then(task::releaseReservation);
-        pdus.add(response);
         if (onReader) {
             outbox.sendDirect(pdus);
         } else {
