@@ -94,6 +94,64 @@ class OutboxTest {
         assertEquals(3, released.get());
     }
 
+    static final Outbox.CommandWindow WINDOW = new Outbox.CommandWindow() {
+        @Override
+        public int expCmdSn() {
+            return 1;
+        }
+
+        @Override
+        public int maxCmdSn() {
+            return 64;
+        }
+    };
+
+    /**
+     * The final login response is written on the reader's thread before any writer exists, and
+     * digests are switched on right after its last byte: every PDU after it carries the header
+     * digest, whichever thread sends it and however soon (RFC 7143 section 13.1).
+     */
+    @Test
+    void digestsSwitchRightAfterTheFinalLoginResponse() throws Exception {
+        Sink sink = new Sink();
+        Outbox outbox = new Outbox(sink, "t", WINDOW, e -> { });
+        outbox.sendNow(Pdus.loginResponse(true, 1, 3, 0x400001370001L, 1, 7, 0, 0, new byte[0]));
+        outbox.setDigests(true, false);
+        outbox.start(true);
+        outbox.sendDirect(java.util.List.of(Pdus.nopInPing(9))); // the reader answering at once, inline
+        outbox.finish(1000);
+        ByteBuffer wire = ByteBuffer.wrap(sink.bytes());
+        assertEquals(48 + 48 + 4, wire.remaining(), "the login response without a digest, the next PDU with one");
+        assertEquals(new Digest().ofHeader(wire.slice(48, 48), 48), Digest.get(wire, 96));
+    }
+
+    /**
+     * What 0.1 did: queue the final login response with the switch as its completion action. The
+     * writer runs completion actions after the bytes left, so an inline answer in between goes
+     * out without the digest. Kept to show why the switch is not done that way.
+     */
+    @Test
+    void switchingDigestsInACompletionActionLeavesAWindow() throws Exception {
+        Sink sink = new Sink();
+        Outbox outbox = new Outbox(sink, "t", WINDOW, e -> { });
+        outbox.start(true);
+        CountDownLatch sent = new CountDownLatch(1);
+        CountDownLatch inlineDone = new CountDownLatch(1);
+        outbox.send(Pdus.loginResponse(true, 1, 3, 0x400001370001L, 1, 7, 0, 0, new byte[0]).then(() -> {
+            sent.countDown();
+            try {
+                inlineDone.await(5, TimeUnit.SECONDS); // the initiator is fast; the writer thread is not
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }).then(() -> outbox.setDigests(true, false)));
+        assertTrue(sent.await(5, TimeUnit.SECONDS));
+        outbox.sendDirect(java.util.List.of(Pdus.nopInPing(9)));
+        inlineDone.countDown();
+        outbox.finish(1000);
+        assertEquals(48 + 48, sink.bytes().length, "the PDU after the login response went out without its digest");
+    }
+
     @Test
     void pdusSentAfterDeathAreReleased() {
         Outbox outbox = new Outbox(new Sink(), "t", null, e -> { });
