@@ -4,10 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.clonetarget.storage.testing.Journal;
+import io.clonetarget.storage.clone.CrashModel.Flush;
+import io.clonetarget.storage.clone.CrashModel.Version;
 import io.clonetarget.storage.testing.RecordingBlockDevice;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
@@ -50,18 +51,6 @@ class CloneConcurrentCrashTest {
     static final int STRIPE = 8; // sectors
     static final int THREADS = 4;
     static final int OPS_PER_THREAD = 160;
-
-    /** One version of a sector: op {@code id} (0 = zeroes), begun and acknowledged at these marks. */
-    record Version(int id, long started, long acked, boolean fua) {
-    }
-
-    /** A flush of the clone: begun and completed at these marks. */
-    record Flush(long started, long completed) {
-    }
-
-    static byte content(int id, int sector, int i) {
-        return (byte) ((id * 31 + sector * 7 + i) | 1);
-    }
 
     static LongStream seeds() {
         return LongStream.rangeClosed(1, 6);
@@ -159,12 +148,12 @@ class CloneConcurrentCrashTest {
                     reopened.read(0, all);
                     all.flip();
                     for (int s = 0; s < SECTORS; s++) {
-                        Set<Integer> allowed = allowed(versions.get(s), flushList, p);
+                        Set<Integer> allowed = CrashModel.allowed(versions.get(s), flushList, p);
                         ByteBuffer sector = all.slice(s * 512, 512);
-                        if (matching(sector, allowed, s, f) == null) {
+                        if (CrashModel.matching(sector, allowed, s, f.source) == null) {
                             throw new AssertionError(where + ": sector " + s + " (region " + s / (REGION / 512)
                                     + ", thread " + owner(s) + ") holds none of " + allowed
-                                    + " (0 = zeroes, -1 = source); it holds " + identify(sector, versions.get(s), s, f)
+                                    + " (0 = zeroes, -1 = source); it holds " + CrashModel.identify(sector, versions.get(s), s, f.source)
                                     + "; history " + versions.get(s) + "; replay with -Dclonetarget.crashSeed=" + seed);
                         }
                     }
@@ -221,13 +210,9 @@ class CloneConcurrentCrashTest {
             if (kind < 45 || (kind >= 60 && kind < 75)) {
                 boolean fua = kind >= 60;
                 ByteBuffer data = ByteBuffer.allocateDirect(count * 512);
-                for (int s = 0; s < count; s++) {
-                    for (int i = 0; i < 512; i++) {
-                        data.put(content(id, first + s, i));
-                    }
-                }
+                CrashModel.fill(data, id, first, count);
                 long started = f.journal.mark();
-                f.volume.write(first * 512L, data.flip(), fua);
+                f.volume.write(first * 512L, data, fua);
                 long acked = f.journal.mark();
                 record(versions, first, count, new Version(id, started, acked, fua));
             } else if (kind < 60) {
@@ -247,7 +232,7 @@ class CloneConcurrentCrashTest {
                         history = List.copyOf(versions.get(first + s));
                     }
                     int want = history.isEmpty() ? -1 : history.getLast().id();
-                    if (matching(got.slice(s * 512, 512), Set.of(want), first + s, f) == null) {
+                    if (CrashModel.matching(got.slice(s * 512, 512), Set.of(want), first + s, f.source) == null) {
                         liveFailures.add("thread " + me + " sector " + (first + s) + " expected " + want);
                     }
                 }
@@ -261,60 +246,5 @@ class CloneConcurrentCrashTest {
                 versions.get(s).add(v);
             }
         }
-    }
-
-    /**
-     * What a sector may hold after a crash at {@code p}: its last durable version (-1 = the
-     * source's data when none), and every later version that had begun before {@code p}.
-     */
-    static Set<Integer> allowed(List<Version> history, List<Flush> flushes, long p) {
-        long lastFlushStart = -1;
-        for (Flush fl : flushes) {
-            if (fl.completed() < p) {
-                lastFlushStart = Math.max(lastFlushStart, fl.started());
-            }
-        }
-        int durable = -1;
-        for (int i = 0; i < history.size(); i++) {
-            Version v = history.get(i);
-            if (v.acked() < lastFlushStart || (v.fua() && v.acked() < p)) {
-                durable = i;
-            }
-        }
-        Set<Integer> allowed = new HashSet<>();
-        allowed.add(durable < 0 ? -1 : history.get(durable).id());
-        for (int i = durable + 1; i < history.size(); i++) {
-            if (history.get(i).started() < p) {
-                allowed.add(history.get(i).id());
-            }
-        }
-        return allowed;
-    }
-
-    /** The id among {@code ids} the sector holds, or null. */
-    private static Integer matching(ByteBuffer sector, Set<Integer> ids, int s, CloneFixture f) {
-        for (int id : ids) {
-            boolean ok = true;
-            for (int i = 0; i < 512 && ok; i++) {
-                byte want = id == -1 ? f.source.at(s * 512L + i) : id == 0 ? 0 : content(id, s, i);
-                ok = sector.get(i) == want;
-            }
-            if (ok) {
-                return id;
-            }
-        }
-        return null;
-    }
-
-    /** For failure messages: which version (of any in the history, or the source) the sector holds. */
-    private static String identify(ByteBuffer sector, List<Version> history, int s, CloneFixture f) {
-        Set<Integer> all = new HashSet<>();
-        all.add(-1);
-        all.add(0);
-        for (Version v : history) {
-            all.add(v.id());
-        }
-        Integer id = matching(sector, all, s, f);
-        return id == null ? "garbage" : "version " + id;
     }
 }

@@ -4,11 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.clonetarget.storage.clone.CrashModel.Flush;
+import io.clonetarget.storage.clone.CrashModel.Version;
 import io.clonetarget.storage.testing.Journal;
 import io.clonetarget.storage.testing.RecordingBlockDevice;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
@@ -30,18 +31,6 @@ class CloneCrashTest {
     static final long SIZE = 64 * REGION;
     static final int SECTORS = (int) (SIZE / 512);
 
-    /** One version of a sector: written by user op {@code id} (0 = zeroes), started and completed at these journal points. */
-    record Version(int id, long started, long completed, boolean fua) {
-    }
-
-    /** A completed flush: it started at {@code started}, returned at {@code completed}. */
-    record Flush(long started, long completed) {
-    }
-
-    static byte content(int id, int sector, int i) {
-        return (byte) ((id * 31 + sector * 7 + i) | 1);
-    }
-
     @ParameterizedTest(name = "seed {0}, background hydration {1}")
     @CsvSource({"1, false", "2, false", "3, true", "4, true", "5, false"})
     void everyCrashImageReopensWithNothingAcknowledgedLost(long seed, boolean background) throws Exception {
@@ -57,20 +46,16 @@ class CloneCrashTest {
         int nextId = 1;
         for (int step = 0; step < 120; step++) {
             int kind = random.nextInt(100);
-            long started = f.journal.now();
+            long started = f.journal.mark();
             if (kind < 40 || (kind >= 65 && kind < 75)) {
                 boolean fua = kind >= 65;
                 int first = random.nextInt(SECTORS - 8);
                 int count = 1 + random.nextInt(8);
                 int id = nextId++;
                 ByteBuffer data = ByteBuffer.allocateDirect(count * 512);
-                for (int s = 0; s < count; s++) {
-                    for (int i = 0; i < 512; i++) {
-                        data.put(content(id, first + s, i));
-                    }
-                }
-                f.volume.write(first * 512L, data.flip(), fua);
-                record(versions, first, count, id, started, f.journal.now(), fua);
+                CrashModel.fill(data, id, first, count);
+                f.volume.write(first * 512L, data, fua);
+                record(versions, first, count, new Version(id, started, f.journal.mark(), fua));
             } else if (kind < 55) {
                 int region = random.nextInt((int) (SIZE / REGION) - 1);
                 int regions = 1 + random.nextInt(2);
@@ -78,25 +63,22 @@ class CloneCrashTest {
                 int count = (int) (regions * REGION / 512);
                 int id = nextId++;
                 ByteBuffer data = ByteBuffer.allocateDirect(count * 512);
-                for (int s = 0; s < count; s++) {
-                    for (int i = 0; i < 512; i++) {
-                        data.put(content(id, first + s, i));
-                    }
-                }
-                f.volume.write(first * 512L, data.flip(), false);
-                record(versions, first, count, id, started, f.journal.now(), false);
+                CrashModel.fill(data, id, first, count);
+                f.volume.write(first * 512L, data, false);
+                record(versions, first, count, new Version(id, started, f.journal.mark(), false));
             } else if (kind < 65) {
                 int first = random.nextInt(SECTORS - 64);
                 int count = 1 + random.nextInt(64);
                 f.volume.discard(first * 512L, count * 512L);
-                record(versions, first, count, 0, started, f.journal.now(), false);
+                record(versions, first, count, new Version(0, started, f.journal.mark(), false));
             } else if (kind < 90) {
                 f.volume.flush();
-                flushes.add(new Flush(started, f.journal.now()));
+                flushes.add(new Flush(started, f.journal.mark()));
             } else {
                 int sector = random.nextInt(SECTORS);
                 ByteBuffer got = f.read(sector * 512L, 512);
-                assertTrue(matchesAny(got, expectedNow(versions.get(sector)), sector, f), "live read of sector " + sector);
+                assertTrue(CrashModel.matching(got, expectedNow(versions.get(sector)), sector, f.source) != null,
+                        "live read of sector " + sector);
             }
         }
         f.volume.pause();
@@ -139,9 +121,9 @@ class CloneCrashTest {
                     reopened.read(0, all);
                     all.flip();
                     for (int s = 0; s < SECTORS; s++) {
-                        Set<Integer> allowed = allowed(versions.get(s), flushes, p);
+                        Set<Integer> allowed = CrashModel.allowed(versions.get(s), flushes, p);
                         ByteBuffer sector = all.slice(s * 512, 512);
-                        if (!matchesAny(sector, allowed, s, f)) {
+                        if (CrashModel.matching(sector, allowed, s, f.source) == null) {
                             fail("crash at " + p + " (variant " + variant + "): sector " + s + " holds none of the "
                                     + "allowed versions " + allowed + " (0 = zeroes, -1 = source); first bytes "
                                     + sector.get(0) + "," + sector.get(1));
@@ -158,53 +140,13 @@ class CloneCrashTest {
         f.close();
     }
 
-    private static void record(List<List<Version>> versions, int first, int count, int id, long started, long completed,
-                               boolean fua) {
+    private static void record(List<List<Version>> versions, int first, int count, Version v) {
         for (int s = first; s < first + count; s++) {
-            versions.get(s).add(new Version(id, started, completed, fua));
+            versions.get(s).add(v);
         }
-    }
-
-    /** Version ids a sector may hold after a crash at {@code p}: -1 means the source data. */
-    private static Set<Integer> allowed(List<Version> history, List<Flush> flushes, long p) {
-        long lastFlushStart = -1;
-        for (Flush fl : flushes) {
-            if (fl.completed() <= p) {
-                lastFlushStart = Math.max(lastFlushStart, fl.started());
-            }
-        }
-        int durable = -1;
-        for (int i = 0; i < history.size(); i++) {
-            Version v = history.get(i);
-            if (v.completed() <= lastFlushStart || (v.fua() && v.completed() <= p)) {
-                durable = i;
-            }
-        }
-        Set<Integer> allowed = new HashSet<>();
-        allowed.add(durable < 0 ? -1 : history.get(durable).id());
-        for (int i = durable + 1; i < history.size(); i++) {
-            if (history.get(i).started() < p) {
-                allowed.add(history.get(i).id());
-            }
-        }
-        return allowed;
     }
 
     private static Set<Integer> expectedNow(List<Version> history) {
         return Set.of(history.isEmpty() ? -1 : history.getLast().id());
-    }
-
-    private static boolean matchesAny(ByteBuffer sector, Set<Integer> ids, int s, CloneFixture f) {
-        for (int id : ids) {
-            boolean ok = true;
-            for (int i = 0; i < 512 && ok; i++) {
-                byte want = id == -1 ? f.source.at(s * 512L + i) : id == 0 ? 0 : content(id, s, i);
-                ok = sector.get(i) == want;
-            }
-            if (ok) {
-                return true;
-            }
-        }
-        return false;
     }
 }
