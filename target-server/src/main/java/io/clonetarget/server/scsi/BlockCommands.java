@@ -8,8 +8,9 @@ import java.io.InterruptedIOException;
 import java.util.function.BooleanSupplier;
 
 /**
- * The data-moving commands of SBC-4: READ, WRITE, VERIFY, WRITE AND VERIFY, WRITE SAME, UNMAP,
- * COMPARE AND WRITE, SYNCHRONIZE CACHE, PRE-FETCH and GET LBA STATUS.
+ * The data-moving commands of SBC-4: READ, WRITE, VERIFY, WRITE AND VERIFY, COMPARE AND WRITE,
+ * ORWRITE, SYNCHRONIZE CACHE and PRE-FETCH; the thin-provisioning ones (WRITE SAME, UNMAP, GET
+ * LBA STATUS) are {@link ProvisioningCommands}, on the same checks and write ranges.
  *
  * <p>LBA arithmetic is on longs and checked against overflow: an LBA at or above 2^63 (a
  * negative long) and LBA + length past the end are both LBA OUT OF RANGE. Writes use FUA when
@@ -24,7 +25,7 @@ final class BlockCommands {
     static final int MAX_UNMAP_DESCRIPTORS = 256;
     static final long MAX_WRITE_SAME_BLOCKS = 65535;
     static final int MAX_COMPARE_AND_WRITE_BLOCKS = 16;
-    private static final int CHUNK = 1 << 20;
+    static final int CHUNK = 1 << 20;
 
     private final BlockDevice device;
     private final ModePages modes;
@@ -48,6 +49,22 @@ final class BlockCommands {
         this.blockSize = device.logicalBlockSize();
     }
 
+    BlockDevice device() {
+        return device;
+    }
+
+    BufferSource buffers() {
+        return buffers;
+    }
+
+    ModePages modes() {
+        return modes;
+    }
+
+    int blockSize() {
+        return blockSize;
+    }
+
     Inquiry.Limits limits() {
         int granularity = Math.max(1, device.physicalBlockSize() / blockSize);
         return new Inquiry.Limits(granularity, MAX_TRANSFER_BYTES / blockSize, OPTIMAL_TRANSFER_BYTES / blockSize,
@@ -55,7 +72,7 @@ final class BlockCommands {
                 MAX_COMPARE_AND_WRITE_BLOCKS);
     }
 
-    private long blocks() {
+    long blocks() {
         return device.size() / blockSize;
     }
 
@@ -76,7 +93,7 @@ final class BlockCommands {
         };
     }
 
-    private void checkRange(long lba, long count) throws ScsiException {
+    void checkRange(long lba, long count) throws ScsiException {
         long blocks = blocks();
         if (lba < 0 || count < 0 || lba > blocks || count > blocks - lba) {
             throw ScsiException.lbaOutOfRange();
@@ -95,7 +112,7 @@ final class BlockCommands {
         }
     }
 
-    private void checkWritable() throws ScsiException {
+    void checkWritable() throws ScsiException {
         if (writeProtected.getAsBoolean()) {
             throw ScsiException.check(Asc.WRITE_PROTECTED);
         }
@@ -160,7 +177,7 @@ final class BlockCommands {
     }
 
     /** Holds the blocks {@code [lba, lba + blocks)} in {@code mode} until closed. */
-    private RangeLock.Range hold(long lba, long blocks, RangeLock.Mode mode) throws InterruptedIOException {
+    RangeLock.Range hold(long lba, long blocks, RangeLock.Mode mode) throws InterruptedIOException {
         try {
             return ranges.lock(lba * blockSize, (lba + blocks) * blockSize, mode);
         } catch (InterruptedException e) {
@@ -333,137 +350,6 @@ final class BlockCommands {
         }
     }
 
-    ScsiResult writeSame(ScsiTask task) throws ScsiException, IOException {
-        ByteBuffer cdb = task.cdb();
-        boolean sixteen = Cdb.opcode(cdb) == 0x93;
-        int flags = Cdb.u8(cdb, 1);
-        if ((flags & 0xe0) != 0) {
-            throw ScsiException.invalidCdbField(1, 7);
-        }
-        if ((flags & 0x10) != 0) {
-            throw ScsiException.invalidCdbField(1, 4);
-        }
-        if ((flags & 0x06) != 0) {
-            throw ScsiException.invalidCdbField(1, (flags & 0x04) != 0 ? 2 : 1);
-        }
-        boolean noDataOut = sixteen && (flags & 0x01) != 0;
-        if (!sixteen && (flags & 0x01) != 0) {
-            throw ScsiException.invalidCdbField(1, 0);
-        }
-        boolean unmap = (flags & 0x08) != 0;
-        long lba = sixteen ? Cdb.u64(cdb, 2) : Cdb.u32(cdb, 2);
-        long count = sixteen ? Cdb.u32(cdb, 10) : Cdb.u16(cdb, 7);
-        int lengthOffset = sixteen ? 10 : 7;
-        if (count == 0) {
-            // WSNZ=0: zero blocks means "to the end of the medium" (SBC-4 5.50)
-            if (lba < 0 || lba > blocks()) {
-                throw ScsiException.lbaOutOfRange();
-            }
-            count = blocks() - lba;
-            if (count == 0) {
-                return ScsiResult.good();
-            }
-        }
-        if (count > MAX_WRITE_SAME_BLOCKS) {
-            throw ScsiException.invalidCdbField(lengthOffset, -1);
-        }
-        checkRange(lba, count);
-        ByteBuffer data = task.dataOut();
-        if (!noDataOut && (data.remaining() != blockSize || task.dataOutReceived() != blockSize)) {
-            throw ScsiException.check(SenseData.fieldPointer(Asc.INVALID_FIELD_IN_CDB, true, lengthOffset, -1));
-        }
-        checkWritable();
-        long offset = lba * blockSize;
-        long length = count * blockSize;
-        try (RangeLock.Range held = hold(lba, count, RangeLock.Mode.SHARED)) {
-            if (unmap) {
-                device.discard(offset, length);
-            } else if (noDataOut || isZero(data)) {
-                device.writeZeroes(offset, length);
-            } else {
-                replicate(offset, length, data.slice(0, blockSize));
-            }
-        }
-        if (!modes.writeCacheEnabled()) {
-            device.flush();
-        }
-        return ScsiResult.good();
-    }
-
-    private static boolean isZero(ByteBuffer data) {
-        for (int i = data.position(); i < data.limit(); i++) {
-            if (data.get(i) != 0) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private void replicate(long offset, long length, ByteBuffer block) throws IOException {
-        int chunk = (int) Math.min(CHUNK, length);
-        ByteBuffer pattern = buffers.acquire(chunk);
-        try {
-            pattern.clear().limit(chunk);
-            while (pattern.hasRemaining()) {
-                pattern.put(block.duplicate());
-            }
-            long done = 0;
-            while (done < length) {
-                int n = (int) Math.min(chunk, length - done);
-                device.write(offset + done, pattern.duplicate().position(0).limit(n), false);
-                done += n;
-            }
-        } finally {
-            buffers.release(pattern);
-        }
-    }
-
-    ScsiResult unmap(ScsiTask task) throws ScsiException, IOException {
-        ByteBuffer cdb = task.cdb();
-        if (Cdb.bit(cdb, 1, 0)) {
-            throw ScsiException.invalidCdbField(1, 0);
-        }
-        int listLength = Cdb.u16(cdb, 7);
-        if (listLength == 0) {
-            return ScsiResult.good();
-        }
-        ByteBuffer data = task.dataOut();
-        if (listLength < 8 || data.remaining() < listLength) {
-            throw ScsiException.check(Asc.PARAMETER_LIST_LENGTH_ERROR);
-        }
-        int descriptorBytes = Math.min(Cdb.u16(data, 2), listLength - 8);
-        int count = descriptorBytes / 16;
-        if (count > MAX_UNMAP_DESCRIPTORS) {
-            throw ScsiException.invalidParameterField(2, -1);
-        }
-        long total = 0;
-        for (int i = 0; i < count; i++) {
-            int p = 8 + 16 * i;
-            long lba = Cdb.u64(data, p);
-            long n = Cdb.u32(data, p + 8);
-            checkRange(lba, n);
-            total += n;
-            if (total > MAX_UNMAP_BLOCKS) {
-                throw ScsiException.invalidParameterField(p + 8, -1);
-            }
-        }
-        checkWritable();
-        for (int i = 0; i < count; i++) {
-            int p = 8 + 16 * i;
-            long n = Cdb.u32(data, p + 8);
-            if (n > 0) {
-                long lba = Cdb.u64(data, p);
-                try (RangeLock.Range held = hold(lba, n, RangeLock.Mode.SHARED)) {
-                    device.discard(lba * blockSize, n * blockSize);
-                }
-            }
-        }
-        if (!modes.writeCacheEnabled()) {
-            device.flush();
-        }
-        return ScsiResult.good();
-    }
-
     ScsiResult compareAndWrite(ScsiTask task) throws ScsiException, IOException {
         ByteBuffer cdb = task.cdb();
         checkProtect(cdb);
@@ -538,43 +424,5 @@ final class BlockCommands {
         long length = count == 0 ? device.size() - lba * blockSize : count * blockSize;
         device.prefetch(lba * blockSize, length);
         return ScsiResult.good();
-    }
-
-    ScsiResult getLbaStatus(ScsiTask task) throws ScsiException, IOException {
-        ByteBuffer cdb = task.cdb();
-        long lba = Cdb.u64(cdb, 2);
-        long allocation = Cdb.u32(cdb, 10);
-        long blocks = blocks();
-        if (lba < 0 || lba >= blocks) {
-            throw ScsiException.lbaOutOfRange();
-        }
-        int maxDescriptors = (int) Math.max(1, Math.min(64, (allocation - 8) / 16));
-        ByteBuffer out = ByteBuffer.allocate(8 + 16 * maxDescriptors);
-        out.position(8);
-        long offset = lba * blockSize;
-        int n = 0;
-        while (n < maxDescriptors && offset < device.size()) {
-            BlockDevice.Extent first = device.extentAt(offset);
-            boolean allocated = first.allocated();
-            long end = offset + first.length();
-            while (end < device.size()) {
-                BlockDevice.Extent next = device.extentAt(end);
-                if (next.allocated() != allocated || next.length() == 0) {
-                    break;
-                }
-                end += next.length();
-            }
-            long startBlock = offset / blockSize;
-            long endBlock = allocated ? (end + blockSize - 1) / blockSize : Math.max(startBlock + 1, end / blockSize);
-            endBlock = Math.min(endBlock, blocks);
-            long runBlocks = Math.min(endBlock - startBlock, 0xffff_ffffL);
-            out.putLong(startBlock).putInt((int) runBlocks).put((byte) (allocated ? 0 : 1))
-                    .put((byte) 0).putShort((short) 0);
-            offset = (startBlock + runBlocks) * blockSize;
-            n++;
-        }
-        out.putInt(0, 4 + 16 * n);
-        out.flip();
-        return ScsiResult.good(ModePages.copyOut(task, out, (int) Math.min(allocation, Integer.MAX_VALUE)));
     }
 }

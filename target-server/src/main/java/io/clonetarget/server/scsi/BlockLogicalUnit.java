@@ -27,6 +27,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
     private final UnitAttentions attentions = new UnitAttentions();
     private final Reservations reservations = new Reservations();
     private final BlockCommands io;
+    private final ProvisioningCommands provisioning;
     private final String name;
 
     /**
@@ -48,6 +49,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
         this.identity = identity;
         this.readOnly = readOnly || device.isReadOnly();
         this.io = new BlockCommands(device, modes, buffers, this::writeProtected, ranges);
+        this.provisioning = new ProvisioningCommands(io);
     }
 
     public BlockDevice device() {
@@ -176,8 +178,8 @@ public final class BlockLogicalUnit implements LogicalUnit {
             case 0x34, 0x90 -> io.prefetch(task);
             case 0x35, 0x91 -> io.synchronizeCache(task);
             case 0x37, 0xb7 -> readDefectData(task, info.opcode() == 0xb7);
-            case 0x41, 0x93 -> io.writeSame(task);
-            case 0x42 -> io.unmap(task);
+            case 0x41, 0x93 -> provisioning.writeSame(task);
+            case 0x42 -> provisioning.unmap(task);
             case 0x5e -> ScsiResult.good(reservations.in(task));
             case 0x5f -> {
                 reservations.out(task, attentions);
@@ -185,7 +187,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
             }
             case 0x89 -> io.compareAndWrite(task);
             case 0x8b -> io.orWrite(task);
-            case 0x9e -> info.serviceAction() == 0x10 ? readCapacity16(task) : io.getLbaStatus(task);
+            case 0x9e -> info.serviceAction() == 0x10 ? readCapacity16(task) : provisioning.getLbaStatus(task);
             case 0xa3 -> ScsiResult.good(SupportedOperations.report(task));
             case 0xa0 -> throw new IllegalStateException("REPORT LUNS belongs to the target");
             default -> throw ScsiException.invalidOpcode();
