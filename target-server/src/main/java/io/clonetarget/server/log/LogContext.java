@@ -31,9 +31,20 @@ public final class LogContext {
         return String.format(" isid=%012x tsih=%d", isid, tsih);
     }
 
-    /** Sets the task context of this thread (on top of the connection's). */
+    private static final char[] HEX = "0123456789abcdef".toCharArray();
+
+    /**
+     * Sets the task context of this thread (on top of the connection's). Runs once per command,
+     * so it builds its one string by hand rather than through a formatter.
+     */
     public static void task(int itt, int lun) {
-        MDC.put(TASK, String.format(" itt=%08x lun=%d", itt, lun));
+        char[] c = new char[" itt=00000000 lun=".length()];
+        " itt=".getChars(0, 5, c, 0);
+        for (int i = 0; i < 8; i++) {
+            c[5 + i] = HEX[(itt >>> (28 - 4 * i)) & 0xf];
+        }
+        " lun=".getChars(0, 5, c, 13);
+        MDC.put(TASK, new StringBuilder(c.length + 5).append(c).append(lun).toString());
     }
 
     public static void clearTask() {

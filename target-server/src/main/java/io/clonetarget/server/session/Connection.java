@@ -153,7 +153,7 @@ public final class Connection {
     }
 
     private void run() {
-        LogContext.connection(id, session == null ? null : LogContext.session(session.isid(), session.tsih()));
+        LogContext.connection(id, session == null ? null : session.logContext());
         ByteBuffer bhs = ByteBuffer.allocate(Bhs.LENGTH);
         String reason = "closed by the initiator";
         try {
@@ -325,7 +325,7 @@ public final class Connection {
         outbox.setDigests(params.headerDigest(), params.dataDigest());
         state = State.FULL_FEATURE;
         handOver = true;
-        LogContext.connection(id, LogContext.session(s.isid(), s.tsih()));
+        LogContext.connection(id, s.logContext());
         LOG.info("login from {}: {}{}", remote, s, describe(params));
     }
 
@@ -359,7 +359,7 @@ public final class Connection {
 
     private void tick() {
         Session s0 = session;
-        try (LogContext.Scope scope = LogContext.of(id, s0 == null ? null : LogContext.session(s0.isid(), s0.tsih()))) {
+        try (LogContext.Scope scope = LogContext.of(id, s0 == null ? null : s0.logContext())) {
             long now = System.nanoTime();
             ServerContext.Timeouts t = context.timeouts();
             if (state == State.LOGIN) {
@@ -401,7 +401,7 @@ public final class Connection {
             return;
         }
         Session s0 = session;
-        try (LogContext.Scope scope = LogContext.of(id, s0 == null ? null : LogContext.session(s0.isid(), s0.tsih()))) {
+        try (LogContext.Scope scope = LogContext.of(id, s0 == null ? null : s0.logContext())) {
             closeNow(reason);
         }
     }

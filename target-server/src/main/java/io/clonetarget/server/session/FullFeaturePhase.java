@@ -144,7 +144,7 @@ final class FullFeaturePhase {
                 return;
             }
             connection.loggingOut();
-            String sessionContext = LogContext.session(session.isid(), session.tsih());
+            String sessionContext = session.logContext();
             context.background().execute(() -> {
                 LogContext.connection(connection.id(), sessionContext);
                 List<CompletableFuture<Void>> running = new ArrayList<>();

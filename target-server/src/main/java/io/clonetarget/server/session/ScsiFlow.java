@@ -401,7 +401,7 @@ final class ScsiFlow {
             task.releaseReservation();
             return;
         }
-        LogContext.connection(connection.id(), LogContext.session(session.isid(), session.tsih()));
+        LogContext.connection(connection.id(), session.logContext());
         LogContext.task(task.itt, task.lun);
         try {
             if (task.abortRequested) {

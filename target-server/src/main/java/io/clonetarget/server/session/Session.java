@@ -24,12 +24,14 @@ public final class Session {
     private final CommandSequencer sequencer;
     private final Instant created = Instant.now();
     private final DataBudget budget;
+    private final String logContext;
     final Map<Integer, IscsiTask> tasks = new ConcurrentHashMap<>();
     volatile Connection connection;
 
     Session(long isid, int tsih, String initiatorName, String initiatorAlias, TargetNode target,
             SessionParameters parameters, CommandSequencer sequencer, int portalGroupTag, DataBudget budget) {
         this.budget = budget;
+        this.logContext = io.clonetarget.server.log.LogContext.session(isid, tsih);
         this.isid = isid;
         this.tsih = tsih;
         this.initiatorName = initiatorName;
@@ -75,6 +77,11 @@ public final class Session {
 
     public CommandSequencer sequencer() {
         return sequencer;
+    }
+
+    /** The session's MDC value (ISID and TSIH), made once. */
+    public String logContext() {
+        return logContext;
     }
 
     /** The data buffers this session's commands may hold. */

@@ -61,7 +61,7 @@ final class TaskManagement {
         long lunField = Bhs.lun(bhs);
         int referenced = bhs.getInt(20);
         int refCmdSn = bhs.getInt(32);
-        String sessionContext = LogContext.session(session.isid(), session.tsih());
+        String sessionContext = session.logContext();
         context.background().execute(() -> {
             LogContext.connection(connection.id(), sessionContext);
             try {
