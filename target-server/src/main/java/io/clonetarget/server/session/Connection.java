@@ -308,7 +308,6 @@ public final class Connection {
         int tsih = context.sessions().allocateTsih();
         Session s = new Session(login.isid(), tsih, login.initiatorName(), login.initiatorAlias(), target, params,
                 window, context.portalGroupTag(), context.dataBudget().session(context.limits().sessionDataBytes()));
-        window.setPressure(s.budget()::saturated);
         s.connection = this;
         context.sessions().add(s);
         session = s;

@@ -31,6 +31,7 @@ public final class Session {
     Session(long isid, int tsih, String initiatorName, String initiatorAlias, TargetNode target,
             SessionParameters parameters, CommandSequencer sequencer, int portalGroupTag, DataBudget budget) {
         this.budget = budget;
+        sequencer.setPressure(budget::saturated); // the window stops growing while the budget is past its mark
         this.logContext = io.clonetarget.server.log.LogContext.session(isid, tsih);
         this.isid = isid;
         this.tsih = tsih;
