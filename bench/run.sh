@@ -12,7 +12,11 @@
 # Needs: tgt (tgtd, tgtadm), qemu-utils + qemu-block-extra, libiscsi-bin, maven, a JDK 25.
 # Env (defaults): BENCH_DIR (/tmp/clonetarget-bench), BENCH_SIZE_MB (1024), BENCH_REPS (3),
 #   BENCH_4K_COUNT (20000), BENCH_1M_COUNT (1024), BENCH_SECS (5, iscsi-perf run time),
-#   BENCH_PEERS ("tgtd jscsi clonetarget"), BENCH_PORT_BASE (3360), BENCH_TIMEOUT (120 s per command)
+#   BENCH_PEERS ("tgtd jscsi clonetarget"), BENCH_PORT_BASE (3360), BENCH_TIMEOUT (120 s per command),
+#   BENCH_PIN (none): "same" runs every server and every client on CPU 0, "split" the servers on
+#   CPU 0 and the clients on CPU 1 (taskset, the same for every peer). On a 2-vCPU VM the QD1
+#   rows depend on where the scheduler puts client and server more than on either target:
+#   docs/performance.md shows all three placements.
 set -uo pipefail
 here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -31,6 +35,12 @@ IQN_TGT=iqn.2026-11.io.clonetarget.bench:tgtd
 IQN_CT=iqn.2026-11.io.clonetarget.bench:clonetarget
 IQN_JS=iqn.2026-11.io.clonetarget.bench:jscsi
 RAW=$DIR/raw.tsv
+case ${BENCH_PIN:-none} in
+  none) SRV=(); CLI=() ;;
+  same) SRV=(taskset -c 0); CLI=(taskset -c 0) ;;
+  split) SRV=(taskset -c 0); CLI=(taskset -c 1) ;;
+  *) echo "BENCH_PIN must be none, same or split, not '$BENCH_PIN'" >&2; exit 2 ;;
+esac
 
 . "$root/bin/lib/jdk.sh"
 find_jdk || exit 1
@@ -71,7 +81,7 @@ start_tgtd() {
   local port; port=$(port_of tgtd)
   TGT_CTRL=$port
   rm -f "$DIR/tgtd.img" "$DIR/jscsi.img" "$DIR/jscsi.log"; truncate -s "${SIZE_MB}M" "$DIR/tgtd.img"
-  tgtd -f -C "$TGT_CTRL" --iscsi "portal=127.0.0.1:$port" >"$DIR/tgtd.log" 2>&1 &
+  "${SRV[@]}" tgtd -f -C "$TGT_CTRL" --iscsi "portal=127.0.0.1:$port" >"$DIR/tgtd.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 1 100); do tgtadm -C "$TGT_CTRL" --lld iscsi --op show --mode target >/dev/null 2>&1 && break; sleep 0.1; done
   tgtadm -C "$TGT_CTRL" --lld iscsi --op new --mode target --tid 1 --targetname "$IQN_TGT" &&
@@ -83,7 +93,7 @@ start_clonetarget() {
   local port jar; port=$(port_of clonetarget); jar=$root/target-server/target/clonetarget.jar
   if [ ! -f "$jar" ]; then "$root/bin/mvn" -q -B -DskipTests package >&2 || return 1; fi
   rm -f "$DIR/clonetarget.img"
-  "$JAVA_BIN" --enable-native-access=ALL-UNNAMED -jar "$jar" serve --listen "127.0.0.1:$port" --target "$IQN_CT" \
+  "${SRV[@]}" "$JAVA_BIN" --enable-native-access=ALL-UNNAMED -jar "$jar" serve --listen "127.0.0.1:$port" --target "$IQN_CT" \
     --lun "$DIR/clonetarget.img,size=${SIZE_MB}M" >"$DIR/clonetarget.log" 2>&1 &
   PIDS+=($!)
   wait_port "$port"
@@ -108,7 +118,7 @@ start_jscsi() {
 XML
   # jSCSI asks on stdin which local address to advertise: answer with the index of 127.0.0.1
   rm -f "$DIR/jscsi/stdin"; mkfifo "$DIR/jscsi/stdin"
-  "$JAVA_BIN" -cp "$lib/*" org.jscsi.target.TargetServer "$DIR/jscsi/jscsi-target.xsd" "$DIR/jscsi/bench.xml" \
+  "${SRV[@]}" "$JAVA_BIN" -cp "$lib/*" org.jscsi.target.TargetServer "$DIR/jscsi/jscsi-target.xsd" "$DIR/jscsi/bench.xml" \
     <"$DIR/jscsi/stdin" >>"$DIR/jscsi.log" 2>&1 &
   JSCSI_PID=$!
   PIDS+=($!)
@@ -128,7 +138,7 @@ record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RAW"; }
 qbench() { # qbench PEER CASE QD SIZE COUNT ARGS...
   local peer=$1 name=$2 qd=$3 bs=$4 cnt=$5; shift 5
   local out secs rc bytes
-  out=$(timeout "$TMO" qemu-img bench -f raw -t none -d "$qd" -c "$cnt" -s "$bs" "$@" "$(url_of "$peer")" 2>&1); rc=$?
+  out=$(timeout "$TMO" "${CLI[@]}" qemu-img bench -f raw -t none -d "$qd" -c "$cnt" -s "$bs" "$@" "$(url_of "$peer")" 2>&1); rc=$?
   secs=$(sed -n 's/^Run completed in \([0-9.]*\) seconds.*/\1/p' <<<"$out")
   bytes=$([ "$bs" = 4k ] && echo 4096 || echo 1048576)
   if [ $rc -eq 0 ] && [ -n "$secs" ]; then
@@ -142,7 +152,7 @@ qbench() { # qbench PEER CASE QD SIZE COUNT ARGS...
 iperf() { # iperf PEER CASE QD BLOCKS [-r]
   local peer=$1 name=$2 qd=$3 nb=$4; shift 4
   local out iops rc
-  out=$(timeout $((SECS + 60)) iscsi-perf -t "$SECS" -m "$qd" -b "$nb" "$@" "$(url_of "$peer")" 2>&1 | tr '\r' '\n'); rc=${PIPESTATUS[0]}
+  out=$(timeout $((SECS + 60)) "${CLI[@]}" iscsi-perf -t "$SECS" -m "$qd" -b "$nb" "$@" "$(url_of "$peer")" 2>&1 | tr '\r' '\n'); rc=${PIPESTATUS[0]}
   iops=$(sed -n 's/^iops average \([0-9]*\) .*/\1/p' <<<"$out" | tail -1)
   if [ $rc -eq 0 ] && [ -n "$iops" ]; then
     record "$peer" iscsi-perf "$name" "$qd" "$iops" "$(awk -v i="$iops" -v b=$((nb * 512)) 'BEGIN{printf "%.1f", i*b/1048576}')" ok
@@ -192,7 +202,7 @@ for p in $ACTIVE; do
   log "warming up $p (the same untimed runs for every peer)"
   # fill the LUN once so that no peer reads holes, then warm up the code paths
   timeout 600 qemu-img bench -f raw -t none -d 1 -c "$SIZE_MB" -s 1M -w --pattern=1 "$(url_of "$p")" >/dev/null 2>&1
-  for c in r4k32 w4k32 r1m32 w1m32; do
+  for c in r4k32 w4k32 r1m32 w1m32 r4k1 w4k1; do
     run_case "$p" "$c" >/dev/null 2>&1
   done
 done

@@ -9,18 +9,16 @@ import org.slf4j.LoggerFactory;
  * Transfers that must not wait for storage, for answering a command on the thread that received
  * it. With RWF_NOWAIT the kernel declines what would wait. Where it has no RWF_NOWAIT for a file
  * (buffered writes on ext4, reads on tmpfs) the transfer is made optimistically, because a cached
- * read or a buffered write only waits when the kernel throttles dirty pages; a latency guard
- * stops that for {@value #OPTIMISTIC_BACKOFF_SECONDS} s after any transfer slower than 2 ms.
- * Thread-safe: the flags only ever go from "try" to "do not".
+ * read or a buffered write only waits when the kernel throttles dirty pages; a {@link
+ * LatencyGuard} stops that for a while after a transfer slower than 2 ms.
+ * Thread-safe: the flags only ever go from "try" to "do not"; the guard is thread-safe.
  */
 final class QuickTransfers {
     private static final Logger LOG = LoggerFactory.getLogger(QuickTransfers.class);
-    private static final long OPTIMISTIC_LIMIT_NANOS = 2_000_000;
-    private static final long OPTIMISTIC_BACKOFF_SECONDS = 10;
     private final Path path;
+    private final LatencyGuard guard = new LatencyGuard(System.nanoTime());
     private volatile boolean nowaitReads = true;
     private volatile boolean nowaitWrites = true;
-    private volatile long optimisticAllowedFrom = System.nanoTime();
 
     QuickTransfers(Path path) {
         this.path = path;
@@ -50,7 +48,7 @@ final class QuickTransfers {
             }
         }
         long now = System.nanoTime();
-        if (now - optimisticAllowedFrom < 0) {
+        if (!guard.open(now)) {
             return false;
         }
         if (write) {
@@ -60,10 +58,10 @@ final class QuickTransfers {
             return false;
         }
         long took = System.nanoTime() - now;
-        if (took > OPTIMISTIC_LIMIT_NANOS) {
-            optimisticAllowedFrom = System.nanoTime() + OPTIMISTIC_BACKOFF_SECONDS * 1_000_000_000L;
-            LOG.debug("{}: a {} took {} us; no optimistic transfers for {} s", path, write ? "write" : "read",
-                    took / 1000, OPTIMISTIC_BACKOFF_SECONDS);
+        long backoff = guard.record(now, took);
+        if (backoff > 0) {
+            LOG.debug("{}: a {} took {} us; no optimistic transfers for {} ms", path, write ? "write" : "read",
+                    took / 1000, backoff / 1_000_000);
         }
         return true;
     }
