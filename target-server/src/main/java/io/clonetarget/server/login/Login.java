@@ -17,6 +17,12 @@ import java.util.LinkedHashMap;
  * initiator leave the security stage after a verified CHAP response. Operational keys go to
  * {@link Negotiation}.
  *
+ * <p>Whoever has not proved who they are learns nothing from how they were refused: on a
+ * target with CHAP, an initiator name the target does not admit goes through the CHAP exchange
+ * and fails it exactly as a wrong secret does (02/01; the log says which it was). Every check
+ * of identity waits its turn at the {@link LoginThrottle}, and every failed one is counted
+ * there.
+ *
  * <p>Not thread-safe: owned by the connection's reader thread.
  */
 public final class Login {
@@ -27,6 +33,7 @@ public final class Login {
     private enum Auth { NOT_STARTED, NONE, CHAP_WAIT_ALGORITHM, CHAP_WAIT_RESPONSE, DONE }
 
     private final LoginContext context;
+    private final String source;
     private final Negotiation negotiation;
     private Stage stage;
     private boolean first = true;
@@ -43,9 +50,15 @@ public final class Login {
     private byte[] chapChallenge;
     private boolean portalTagSent;
     private String authenticatedAs;
+    private String notAdmitted; // why the initiator may not use the CHAP target, told only as a CHAP failure
+    private boolean turnTaken; // one turn at the throttle per login, however many checks it has
 
-    public Login(LoginContext context) {
+    /**
+     * @param source the initiator's address as the throttle counts it (e.g. "192.0.2.7")
+     */
+    public Login(LoginContext context, String source) {
         this.context = context;
+        this.source = source;
         this.negotiation = new Negotiation(context.settings());
     }
 
@@ -151,11 +164,19 @@ public final class Login {
             if (name == null || name.isEmpty()) {
                 throw new LoginException(LoginStatus.MISSING_PARAMETER, "no TargetName for a normal session");
             }
-            target = context.findTarget(name).orElseThrow(
-                    () -> new LoginException(LoginStatus.NOT_FOUND, "no target named " + LogText.of(name)));
+            awaitTurn();
+            target = context.findTarget(name).orElse(null);
+            if (target == null) {
+                context.throttle().failed(source, initiatorName);
+                throw new LoginException(LoginStatus.NOT_FOUND, "no target named " + LogText.of(name));
+            }
             if (!target.admits(initiatorName)) {
-                throw new LoginException(LoginStatus.AUTHORIZATION_FAILURE,
-                        LogText.of(initiatorName) + " is not allowed on " + name);
+                String why = LogText.of(initiatorName) + " is not allowed on " + name;
+                if (target.chap() == null) {
+                    context.throttle().failed(source, initiatorName);
+                    throw new LoginException(LoginStatus.AUTHORIZATION_FAILURE, why);
+                }
+                notAdmitted = why;
             }
         }
     }
@@ -216,17 +237,23 @@ public final class Login {
         if (name == null || response == null) {
             throw new LoginException(LoginStatus.AUTHENTICATION_FAILURE, "CHAP_N and CHAP_R must come together");
         }
+        awaitTurn();
         byte[] received;
         try {
             received = Chap.decode(response);
         } catch (IllegalArgumentException e) {
+            context.throttle().failed(source, initiatorName);
             throw new LoginException(LoginStatus.AUTHENTICATION_FAILURE, "malformed CHAP_R: " + e.getMessage());
         }
-        if (!name.equals(required.user())
-                || !Chap.verify(algorithm, chapIdentifier, required.secret(), chapChallenge, received)) {
-            throw new LoginException(LoginStatus.AUTHENTICATION_FAILURE, "CHAP authentication failed for user "
-                    + LogText.of(name));
+        boolean proved = name.equals(required.user())
+                && Chap.verify(algorithm, chapIdentifier, required.secret(), chapChallenge, received);
+        if (!proved || notAdmitted != null) {
+            context.throttle().failed(source, initiatorName);
+            throw new LoginException(LoginStatus.AUTHENTICATION_FAILURE, proved
+                    ? notAdmitted + " (answered as a CHAP failure)"
+                    : "CHAP authentication failed for user " + LogText.of(name));
         }
+        context.throttle().succeeded(initiatorName);
         String idText = keys.get("CHAP_I");
         String challengeText = keys.get("CHAP_C");
         if (idText != null || challengeText != null) {
@@ -245,8 +272,13 @@ public final class Login {
             } catch (IllegalArgumentException e) {
                 throw new LoginException(LoginStatus.AUTHENTICATION_FAILURE, "malformed CHAP_C: " + e.getMessage());
             }
-            if (id < 0 || id > 255 || challenge.length == 0 || challenge.length > 1024) {
-                throw new LoginException(LoginStatus.AUTHENTICATION_FAILURE, "invalid mutual CHAP_I or CHAP_C");
+            if (id < 0 || id > 255) {
+                throw new LoginException(LoginStatus.AUTHENTICATION_FAILURE, "invalid mutual CHAP_I " + LogText.of(idText));
+            }
+            if (challenge.length < algorithm.length() || challenge.length > 1024) {
+                // a short challenge lets a recorded answer be replayed or a dictionary be built
+                throw new LoginException(LoginStatus.AUTHENTICATION_FAILURE, "mutual CHAP_C of " + challenge.length
+                        + " bytes; it must be " + algorithm.length() + " to 1024 bytes for " + algorithm);
             }
             if (Arrays.equals(challenge, chapChallenge)) {
                 throw new LoginException(LoginStatus.AUTHENTICATION_FAILURE, "initiator reflected our CHAP challenge");
@@ -257,6 +289,13 @@ public final class Login {
         }
         auth = Auth.DONE;
         authenticatedAs = name;
+    }
+
+    private void awaitTurn() throws LoginException {
+        if (!turnTaken) {
+            turnTaken = true;
+            context.throttle().awaitTurn(source, initiatorName);
+        }
     }
 
     private static Map<String, String> toMap(List<Pair> pairs) throws LoginException {

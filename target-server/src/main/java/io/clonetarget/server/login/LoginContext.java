@@ -16,4 +16,7 @@ public interface LoginContext {
 
     /** Credentials proved to initiators asking for mutual CHAP on discovery sessions, or null. */
     ChapCredentials discoveryMutualChap();
+
+    /** Where failed logins are counted and guesses slowed down. */
+    LoginThrottle throttle();
 }

@@ -32,6 +32,12 @@ public final class PduReader {
     private int maxDataSegmentLength;
     private int pendingData = -1;
     private HeaderCheck headerCheck = bhs -> { };
+    private ReceivePolling polling;
+
+    /** Polls before blocking from now on (see {@link ReceivePolling}); null to block at once. */
+    public void setPolling(ReceivePolling polling) {
+        this.polling = polling;
+    }
 
     /** A check of the 48 header bytes before anything else of the PDU is read. */
     @FunctionalInterface
@@ -238,10 +244,16 @@ public final class PduReader {
 
     private boolean refillOrEof() throws IOException {
         in.clear();
+        if (polling != null) {
+            polling.beforeBlockingRead();
+        }
         int n;
         do {
             n = channel.read(in);
         } while (n == 0);
+        if (polling != null) {
+            polling.read();
+        }
         in.flip();
         return n > 0;
     }

@@ -14,6 +14,7 @@ import io.clonetarget.server.pdu.Outbox;
 import io.clonetarget.server.pdu.PduException;
 import io.clonetarget.server.pdu.PduReader;
 import io.clonetarget.server.pdu.Pdus;
+import io.clonetarget.server.pdu.ReceivePolling;
 import io.clonetarget.server.pdu.RejectReason;
 import io.clonetarget.server.pdu.TextSegment;
 import io.clonetarget.server.scsi.LogicalUnit;
@@ -98,7 +99,7 @@ public final class Connection {
         this.reader = new PduReader(channel, LOGIN_SEGMENT);
         this.reader.setHeaderCheck(this::checkHeader);
         this.outbox = new Outbox(channel, id, new CommandSequencer(0, 1), e -> close("send failed: " + e.getMessage()));
-        this.login = new Login(context);
+        this.login = new Login(context, remote.getAddress().getHostAddress());
     }
 
     public String id() {
@@ -223,6 +224,10 @@ public final class Connection {
     private void continueOnOwnThreads() {
         boolean platform = !session.discovery();
         try {
+            if (platform) {
+                java.io.InputStream probe = channel.socket().getInputStream();
+                reader.setPolling(new ReceivePolling(probe::available));
+            }
             outbox.start(platform);
             (platform ? Thread.ofPlatform().daemon() : Thread.ofVirtual()).name("iscsi-rx-" + id).start(this::run);
         } catch (Throwable e) {
@@ -306,7 +311,8 @@ public final class Connection {
         SessionParameters params = login.parameters();
         TargetNode target = (TargetNode) login.target();
         int tsih = context.sessions().allocateTsih();
-        Session s = new Session(login.isid(), tsih, login.initiatorName(), login.initiatorAlias(), target, params,
+        Session s = new Session(login.isid(), tsih, login.initiatorName(), login.initiatorAlias(), login.authenticatedAs(),
+                target, params,
                 window, context.portalGroupTag(), context.dataBudget().session(context.limits().sessionDataBytes()));
         s.connection = this;
         context.sessions().add(s);

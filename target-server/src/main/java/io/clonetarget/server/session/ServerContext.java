@@ -2,10 +2,12 @@ package io.clonetarget.server.session;
 
 import io.clonetarget.server.login.ChapCredentials;
 import io.clonetarget.server.login.LoginContext;
+import io.clonetarget.server.login.LoginThrottle;
 import io.clonetarget.server.login.TargetSettings;
 import io.clonetarget.server.target.TargetNode;
 import io.clonetarget.server.transport.BufferPool;
 import io.clonetarget.server.transport.DataBudget;
+import io.clonetarget.storage.time.Clock;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -48,6 +50,7 @@ public final class ServerContext implements LoginContext {
     private final ConnectionLimits limits;
     private final Admission admission;
     private final DataBudget dataBudget;
+    private final LoginThrottle throttle = new LoginThrottle(Clock.SYSTEM);
     private volatile ChapCredentials discoveryChap;
     private volatile ChapCredentials discoveryMutualChap;
 
@@ -115,6 +118,11 @@ public final class ServerContext implements LoginContext {
     @Override
     public ChapCredentials discoveryMutualChap() {
         return discoveryMutualChap;
+    }
+
+    @Override
+    public LoginThrottle throttle() {
+        return throttle;
     }
 
     /** Registers a listening address for SendTargets answers. */

@@ -18,6 +18,7 @@ public final class Session {
     private final int tsih;
     private final String initiatorName;
     private final String initiatorAlias;
+    private final String authenticatedAs;
     private final TargetNode target;
     private final SessionParameters parameters;
     private final Nexus nexus;
@@ -28,7 +29,7 @@ public final class Session {
     final Map<Integer, IscsiTask> tasks = new ConcurrentHashMap<>();
     volatile Connection connection;
 
-    Session(long isid, int tsih, String initiatorName, String initiatorAlias, TargetNode target,
+    Session(long isid, int tsih, String initiatorName, String initiatorAlias, String authenticatedAs, TargetNode target,
             SessionParameters parameters, CommandSequencer sequencer, int portalGroupTag, DataBudget budget) {
         this.budget = budget;
         sequencer.setPressure(budget::saturated); // the window stops growing while the budget is past its mark
@@ -37,6 +38,7 @@ public final class Session {
         this.tsih = tsih;
         this.initiatorName = initiatorName;
         this.initiatorAlias = initiatorAlias;
+        this.authenticatedAs = authenticatedAs;
         this.target = target;
         this.parameters = parameters;
         this.sequencer = sequencer;
@@ -57,6 +59,11 @@ public final class Session {
 
     public String initiatorAlias() {
         return initiatorAlias;
+    }
+
+    /** The CHAP user the initiator proved at login, or null when it proved none. */
+    public String authenticatedAs() {
+        return authenticatedAs;
     }
 
     /** The target, or null for a discovery session. */

@@ -124,7 +124,7 @@ final class TextExchange {
         List<TargetNode> targets = new ArrayList<>();
         if (session.discovery()) {
             for (TargetNode t : context.targets()) {
-                if ((value.equals("All") || value.equals(t.name())) && t.admits(session.initiatorName())) {
+                if ((value.equals("All") || value.equals(t.name())) && visible(t)) {
                     targets.add(t);
                 }
             }
@@ -137,6 +137,15 @@ final class TextExchange {
                 out.add(new Pair("TargetAddress", address + "," + context.portalGroupTag()));
             }
         }
+    }
+
+    /**
+     * Whether a discovery session may see a target: only one it could log in to. The initiator
+     * name must be admitted, and a target that requires CHAP is shown only to a discovery
+     * session that proved a CHAP identity itself (without discovery CHAP, anyone could list it).
+     */
+    private boolean visible(TargetNode t) {
+        return t.admits(session.initiatorName()) && (t.chap() == null || session.authenticatedAs() != null);
     }
 
     /** Portal addresses to advertise: wildcard portals show the address this connection used. */

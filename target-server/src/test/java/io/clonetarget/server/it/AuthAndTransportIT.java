@@ -58,6 +58,54 @@ class AuthAndTransportIT {
     }
 
     @Test
+    void wrongSecretsFromOneHostAreSlowedDownAndTheRightOneWaitsItsTurn() throws Exception {
+        // before: 1,000 wrong secrets were answered in 1.6 s; now the 4th, 5th and 6th wait 1, 2 and 4 s
+        Tools.require("libiscsi-bin", "iscsi-inq");
+        try (TestTarget t = chapTarget(new ChapConfig("host1", "secretsecret12", null, null, null, null))) {
+            long[] took = new long[6];
+            for (int i = 0; i < took.length; i++) {
+                long start = System.nanoTime();
+                Tools.Result wrong = Tools.run(T, "iscsi-inq",
+                        "iscsi://host1%wrongsecret" + (10 + i) + "@" + t.portal() + "/" + TestTarget.IQN + "/0");
+                took[i] = (System.nanoTime() - start) / 1_000_000;
+                assertNotEquals(0, wrong.exitCode(), wrong.output());
+            }
+            for (int i = 0; i < 3; i++) {
+                assertTrue(took[i] < 900, "the first three failures are free: " + java.util.Arrays.toString(took));
+            }
+            assertTrue(took[3] >= 1000 && took[4] >= 2000 && took[5] >= 4000,
+                    "then 1, 2, 4 s: " + java.util.Arrays.toString(took));
+            long start = System.nanoTime();
+            String ok = Tools.ok(T, "iscsi-inq", "iscsi://host1%secretsecret12@" + t.portal() + "/" + TestTarget.IQN + "/0");
+            assertTrue(ok.contains("Vendor:CLONETGT"), ok);
+            assertTrue((System.nanoTime() - start) / 1_000_000 >= 8000, "the right secret waits its turn too");
+        }
+    }
+
+    @Test
+    void discoveryListsChapTargetsOnlyToHostsThatProvedDiscoveryChap() throws Exception {
+        Tools.require("libiscsi-bin", "iscsi-ls");
+        ServerConfig base = TestTarget.config(dir, TestTarget.oneFile(dir, 1 << 20), List.of(new LunConfig(0, "v0")));
+        ChapConfig chap = new ChapConfig("host1", "secretsecret12", null, null, null, null);
+        TargetConfig open = new TargetConfig(TestTarget.IQN + "-open", null, null, null, List.of());
+        TargetConfig guarded = new TargetConfig(TestTarget.IQN, null, null, chap, base.targets().getFirst().luns());
+        for (ChapConfig discovery : new ChapConfig[] {null, new ChapConfig("disc1", "discsecret123", null, null, null, null)}) {
+            try (TestTarget t = TestTarget.start(dir, new ServerConfig(base.server(), null, discovery, base.volumes(),
+                    List.of(open, guarded)), Volumes::open)) {
+                if (discovery == null) {
+                    String anyone = Tools.ok(T, "iscsi-ls", "iscsi://" + t.portal());
+                    assertTrue(anyone.contains("Target:" + TestTarget.IQN + "-open "), anyone);
+                    assertTrue(!anyone.contains("Target:" + TestTarget.IQN + " "), "the CHAP target is not listed: " + anyone);
+                } else {
+                    String proved = Tools.ok(T, "iscsi-ls", "iscsi://disc1%discsecret123@" + t.portal());
+                    assertTrue(proved.contains("Target:" + TestTarget.IQN + " "), "listed after discovery CHAP: " + proved);
+                    assertTrue(proved.contains("Target:" + TestTarget.IQN + "-open "), proved);
+                }
+            }
+        }
+    }
+
+    @Test
     void headerDigestWithLibiscsiAndQemu() throws Exception {
         Tools.require("libiscsi-bin", "iscsi-inq");
         Tools.require("qemu-utils and qemu-block-extra", "qemu-io");

@@ -119,7 +119,7 @@ class TaskRaceTest {
         SessionParameters params = new SessionParameters(false, false, 262_144, 262_144, 1 << 20, 262_144, false,
                 true, 1, 2, 20, true, true, 0, 1);
         CommandSequencer sequencer = new CommandSequencer(1, 128);
-        session = new Session(0x400001370001L, 1, "iqn.2026-12.io.clonetarget:initiator", null, target, params,
+        session = new Session(0x400001370001L, 1, "iqn.2026-12.io.clonetarget:initiator", null, null, target, params,
                 sequencer, 1, context.dataBudget().session(64L << 20));
         reader = new PduReader(server, 262_144);
         outbox = new Outbox(server, "race", sequencer, e -> { });
@@ -196,7 +196,7 @@ class TaskRaceTest {
     @Test
     void aCommandBeyondTheBudgetIsAnsweredTaskSetFullWithoutABuffer() throws Exception {
         // a session budget of 1 MiB: the hard mark is 2 MiB, and a 4 MiB write (8192 blocks) does not fit it
-        session = new Session(0x400001370002L, 2, "iqn.2026-12.io.clonetarget:initiator", null, session.target(),
+        session = new Session(0x400001370002L, 2, "iqn.2026-12.io.clonetarget:initiator", null, null, session.target(),
                 session.parameters(), new CommandSequencer(cmdSn, 128), 1, context.dataBudget().session(1L << 20));
         flow = new ScsiFlow(new Connection(server, context), session, context, reader, outbox);
         sendWrite(0x30, 4096, 0); // 2 MiB: fits while the budget is empty
