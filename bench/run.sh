@@ -13,6 +13,7 @@
 # Env (defaults): BENCH_DIR (/tmp/clonetarget-bench), BENCH_SIZE_MB (1024), BENCH_REPS (3),
 #   BENCH_4K_COUNT (20000), BENCH_1M_COUNT (1024), BENCH_SECS (5, iscsi-perf run time),
 #   BENCH_PEERS ("tgtd jscsi clonetarget"), BENCH_PORT_BASE (3360), BENCH_TIMEOUT (120 s per command),
+#   BENCH_CASES (all: r4k1 w4k1 r1m1 w1m1 r4k32 w4k32 r1m32 w1m32 p4k1 p1m1 p4k32 p1m32),
 #   BENCH_PIN (none): "same" runs every server and every client on CPU 0, "split" the servers on
 #   CPU 0 and the clients on CPU 1 (taskset, the same for every peer). On a 2-vCPU VM the QD1
 #   rows depend on where the scheduler puts client and server more than on either target:
@@ -191,7 +192,7 @@ run_case() { # run_case PEER CASE-ID
     p1m32) iperf "$p" 1M-seq-read 32 2048 ;;
   esac
 }
-CASES="r4k1 w4k1 r1m1 w1m1 r4k32 w4k32 r1m32 w1m32 p4k1 p1m1 p4k32 p1m32"
+CASES=${BENCH_CASES:-"r4k1 w4k1 r1m1 w1m1 r4k32 w4k32 r1m32 w1m32 p4k1 p1m1 p4k32 p1m32"}
 
 ACTIVE=""
 for p in $PEERS; do

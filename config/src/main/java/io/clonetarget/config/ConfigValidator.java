@@ -31,6 +31,7 @@ public final class ConfigValidator {
     public static List<String> validate(ServerConfig config) {
         List<String> problems = new ArrayList<>();
         server(config.server(), problems);
+        admin(config.admin(), problems);
         iscsi(config.iscsi(), problems);
         if (config.discovery() != null) {
             chap("discovery", config.discovery(), problems);
@@ -85,6 +86,17 @@ public final class ConfigValidator {
             }
         }
         return problems;
+    }
+
+    private static void admin(AdminSection a, List<String> problems) {
+        String listen = a.listenOrDefault();
+        if (listen != null) {
+            try {
+                Endpoint.parse(listen);
+            } catch (IllegalArgumentException e) {
+                problems.add("admin.listen: " + e.getMessage() + " (or \"" + AdminSection.OFF + "\")");
+            }
+        }
     }
 
     private static void server(ServerSection s, List<String> problems) {

@@ -10,6 +10,7 @@ import java.util.List;
  * [server]            listen addresses, state directory, threads, timeouts
  * [iscsi]             negotiation defaults
  * [discovery]         CHAP for discovery sessions (optional)
+ * [admin]             the HTTPS admin API: listen address, public metrics
  * [[volume]]          files and clones that LUNs are made of
  * [[target]]          targets, each with [[target.lun]] entries naming volumes
  * </pre>
@@ -21,13 +22,21 @@ public record ServerConfig(
         IscsiSection iscsi,
         ChapConfig discovery,
         @JsonProperty("volume") List<VolumeConfig> volumes,
-        @JsonProperty("target") List<TargetConfig> targets) {
+        @JsonProperty("target") List<TargetConfig> targets,
+        AdminSection admin) {
 
     public ServerConfig {
         server = server == null ? ServerSection.defaults() : server;
+        admin = admin == null ? AdminSection.defaults() : admin;
         iscsi = iscsi == null ? IscsiSection.defaults() : iscsi;
         volumes = volumes == null ? List.of() : List.copyOf(volumes);
         targets = targets == null ? List.of() : List.copyOf(targets);
+    }
+
+    /** Without {@code [admin]}: the admin API's defaults. */
+    public ServerConfig(ServerSection server, IscsiSection iscsi, ChapConfig discovery, List<VolumeConfig> volumes,
+                        List<TargetConfig> targets) {
+        this(server, iscsi, discovery, volumes, targets, null);
     }
 
     /** The volume with this name, or null. */

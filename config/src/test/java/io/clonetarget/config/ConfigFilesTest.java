@@ -108,6 +108,23 @@ class ConfigFilesTest {
                 .contains("unknown volume type \"tape\""));
     }
 
+    @Test
+    void theAdminSectionHasDefaultsAndItsListenIsChecked() throws Exception {
+        AdminSection defaults = ConfigFiles.parse("", "test").admin();
+        assertEquals("127.0.0.1:3261", defaults.listenOrDefault());
+        assertTrue(defaults.defaultListen());
+        assertEquals(false, defaults.metricsPublic());
+        AdminSection set = ConfigFiles.parse("[admin]\nlisten = \"[::1]:9443\"\nmetrics-public = true", "test").admin();
+        assertEquals("[::1]:9443", set.listenOrDefault());
+        assertEquals(false, set.defaultListen());
+        assertTrue(set.metricsPublic());
+        assertEquals(null, ConfigFiles.parse("[admin]\nlisten = \"off\"", "test").admin().listenOrDefault());
+        List<String> p = problems("[admin]\nlisten = \"somewhere\"");
+        assertTrue(p.getFirst().startsWith("admin.listen: ") && p.getFirst().contains("\"off\""), p.getFirst());
+        assertTrue(problems("[admin]\nlisten-on = \"x\"").getFirst().startsWith("admin.listen-on: unknown key"),
+                problems("[admin]\nlisten-on = \"x\"").toString());
+    }
+
     static final String VOLUME_KEYS = "block-size, discard-passdown, hydration, metadata, name, "
             + "overwrite-destination, path, read-only, region-size, size, source, type";
 
@@ -184,7 +201,7 @@ class ConfigFilesTest {
 
     @Test
     void unknownTopLevelKeysAndTablesOfTheWrongKind() {
-        assertEquals(List.of("volumes: unknown key; known keys: discovery, iscsi, server, target, volume (line 1)"),
+        assertEquals(List.of("volumes: unknown key; known keys: admin, discovery, iscsi, server, target, volume (line 1)"),
                 problems("[[volumes]]\nname = \"a\""));
         assertEquals(List.of("server: expected a table, got \"fast\" (line 1)"), problems("server = \"fast\""));
         assertEquals(List.of("volume[0].type: unknown volume type \"tape\" (file, clone) (line 3)"),

@@ -7,6 +7,7 @@ import io.clonetarget.config.ByteSize;
 import io.clonetarget.config.Endpoint;
 import io.clonetarget.server.admin.AdminSocket;
 import io.clonetarget.server.admin.Json;
+import io.clonetarget.server.session.Session;
 import io.clonetarget.storage.clone.CloneVolume;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -16,7 +17,8 @@ import java.util.List;
  * What the admin socket answers: {@code status}, {@code clone-status} (all clones, or
  * {@code "name"}), and {@code clone-pause}, {@code clone-resume}, {@code clone-rate}
  * ({@code "rate"}: bytes per second or a size such as {@code 50M}, 0 for no limit) for one
- * clone or all.
+ * clone or all; {@code session-list}, {@code session-show} and {@code session-logout} (by
+ * {@code "name"}: the TSIH).
  */
 final class AdminCommands implements AdminSocket.Handler {
     private final TargetServer server;
@@ -38,8 +40,16 @@ final class AdminCommands implements AdminSocket.Handler {
                 long rate = rate(request);
                 yield each(clones(request), c -> c.setRate(rate));
             }
-            default -> throw new IllegalArgumentException("unknown command \"" + command
-                    + "\" (known: status, clone-status, clone-pause, clone-resume, clone-rate)");
+            case "session-list" -> sessionList();
+            case "session-show" -> describe(session(request), true);
+            case "session-logout" -> {
+                Session s = session(request);
+                JsonNode before = describe(s, false);
+                s.end("logged out by the administrator");
+                yield before;
+            }
+            default -> throw new IllegalArgumentException("unknown command \"" + command + "\" (known: status, "
+                    + "clone-status, clone-pause, clone-resume, clone-rate, session-list, session-show, session-logout)");
         };
     }
 
@@ -58,6 +68,51 @@ final class AdminCommands implements AdminSocket.Handler {
             n.put("type", v.device() instanceof CloneVolume ? "clone" : "file");
             n.put("size", v.device().size());
             n.put("description", v.description());
+        }
+        return o;
+    }
+
+    private JsonNode sessionList() {
+        ArrayNode a = Json.MAPPER.createArrayNode();
+        List<Session> all = server.context().sessions().all();
+        all.sort(java.util.Comparator.comparingInt(Session::tsih));
+        for (Session s : all) {
+            a.add(describe(s, false));
+        }
+        return a;
+    }
+
+    private Session session(JsonNode request) {
+        String name = request.path("name").asText("");
+        int tsih;
+        try {
+            tsih = Integer.parseInt(name);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("a session is named by its TSIH (a number, see session list), not \""
+                    + name + "\"");
+        }
+        Session s = server.context().sessions().get(tsih);
+        if (s == null) {
+            throw new IllegalArgumentException("no session with TSIH " + tsih);
+        }
+        return s;
+    }
+
+    private static JsonNode describe(Session s, boolean parameters) {
+        ObjectNode o = Json.MAPPER.createObjectNode();
+        o.put("tsih", s.tsih());
+        o.put("isid", String.format("%012x", s.isid()));
+        o.put("initiator", s.initiatorName());
+        o.put("alias", s.initiatorAlias());
+        o.put("type", s.discovery() ? "discovery" : "normal");
+        o.put("target", s.target() == null ? null : s.target().name());
+        java.net.InetSocketAddress remote = s.remote();
+        o.put("remote", remote == null ? null : Endpoint.format(remote));
+        o.put("chap_user", s.authenticatedAs());
+        o.put("created", s.created().toString());
+        o.put("active_tasks", s.activeTasks());
+        if (parameters) {
+            o.set("parameters", Json.MAPPER.valueToTree(s.parameters()));
         }
         return o;
     }

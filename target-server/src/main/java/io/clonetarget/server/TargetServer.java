@@ -1,5 +1,6 @@
 package io.clonetarget.server;
 
+import io.clonetarget.config.AdminSection;
 import io.clonetarget.config.ChapConfig;
 import io.clonetarget.config.DigestPolicy;
 import io.clonetarget.config.Endpoint;
@@ -10,10 +11,15 @@ import io.clonetarget.config.SecretFiles;
 import io.clonetarget.config.ServerConfig;
 import io.clonetarget.config.TargetConfig;
 import io.clonetarget.config.VolumeConfig;
+import io.clonetarget.server.admin.AdminApi;
 import io.clonetarget.server.admin.AdminSocket;
+import io.clonetarget.server.admin.TlsIdentity;
+import io.clonetarget.server.admin.TokenStore;
+import io.clonetarget.server.auth.FailureThrottle;
 import io.clonetarget.server.login.ChapCredentials;
 import io.clonetarget.server.login.DigestUse;
 import io.clonetarget.server.login.TargetSettings;
+import io.clonetarget.server.metrics.ServerMetrics;
 import io.clonetarget.server.scsi.BlockLogicalUnit;
 import io.clonetarget.server.scsi.LogicalUnit;
 import io.clonetarget.server.session.Connection;
@@ -22,6 +28,9 @@ import io.clonetarget.server.session.ServerContext;
 import io.clonetarget.server.target.TargetNode;
 import io.clonetarget.server.transport.BufferPool;
 import io.clonetarget.server.transport.Portal;
+import io.clonetarget.storage.clone.CloneStatus;
+import io.clonetarget.storage.clone.CloneVolume;
+import io.clonetarget.storage.time.Clock;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -61,6 +70,7 @@ public final class TargetServer implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
     private final VolumeOpener opener;
     private AdminSocket admin;
+    private AdminApi api;
 
     /** Opens the volume a configuration entry describes. */
     @FunctionalInterface
@@ -124,7 +134,9 @@ public final class TargetServer implements AutoCloseable {
     private void open() throws IOException {
         if (config.server().stateDir() != null) {
             // first: the state directory's lock keeps a second server off the same volumes
-            admin = AdminSocket.open(Path.of(config.server().stateDir()), new AdminCommands(this));
+            AdminCommands adminCommands = new AdminCommands(this);
+            admin = AdminSocket.open(Path.of(config.server().stateDir()), adminCommands);
+            api = startApi(Path.of(config.server().stateDir()), adminCommands);
         }
         if (config.discovery() != null) {
             context.setDiscoveryChap(chap("discovery", config.discovery(), false),
@@ -135,6 +147,7 @@ public final class TargetServer implements AutoCloseable {
             volumes.put(v.name(), opened);
             LOG.info("volume {}: {}", v.name(), opened.description());
         }
+        context.metrics().clones(this::cloneFigures);
         for (int i = 0; i < config.targets().size(); i++) {
             TargetConfig t = config.targets().get(i);
             String at = "target[" + i + "].chap";
@@ -148,6 +161,7 @@ public final class TargetServer implements AutoCloseable {
                         volume.identity(), vc.readOnly(), context.buffers(), volume.ranges());
                 units.add(unit);
                 node.putLun(l.lun(), unit);
+                node.setMetrics(l.lun(), context.metrics().lun(t.iqn(), l.lun()));
             }
             context.addTarget(node);
         }
@@ -158,6 +172,63 @@ public final class TargetServer implements AutoCloseable {
             context.addPortal(portal.address());
             LOG.info("listening on {}", Endpoint.format(portal.address()));
         }
+    }
+
+    /**
+     * The HTTPS admin API, unless {@code [admin] listen = "off"}. When the default address is
+     * taken (another server on this host) it says so and goes on without; an address chosen in
+     * the configuration that cannot be had stops the start.
+     */
+    private AdminApi startApi(Path stateDir, AdminCommands adminCommands) throws IOException {
+        AdminSection section = config.admin();
+        String listen = section.listenOrDefault();
+        if (listen == null) {
+            LOG.info("admin API off ([admin] listen = \"off\")");
+            return null;
+        }
+        InetSocketAddress address = Endpoint.parse(listen);
+        TlsIdentity identity = TlsIdentity.loadOrCreate(stateDir, List.of(address.getHostString()));
+        TokenStore tokens = TokenStore.loadOrCreate(stateDir);
+        if (tokens.created()) {
+            LOG.info("admin API token written to {} (mode 0600; it is not written again)",
+                    stateDir.resolve(TokenStore.TOKEN));
+        }
+        try {
+            AdminApi started = AdminApi.start(address, identity, tokens, new FailureThrottle(Clock.SYSTEM, 0),
+                    adminCommands, context.metrics(), section.metricsPublic());
+            try {
+                started.advertise(stateDir, identity);
+            } catch (IOException e) {
+                started.close();
+                throw e;
+            }
+            return started;
+        } catch (java.net.BindException e) {
+            String why = "admin API cannot listen on " + listen + ": " + e.getMessage();
+            if (section.defaultListen()) {
+                LOG.warn("{} (another clonetarget on this host?); running without it. Set [admin] listen to another "
+                        + "address, or \"off\"", why);
+                return null;
+            }
+            throw new IOException("admin.listen: " + why, e);
+        }
+    }
+
+    private List<ServerMetrics.CloneFigures> cloneFigures() {
+        List<ServerMetrics.CloneFigures> list = new ArrayList<>();
+        for (OpenVolume v : volumes.values()) {
+            if (v.device() instanceof CloneVolume c) {
+                CloneStatus st = c.status();
+                list.add(new ServerMetrics.CloneFigures(v.name(), st.size(), st.hydratedBytes(), st.rateBytesPerSecond(),
+                        st.errors()));
+            }
+        }
+        return list;
+    }
+
+    /** The admin API's address, or null when it does not run. */
+    public InetSocketAddress adminApi() {
+        return api == null ? null : api.address();
     }
 
     private void accept(java.nio.channels.SocketChannel channel) {
@@ -268,6 +339,9 @@ public final class TargetServer implements AutoCloseable {
         }
         background.shutdownNow();
         timers.shutdownNow();
+        if (api != null) {
+            api.close();
+        }
         if (admin != null) {
             admin.close();
         }

@@ -26,6 +26,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import jdk.net.ExtendedSocketOptions;
+import jdk.net.UnixDomainPrincipal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -186,12 +188,27 @@ public final class AdminSocket implements Closeable {
         }
     }
 
+    /**
+     * Only the server's own user (or root) may use the socket: its mode says so already, and the
+     * peer's credentials (SO_PEERCRED) are checked as well, so a socket reached through a wider
+     * directory or a copied descriptor still refuses others.
+     */
+    private static void checkPeer(SocketChannel client) throws IOException {
+        UnixDomainPrincipal peer = client.getOption(ExtendedSocketOptions.SO_PEERCRED);
+        String me = System.getProperty("user.name");
+        if (!peer.user().getName().equals(me) && !peer.user().getName().equals("root")) {
+            LOG.warn("admin socket: refused user {} (only {} may use it)", peer.user().getName(), me);
+            throw new IOException("only " + me + " may use this admin socket");
+        }
+    }
+
     private void serve(SocketChannel client) {
         ScheduledFuture<?> timeout = timeouts.schedule(() -> closeQuietly(client), REQUEST_TIMEOUT_SECONDS,
                 TimeUnit.SECONDS);
         try (client; InputStream in = Channels.newInputStream(client); OutputStream out = Channels.newOutputStream(client)) {
             ObjectNode answer = Json.MAPPER.createObjectNode();
             try {
+                checkPeer(client);
                 byte[] line = readLine(in);
                 JsonNode request = Json.MAPPER.readTree(line);
                 if (request == null || !request.isObject() || !request.path("command").isTextual()) {

@@ -10,7 +10,8 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = VersionCommand.Provider.class,
         description = "An iSCSI target whose LUNs are instant clones and snapshots of block images.",
-        subcommands = {ServeCommand.class, DemoCommand.class, CloneCommand.class, MetadataCommand.class,
+        subcommands = {ServeCommand.class, DemoCommand.class, CloneCommand.class, SessionCommand.class,
+            MetadataCommand.class,
             ConfigCommand.class, VersionCommand.class,
             CommandLine.HelpCommand.class})
 public final class Cli implements Runnable {

@@ -3,11 +3,8 @@ package io.clonetarget.server.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.clonetarget.config.ByteSize;
-import io.clonetarget.server.admin.AdminClient;
 import io.clonetarget.server.admin.Json;
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -17,7 +14,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code clonetarget clone status|pause|resume|rate}: the clones of a running server. */
-@Command(name = "clone", description = "Watch and steer the clones of a running server (over its admin socket).",
+@Command(name = "clone", description = "Watch and steer the clones of a running server (over its admin API).",
         subcommands = {CloneCommand.Status.class, CloneCommand.Pause.class, CloneCommand.Resume.class,
             CloneCommand.Rate.class})
 final class CloneCommand implements Runnable {
@@ -29,30 +26,8 @@ final class CloneCommand implements Runnable {
         spec.commandLine().usage(spec.commandLine().getOut());
     }
 
-    /** Options every subcommand takes: which server, and the output format. */
-    static final class Target {
-        @Option(names = "--state-dir", paramLabel = "DIR", description = "The server's state directory. Default: "
-                + "the default server's, else the demo's.")
-        Path stateDir;
-
-        @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", description = "table (default) or json.")
-        String output = "table";
-
-        JsonNode call(CommandLine cl, String command, ObjectNode fields) throws IOException {
-            if (!output.equals("table") && !output.equals("json")) {
-                throw new CommandLine.ParameterException(cl, "--output: \"" + output + "\" is not table or json");
-            }
-            return AdminClient.call(StateDirs.socket(stateDir), command, fields);
-        }
-
-        void print(PrintWriter out, JsonNode clones) throws IOException {
-            if (output.equals("json")) {
-                out.println(Json.MAPPER.writeValueAsString(clones));
-            } else {
-                out.print(CloneTable.render(clones, 0));
-            }
-            out.flush();
-        }
+    static String table(JsonNode clones) {
+        return CloneTable.render(clones, 0);
     }
 
     static ObjectNode named(String name) {
@@ -70,7 +45,7 @@ final class CloneCommand implements Runnable {
         CommandLine.Model.CommandSpec spec;
 
         @Mixin
-        Target target = new Target();
+        ServerOptions target = new ServerOptions();
 
         @Parameters(arity = "0..1", paramLabel = "NAME", description = "One clone volume; default all.")
         String name;
@@ -96,7 +71,7 @@ final class CloneCommand implements Runnable {
             }
             JsonNode clones = target.call(cl, "clone-status", named(name));
             if (!watch) {
-                target.print(out, clones);
+                target.print(out, clones, CloneCommand::table);
                 return ExitCodes.OK;
             }
             boolean tty = System.console() != null && System.getenv("TERM") != null && !"dumb".equals(System.getenv("TERM"));
@@ -130,7 +105,7 @@ final class CloneCommand implements Runnable {
         CommandLine.Model.CommandSpec spec;
 
         @Mixin
-        Target target = new Target();
+        ServerOptions target = new ServerOptions();
 
         @Parameters(arity = "0..1", paramLabel = "NAME", description = "One clone volume; default all.")
         String name;
@@ -139,7 +114,8 @@ final class CloneCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            target.print(spec.commandLine().getOut(), target.call(spec.commandLine(), request(), named(name)));
+            target.print(spec.commandLine().getOut(), target.call(spec.commandLine(), request(), named(name)),
+                    CloneCommand::table);
             return ExitCodes.OK;
         }
     }
@@ -166,7 +142,7 @@ final class CloneCommand implements Runnable {
         CommandLine.Model.CommandSpec spec;
 
         @Mixin
-        Target target = new Target();
+        ServerOptions target = new ServerOptions();
 
         @Parameters(index = "0", paramLabel = "RATE", description = "Bytes per second: 50M, 1G, 0 for no limit.")
         String rate;
@@ -184,7 +160,8 @@ final class CloneCommand implements Runnable {
             }
             ObjectNode fields = named(name);
             fields.put("rate", bytes);
-            target.print(spec.commandLine().getOut(), target.call(spec.commandLine(), "clone-rate", fields));
+            target.print(spec.commandLine().getOut(), target.call(spec.commandLine(), "clone-rate", fields),
+                    CloneCommand::table);
             return ExitCodes.OK;
         }
     }

@@ -20,7 +20,7 @@ import java.util.LinkedHashMap;
  * <p>Whoever has not proved who they are learns nothing from how they were refused: on a
  * target with CHAP, an initiator name the target does not admit goes through the CHAP exchange
  * and fails it exactly as a wrong secret does (02/01; the log says which it was). Every check
- * of identity waits its turn at the {@link LoginThrottle}, and every failed one is counted
+ * of identity waits its turn at the {@link FailureThrottle}, and every failed one is counted
  * there.
  *
  * <p>Not thread-safe: owned by the connection's reader thread.
@@ -292,9 +292,20 @@ public final class Login {
     }
 
     private void awaitTurn() throws LoginException {
-        if (!turnTaken) {
-            turnTaken = true;
-            context.throttle().awaitTurn(source, initiatorName);
+        if (turnTaken) {
+            return;
+        }
+        turnTaken = true;
+        boolean turn;
+        try {
+            turn = context.throttle().awaitTurn(source, initiatorName);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new LoginException(LoginStatus.TARGET_ERROR, "interrupted while waiting to check the login");
+        }
+        if (!turn) {
+            throw new LoginException(LoginStatus.AUTHENTICATION_FAILURE, "too many failed logins from " + source
+                    + " or as " + LogText.of(initiatorName) + "; refused without checking (docs/operations.md)");
         }
     }
 

@@ -1,5 +1,6 @@
 package io.clonetarget.server.login;
 
+import io.clonetarget.server.auth.FailureThrottle;
 import java.util.Optional;
 
 /** The server-side facts a login consults. */
@@ -18,5 +19,5 @@ public interface LoginContext {
     ChapCredentials discoveryMutualChap();
 
     /** Where failed logins are counted and guesses slowed down. */
-    LoginThrottle throttle();
+    FailureThrottle throttle();
 }

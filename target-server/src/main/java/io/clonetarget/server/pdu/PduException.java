@@ -8,11 +8,22 @@ package io.clonetarget.server.pdu;
 public class PduException extends Exception {
     private final RejectReason reason;
     private final boolean fatal;
+    private final boolean digest;
 
     public PduException(RejectReason reason, boolean fatal, String message) {
+        this(reason, fatal, false, message);
+    }
+
+    /** @param digest whether a header or data digest did not match (counted per session) */
+    public PduException(RejectReason reason, boolean fatal, boolean digest, String message) {
         super(message);
         this.reason = reason;
         this.fatal = fatal;
+        this.digest = digest;
+    }
+
+    public boolean digest() {
+        return digest;
     }
 
     public RejectReason reason() {

@@ -99,7 +99,7 @@ public final class PduReader {
             int expected = digest.ofHeader(headerCopy, Bhs.LENGTH + ahsLength);
             int got = Digest.get(word, 0);
             if (expected != got) {
-                throw new PduException(RejectReason.PROTOCOL_ERROR, true, String.format(
+                throw new PduException(RejectReason.PROTOCOL_ERROR, true, true, String.format(
                         "header digest mismatch: computed %08x, received %08x", expected, got));
             }
         }
@@ -143,7 +143,7 @@ public final class PduReader {
             int expected = digest.ofSegment(segment.limit(segment.position() + length));
             int got = Digest.get(word, pad);
             if (expected != got) {
-                throw new PduException(RejectReason.DATA_DIGEST_ERROR, false, String.format(
+                throw new PduException(RejectReason.DATA_DIGEST_ERROR, false, true, String.format(
                         "data digest mismatch: computed %08x, received %08x", expected, got));
             }
         }
@@ -186,7 +186,7 @@ public final class PduReader {
         word.clear().limit(pad + (dataDigest ? 4 : 0));
         fill(word, false);
         if (crc != null && (int) crc.getValue() != Digest.get(word, pad)) {
-            throw new PduException(RejectReason.DATA_DIGEST_ERROR, false, String.format(
+            throw new PduException(RejectReason.DATA_DIGEST_ERROR, false, true, String.format(
                     "data digest mismatch: computed %08x, received %08x", (int) crc.getValue(), Digest.get(word, pad)));
         }
     }

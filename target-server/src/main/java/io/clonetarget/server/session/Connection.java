@@ -198,6 +198,9 @@ public final class Connection {
             }
         } catch (PduException e) {
             reason = "protocol error: " + e.getMessage();
+            if (e.digest() && session != null) {
+                session.metrics().digestError();
+            }
             LOG.warn("{} from {}; header {}", reason, remote, Bhs.hex(bhs));
             if (state != State.LOGIN) {
                 outbox.send(Pdus.reject(e.reason(), bhs));
@@ -298,6 +301,7 @@ public final class Connection {
                         req.isid(), 0, req.itt(), 0, 0, keys));
             }
         } catch (LoginException e) {
+            context.metrics().login(e.status().name());
             LOG.warn("login from {} ({}) refused: {} ({})", remote,
                     login.initiatorName() == null ? "?" : LogText.of(login.initiatorName()), LogText.of(e.getMessage(), 600),
                     e.status());
@@ -315,6 +319,10 @@ public final class Connection {
                 target, params,
                 window, context.portalGroupTag(), context.dataBudget().session(context.limits().sessionDataBytes()));
         s.connection = this;
+        if (target != null) {
+            s.setMetrics(context.metrics().session(target.name(), login.initiatorName(), login.isid()));
+        }
+        context.metrics().login(null);
         context.sessions().add(s);
         session = s;
         phase = new FullFeaturePhase(this, s, context, reader, outbox, new ScsiFlow(this, s, context, reader, outbox),
@@ -418,12 +426,15 @@ public final class Connection {
         if (timer != null) {
             timer.cancel(false);
         }
-        closeChannel();
-        outbox.abort();
         Session s = session;
         if (s != null) {
-            context.sessions().remove(s);
+            context.sessions().remove(s); // gone before the initiator sees the connection close
+        }
+        closeChannel();
+        outbox.abort();
+        if (s != null) {
             s.abortAll();
+            s.metrics().close();
             if (s.target() != null) {
                 for (LogicalUnit unit : s.target().luns().values()) {
                     unit.nexusLost(s.nexus());

@@ -45,6 +45,8 @@ final class IscsiTask implements ScsiTask {
 
     final Session session;
     final int itt;
+    /** When its command PDU was read (for the latency metric). */
+    final long arrived = System.nanoTime();
     final int cmdSn;
     final boolean immediate;
     final long lunField;

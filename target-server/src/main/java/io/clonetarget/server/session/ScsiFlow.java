@@ -8,6 +8,7 @@ import io.clonetarget.server.pdu.Outbox;
 import io.clonetarget.server.pdu.PduException;
 import io.clonetarget.server.pdu.PduReader;
 import io.clonetarget.server.pdu.Pdus;
+import io.clonetarget.server.metrics.LunMetrics;
 import io.clonetarget.server.pdu.RejectReason;
 import io.clonetarget.server.scsi.Asc;
 import io.clonetarget.server.scsi.ScsiResult;
@@ -125,6 +126,7 @@ final class ScsiFlow {
                 throw e;
             }
             digestError = e;
+            session.metrics().digestError();
             fail(task, Asc.PROTOCOL_SERVICE_CRC_ERROR, e.getMessage());
         } catch (IOException | RuntimeException e) {
             task.releaseDataOut();
@@ -322,6 +324,7 @@ final class ScsiFlow {
             receive(task, dsl);
         } catch (PduException e) {
             if (e.reason() == RejectReason.DATA_DIGEST_ERROR) {
+                session.metrics().digestError();
                 fail(task, Asc.PROTOCOL_SERVICE_CRC_ERROR, e.getMessage());
                 maybeDispatch(task);
             }
@@ -445,8 +448,21 @@ final class ScsiFlow {
         if (session.tasks.remove(task.itt, task)) {
             sequencer.finished();
         }
+        count(task, result);
         respond(task, result, onReader);
         task.finished.complete(null);
+    }
+
+    /** Counts an answered command for its LUN and its session. */
+    private void count(IscsiTask task, ScsiResult result) {
+        LunMetrics.Op op = LunMetrics.of(task.cdb().get(0) & 0xff);
+        long bytes = switch (op) {
+            case READ -> result.dataIn() == null ? 0 : result.dataIn().remaining();
+            case WRITE -> result.isGood() ? task.stored : 0;
+            case OTHER -> 0;
+        };
+        session.target().metrics(task.lun).completed(op, bytes, !result.isGood(), System.nanoTime() - task.arrived);
+        session.metrics().completed(op, bytes);
     }
 
     /** Cleans up a task that will never be answered; on the thread that owns it (it ran it, or would have). */

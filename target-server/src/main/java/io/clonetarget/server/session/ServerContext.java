@@ -1,9 +1,10 @@
 package io.clonetarget.server.session;
 
+import io.clonetarget.server.auth.FailureThrottle;
 import io.clonetarget.server.login.ChapCredentials;
 import io.clonetarget.server.login.LoginContext;
-import io.clonetarget.server.login.LoginThrottle;
 import io.clonetarget.server.login.TargetSettings;
+import io.clonetarget.server.metrics.ServerMetrics;
 import io.clonetarget.server.target.TargetNode;
 import io.clonetarget.server.transport.BufferPool;
 import io.clonetarget.server.transport.DataBudget;
@@ -50,7 +51,8 @@ public final class ServerContext implements LoginContext {
     private final ConnectionLimits limits;
     private final Admission admission;
     private final DataBudget dataBudget;
-    private final LoginThrottle throttle = new LoginThrottle(Clock.SYSTEM);
+    private final FailureThrottle throttle = new FailureThrottle(Clock.SYSTEM, FailureThrottle.TYPING_FAILURES);
+    private final ServerMetrics metrics = new ServerMetrics();
     private volatile ChapCredentials discoveryChap;
     private volatile ChapCredentials discoveryMutualChap;
 
@@ -121,8 +123,12 @@ public final class ServerContext implements LoginContext {
     }
 
     @Override
-    public LoginThrottle throttle() {
+    public FailureThrottle throttle() {
         return throttle;
+    }
+
+    public ServerMetrics metrics() {
+        return metrics;
     }
 
     /** Registers a listening address for SendTargets answers. */

@@ -2,6 +2,7 @@ package io.clonetarget.server.session;
 
 import io.clonetarget.server.log.LogText;
 import io.clonetarget.server.login.SessionParameters;
+import io.clonetarget.server.metrics.SessionMetrics;
 import io.clonetarget.server.scsi.Nexus;
 import io.clonetarget.server.target.TargetNode;
 import io.clonetarget.server.transport.DataBudget;
@@ -27,6 +28,7 @@ public final class Session {
     private final DataBudget budget;
     private final String logContext;
     final Map<Integer, IscsiTask> tasks = new ConcurrentHashMap<>();
+    private volatile SessionMetrics metrics = SessionMetrics.NONE;
     volatile Connection connection;
 
     Session(long isid, int tsih, String initiatorName, String initiatorAlias, String authenticatedAs, TargetNode target,
@@ -59,6 +61,15 @@ public final class Session {
 
     public String initiatorAlias() {
         return initiatorAlias;
+    }
+
+    /** Its counters; set once at login, closed when it ends. */
+    public SessionMetrics metrics() {
+        return metrics;
+    }
+
+    void setMetrics(SessionMetrics metrics) {
+        this.metrics = metrics;
     }
 
     /** The CHAP user the initiator proved at login, or null when it proved none. */
@@ -95,6 +106,20 @@ public final class Session {
     /** The data buffers this session's commands may hold. */
     public DataBudget budget() {
         return budget;
+    }
+
+    /** Where the session's connection comes from (null once it is gone). */
+    public java.net.InetSocketAddress remote() {
+        Connection c = connection;
+        return c == null ? null : c.remote();
+    }
+
+    /** Ends the session by closing its connection (an administrator's logout). */
+    public void end(String reason) {
+        Connection c = connection;
+        if (c != null) {
+            c.close(reason);
+        }
     }
 
     public Instant created() {

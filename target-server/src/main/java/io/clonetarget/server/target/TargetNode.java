@@ -2,6 +2,7 @@ package io.clonetarget.server.target;
 
 import io.clonetarget.server.login.ChapCredentials;
 import io.clonetarget.server.login.LoginTarget;
+import io.clonetarget.server.metrics.LunMetrics;
 import io.clonetarget.server.scsi.Asc;
 import io.clonetarget.server.scsi.Cdb;
 import io.clonetarget.server.scsi.LogicalUnit;
@@ -27,6 +28,7 @@ public final class TargetNode implements LoginTarget {
     private final ChapCredentials mutualChap;
     private final Set<String> allowedInitiators;
     private volatile NavigableMap<Integer, LogicalUnit> luns = Collections.emptyNavigableMap();
+    private volatile Map<Integer, LunMetrics> metrics = Map.of();
 
     /**
      * @param allowedInitiators initiator names allowed to log in; empty means everyone
@@ -70,6 +72,18 @@ public final class TargetNode implements LoginTarget {
 
     public LogicalUnit lun(int lun) {
         return luns.get(lun);
+    }
+
+    /** The counters of a LUN ({@link LunMetrics#NONE} for one without). */
+    public LunMetrics metrics(int lun) {
+        return metrics.getOrDefault(lun, LunMetrics.NONE);
+    }
+
+    /** Sets the counters of a LUN (copy on write, as the LUN map). */
+    public synchronized void setMetrics(int lun, LunMetrics m) {
+        Map<Integer, LunMetrics> next = new java.util.HashMap<>(metrics);
+        next.put(lun, m);
+        metrics = Map.copyOf(next);
     }
 
     /** Adds or replaces a LUN. */

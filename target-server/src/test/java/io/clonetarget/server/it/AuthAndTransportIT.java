@@ -73,12 +73,13 @@ class AuthAndTransportIT {
             for (int i = 0; i < 3; i++) {
                 assertTrue(took[i] < 900, "the first three failures are free: " + java.util.Arrays.toString(took));
             }
-            assertTrue(took[3] >= 1000 && took[4] >= 2000 && took[5] >= 4000,
+            // a turn counts from the previous failure, a little before this client started: 50 ms of slack
+            assertTrue(took[3] >= 950 && took[4] >= 1950 && took[5] >= 3950,
                     "then 1, 2, 4 s: " + java.util.Arrays.toString(took));
             long start = System.nanoTime();
             String ok = Tools.ok(T, "iscsi-inq", "iscsi://host1%secretsecret12@" + t.portal() + "/" + TestTarget.IQN + "/0");
             assertTrue(ok.contains("Vendor:CLONETGT"), ok);
-            assertTrue((System.nanoTime() - start) / 1_000_000 >= 8000, "the right secret waits its turn too");
+            assertTrue((System.nanoTime() - start) / 1_000_000 >= 7950, "the right secret waits its turn too");
         }
     }
 

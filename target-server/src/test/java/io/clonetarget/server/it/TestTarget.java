@@ -1,5 +1,6 @@
 package io.clonetarget.server.it;
 
+import io.clonetarget.config.AdminSection;
 import io.clonetarget.config.ByteSize;
 import io.clonetarget.config.LunConfig;
 import io.clonetarget.config.ServerConfig;
@@ -41,7 +42,8 @@ final class TestTarget implements AutoCloseable {
     /** The configuration {@link #start(Path, long, int)} uses, to be varied by a test. */
     static ServerConfig config(Path dir, List<VolumeConfig> volumes, List<LunConfig> luns) {
         return new ServerConfig(new ServerSection(List.of("127.0.0.1:0"), dir.toString(), 8, null, null, null),
-                null, null, volumes, List.of(new TargetConfig(IQN, null, null, null, luns)));
+                null, null, volumes, List.of(new TargetConfig(IQN, null, null, null, luns)),
+                new AdminSection("127.0.0.1:0", null));
     }
 
     /** One file LUN of {@code size} bytes, as a volume list. */

@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.clonetarget.server.auth.FailureThrottle;
 import io.clonetarget.server.pdu.TextSegment.Pair;
+import io.clonetarget.storage.testing.ManualClock;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -31,32 +33,14 @@ class LoginTest {
     }
 
     static LoginContext context(Target target) {
-        return context(target, new LoginThrottle(new FakeClock()));
+        return context(target, new FailureThrottle(new ManualClock(), FailureThrottle.TYPING_FAILURES));
     }
 
-    /** A clock that only moves when slept on, and says how long it slept in all. */
-    static final class FakeClock implements io.clonetarget.storage.time.Clock {
-        long now = 1_000_000_000_000L;
-        long slept;
 
-        @Override
-        public long nanoTime() {
-            return now;
-        }
-
-        @Override
-        public void sleepNanos(long nanos) {
-            if (nanos > 0) {
-                now += nanos;
-                slept += nanos;
-            }
-        }
-    }
-
-    static LoginContext context(Target target, LoginThrottle throttle) {
+    static LoginContext context(Target target, FailureThrottle throttle) {
         return new LoginContext() {
             @Override
-            public LoginThrottle throttle() {
+            public FailureThrottle throttle() {
                 return throttle;
             }
 
@@ -296,7 +280,7 @@ class LoginTest {
             @Override public Optional<? extends LoginTarget> findTarget(String name) { return base.findTarget(name); }
             @Override public ChapCredentials discoveryChap() { return null; }
             @Override public ChapCredentials discoveryMutualChap() { return null; }
-            @Override public LoginThrottle throttle() { return base.throttle(); }
+            @Override public FailureThrottle throttle() { return base.throttle(); }
         };
         LoginException e = assertThrows(LoginException.class, () -> login(ctx).process(req(true, 1, 3),
                 pairs("InitiatorName", INITIATOR, "TargetName", IQN, "HeaderDigest", "None")));
@@ -365,20 +349,20 @@ class LoginTest {
     @Test
     void wrongSecretsFromOneAddressWaitLongerEachTime() throws Exception {
         // before: 1,000 wrong secrets were answered in 1.6 s
-        FakeClock clock = new FakeClock();
-        LoginThrottle throttle = new LoginThrottle(clock);
+        ManualClock clock = new ManualClock();
+        FailureThrottle throttle = new FailureThrottle(clock, FailureThrottle.TYPING_FAILURES);
         ChapCredentials right = ChapCredentials.of("host", "secretsecret12");
         Target t = new Target(IQN, right, null, null);
         long[] waits = new long[8];
         for (int i = 0; i < waits.length; i++) {
-            long before = clock.slept;
+            long before = clock.slept();
             assertEquals(LoginStatus.AUTHENTICATION_FAILURE,
                     chapLogin(context(t, throttle), ChapCredentials.of("host", "guess" + i + "guessguess")).status());
-            waits[i] = (clock.slept - before) / 1_000_000_000L;
+            waits[i] = (clock.slept() - before) / 1_000_000_000L;
         }
         assertEquals(List.of(0L, 0L, 0L, 1L, 2L, 4L, 8L, 8L), java.util.Arrays.stream(waits).boxed().toList());
-        long before = clock.slept;
+        long before = clock.slept();
         assertEquals(null, chapLogin(context(t, throttle), right), "the right secret still passes, in its turn");
-        assertEquals(8, (clock.slept - before) / 1_000_000_000L);
+        assertEquals(8, (clock.slept() - before) / 1_000_000_000L);
     }
 }

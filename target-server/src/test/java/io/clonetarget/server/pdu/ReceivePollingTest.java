@@ -8,16 +8,22 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 class ReceivePollingTest {
-    /** Misses the window, then lets {@code nanos} pass before the data "comes". */
-    private static void missAndWait(ReceivePolling polling, long nanos) throws Exception {
-        long start = System.nanoTime();
+    /** Time for these tests: each look at the clock moves it by 1 us, and tests move it further. */
+    private final AtomicLong now = new AtomicLong(1_000_000_000L);
+
+    private long tick() {
+        return now.addAndGet(1_000);
+    }
+
+    /** Misses the window, then lets {@code nanos} pass (the blocking read) before the data "comes". */
+    private void missAndWait(ReceivePolling polling, long nanos) throws Exception {
+        long start = now.get();
         polling.beforeBlockingRead();
-        while (System.nanoTime() - start <= nanos) {
-            Thread.onSpinWait(); // the blocking read
-        }
+        now.set(start + nanos + 1);
         polling.read();
     }
 
@@ -36,8 +42,21 @@ class ReceivePollingTest {
     }
 
     @Test
+    void aWindowPollsUntilItEndsAndNoLonger() throws Exception {
+        AtomicInteger probes = new AtomicInteger();
+        ReceivePolling polling = new ReceivePolling(() -> {
+            probes.incrementAndGet();
+            return 0;
+        }, this::tick);
+        polling.beforeBlockingRead();
+        // 1 us per look at the clock, two looks per probe (loop condition, and the first at the start)
+        assertTrue(probes.get() >= MAX_WINDOW_NANOS / 2_000 - 1 && probes.get() <= MAX_WINDOW_NANOS / 1_000,
+                "probes in a 50 us window: " + probes.get());
+    }
+
+    @Test
     void anIdleConnectionStopsPollingAndABusyOneStartsAgain() throws Exception {
-        ReceivePolling polling = new ReceivePolling(() -> 0);
+        ReceivePolling polling = new ReceivePolling(() -> 0, this::tick);
         int misses = 0;
         while (polling.window() > 0) {
             missAndWait(polling, 2 * GROW_BELOW_NANOS); // the next PDU comes long after
@@ -53,7 +72,7 @@ class ReceivePollingTest {
     @Test
     void pollingEndsAsSoonAsDataIsThereAndKeepsTheWindow() throws Exception {
         AtomicInteger probes = new AtomicInteger();
-        ReceivePolling polling = new ReceivePolling(() -> probes.incrementAndGet() >= 3 ? 48 : 0);
+        ReceivePolling polling = new ReceivePolling(() -> probes.incrementAndGet() >= 3 ? 48 : 0, this::tick);
         polling.beforeBlockingRead();
         polling.read();
         assertEquals(3, probes.get(), "polled until the data came, then stopped");
@@ -63,7 +82,7 @@ class ReceivePollingTest {
     @Test
     void aHitResetsTheCountOfLongMisses() throws Exception {
         AtomicInteger ready = new AtomicInteger();
-        ReceivePolling polling = new ReceivePolling(ready::get);
+        ReceivePolling polling = new ReceivePolling(ready::get, this::tick);
         for (int round = 0; round < 3; round++) {
             for (int i = 0; i < SHRINK_AFTER - 1; i++) {
                 missAndWait(polling, 2 * GROW_BELOW_NANOS);

@@ -1,20 +1,19 @@
-package io.clonetarget.server.login;
+package io.clonetarget.server.auth;
 
-import static io.clonetarget.server.login.LoginThrottle.FORGET_NANOS;
-import static io.clonetarget.server.login.LoginThrottle.MAX_KEYS;
-import static io.clonetarget.server.login.LoginThrottle.MAX_PENALTY_NANOS;
-import static io.clonetarget.server.login.LoginThrottle.MAX_WAIT_NANOS;
+import static io.clonetarget.server.auth.FailureThrottle.FORGET_NANOS;
+import static io.clonetarget.server.auth.FailureThrottle.MAX_KEYS;
+import static io.clonetarget.server.auth.FailureThrottle.MAX_PENALTY_NANOS;
+import static io.clonetarget.server.auth.FailureThrottle.MAX_WAIT_NANOS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.clonetarget.server.login.LoginTest.FakeClock;
+import io.clonetarget.storage.testing.ManualClock;
 import org.junit.jupiter.api.Test;
 
-class LoginThrottleTest {
+class FailureThrottleTest {
     private static final long S = 1_000_000_000L;
-    private final FakeClock clock = new FakeClock();
-    private final LoginThrottle throttle = new LoginThrottle(clock);
+    private final ManualClock clock = new ManualClock();
+    private final FailureThrottle throttle = new FailureThrottle(clock, FailureThrottle.TYPING_FAILURES);
 
     private void fail(String address, String name, int times) {
         for (int i = 0; i < times; i++) {
@@ -24,13 +23,13 @@ class LoginThrottleTest {
 
     @Test
     void theFirstFailuresAreFreeThenThePenaltyDoublesUpToItsCap() {
-        assertEquals(0, LoginThrottle.penalty(0));
-        assertEquals(0, LoginThrottle.penalty(2));
-        assertEquals(S, LoginThrottle.penalty(3));
-        assertEquals(2 * S, LoginThrottle.penalty(4));
-        assertEquals(4 * S, LoginThrottle.penalty(5));
-        assertEquals(MAX_PENALTY_NANOS, LoginThrottle.penalty(6));
-        assertEquals(MAX_PENALTY_NANOS, LoginThrottle.penalty(Integer.MAX_VALUE));
+        assertEquals(0, throttle.penalty(0));
+        assertEquals(0, throttle.penalty(2));
+        assertEquals(S, throttle.penalty(3));
+        assertEquals(2 * S, throttle.penalty(4));
+        assertEquals(4 * S, throttle.penalty(5));
+        assertEquals(MAX_PENALTY_NANOS, throttle.penalty(6));
+        assertEquals(MAX_PENALTY_NANOS, throttle.penalty(Integer.MAX_VALUE));
     }
 
     @Test
@@ -39,13 +38,20 @@ class LoginThrottleTest {
         // many connections at once, each with a new initiator name: the address still spaces them
         assertEquals(8 * S, throttle.reserve("198.51.100.1", "iqn.x:1"));
         assertEquals(-1, throttle.reserve("198.51.100.1", "iqn.x:2"), "the next turn, 16 s away (beyond 15 s), is refused");
-        clock.sleepNanos(8 * S);
+        clock.advance(8 * S);
         assertEquals(8 * S, throttle.reserve("198.51.100.1", "iqn.x:3"), "once the first turn came, the next is 8 s on");
-        clock.slept = 0;
-        LoginException e = assertThrows(LoginException.class, () -> throttle.awaitTurn("198.51.100.1", "iqn.x:4"));
-        assertEquals(LoginStatus.AUTHENTICATION_FAILURE, e.status());
-        assertEquals(0, clock.slept, "refused without waiting");
+        assertEquals(false, throttle.awaitTurn("198.51.100.1", "iqn.x:4"));
+        assertEquals(0, clock.slept(), "refused without waiting");
         assertEquals(0, throttle.reserve("203.0.113.9", "iqn.x:5"), "another address is not held up");
+    }
+
+    @Test
+    void withoutFreeFailuresTheFirstOneCostsASecond() {
+        FailureThrottle strict = new FailureThrottle(clock, 0);
+        assertEquals(0, strict.penaltyNanos("198.51.100.1"));
+        strict.failed("198.51.100.1", null);
+        assertEquals(S, strict.penaltyNanos("198.51.100.1"));
+        assertEquals(S, strict.reserve("198.51.100.1", null));
     }
 
     @Test
@@ -66,9 +72,9 @@ class LoginThrottleTest {
     @Test
     void failuresAreForgottenAfterTenQuietMinutes() throws Exception {
         fail("198.51.100.1", null, 6);
-        clock.sleepNanos(FORGET_NANOS - 1);
+        clock.advance(FORGET_NANOS - 1);
         assertEquals(6, throttle.failures("198.51.100.1"));
-        clock.sleepNanos(2);
+        clock.advance(2);
         assertEquals(0, throttle.failures("198.51.100.1"));
         assertEquals(0, throttle.reserve("198.51.100.1", null));
     }

@@ -1,13 +1,15 @@
-package io.clonetarget.server.login;
+package io.clonetarget.server.auth;
 
 import io.clonetarget.storage.time.Clock;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Slows down guessing. Every login that fails on who the initiator is (a wrong CHAP response, an
- * initiator name a target does not admit, a target name that does not exist) counts against its
- * source address and its initiator name. After {@value #FREE_FAILURES} failures, each further
+ * Slows down guessing. Every attempt that fails on who the client is (for a login: a wrong CHAP
+ * response, an initiator name a target does not admit, a target name that does not exist; for
+ * the admin API: a wrong token) counts against its source address and, where there is one, the
+ * name it claimed (the initiator name). After a number of free failures (3 for logins, where
+ * people type secrets; none for tokens, which are pasted), each further
  * check for that key takes a turn: turns are spaced by a penalty that starts at 1 s and doubles
  * per failure up to {@link #MAX_PENALTY_NANOS}, so guesses from one address are serialised
  * however many connections it opens, and a correct guess waits its turn like a wrong one. An
@@ -20,8 +22,9 @@ import java.util.Map;
  * flood of invented names costs bounded memory. Thread-safe: one lock; waiting happens outside
  * it, on the login's own (virtual) thread.
  */
-public final class LoginThrottle {
-    static final int FREE_FAILURES = 3;
+public final class FailureThrottle {
+    /** Failures without a penalty where people type what they prove (CHAP secrets). */
+    public static final int TYPING_FAILURES = 3;
     static final long FIRST_PENALTY_NANOS = 1_000_000_000L;
     static final long MAX_PENALTY_NANOS = 8_000_000_000L;
     static final long MAX_WAIT_NANOS = 15_000_000_000L;
@@ -35,6 +38,7 @@ public final class LoginThrottle {
     }
 
     private final Clock clock;
+    private final int free;
     private final Map<String, Turns> entries = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, Turns> eldest) {
@@ -42,30 +46,27 @@ public final class LoginThrottle {
         }
     };
 
-    public LoginThrottle(Clock clock) {
+    /**
+     * @param freeFailures failures a key may have before its attempts wait
+     */
+    public FailureThrottle(Clock clock, int freeFailures) {
         this.clock = clock;
+        this.free = freeFailures;
     }
 
     /**
      * Waits for this attempt's turn to be checked.
      *
-     * @throws LoginException an authentication failure when the turn is too far away (the
-     *     attempt is not checked at all)
+     * @return false when the turn is too far away: refuse the attempt without checking it
+     * @throws InterruptedException when interrupted while waiting
      */
-    public void awaitTurn(String address, String initiatorName) throws LoginException {
-        long wait = reserve(address, initiatorName);
+    public boolean awaitTurn(String address, String name) throws InterruptedException {
+        long wait = reserve(address, name);
         if (wait < 0) {
-            throw new LoginException(LoginStatus.AUTHENTICATION_FAILURE, "too many failed logins from "
-                    + address + " or as this initiator; refused without checking (see docs/operations.md)");
+            return false;
         }
-        if (wait > 0) {
-            try {
-                clock.sleepNanos(wait);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new LoginException(LoginStatus.TARGET_ERROR, "interrupted while waiting to check the login");
-            }
-        }
+        clock.sleepNanos(wait);
+        return true;
     }
 
     /**
@@ -73,10 +74,10 @@ public final class LoginThrottle {
      *
      * @return nanoseconds until the turn, or -1 when it would be more than {@link #MAX_WAIT_NANOS}
      */
-    synchronized long reserve(String address, String initiatorName) {
+    synchronized long reserve(String address, String name) {
         long now = clock.nanoTime();
         Turns a = live(key("address", address), now);
-        Turns n = live(key("initiator", initiatorName), now);
+        Turns n = live(key("initiator", name), now);
         long turn = now;
         for (Turns e : new Turns[] {a, n}) {
             if (e != null && e.nextTurn - turn > 0) {
@@ -95,9 +96,9 @@ public final class LoginThrottle {
     }
 
     /** Counts a failed attempt against both keys. */
-    public synchronized void failed(String address, String initiatorName) {
+    public synchronized void failed(String address, String name) {
         long now = clock.nanoTime();
-        for (String k : new String[] {key("address", address), key("initiator", initiatorName)}) {
+        for (String k : new String[] {key("address", address), key("initiator", name)}) {
             if (k == null) {
                 continue;
             }
@@ -117,8 +118,8 @@ public final class LoginThrottle {
     }
 
     /** A proven login: the initiator name's failures are forgotten. */
-    public synchronized void succeeded(String initiatorName) {
-        String k = key("initiator", initiatorName);
+    public synchronized void succeeded(String name) {
+        String k = key("initiator", name);
         if (k != null) {
             entries.remove(k);
         }
@@ -130,17 +131,29 @@ public final class LoginThrottle {
         return e == null ? 0 : e.failures;
     }
 
+    /** Sleeps on this throttle's clock (a refusal's delay). */
+    public void sleep(long nanos) throws InterruptedException {
+        clock.sleepNanos(nanos);
+    }
+
     /** Keys remembered (for tests). */
     synchronized int size() {
         return entries.size();
     }
 
     /** How long the turn after {@code failures} failures waits for the one before it. */
-    static long penalty(int failures) {
-        if (failures < FREE_FAILURES) {
+    long penalty(int failures) {
+        int first = Math.max(free, 1); // the failure that earns the first penalty
+        if (failures < first) {
             return 0;
         }
-        return Math.min(FIRST_PENALTY_NANOS << Math.min(failures - FREE_FAILURES, 4), MAX_PENALTY_NANOS);
+        return Math.min(FIRST_PENALTY_NANOS << Math.min(failures - first, 4), MAX_PENALTY_NANOS);
+    }
+
+    /** The penalty an address has earned so far: what a refusal may wait before it is sent. */
+    public synchronized long penaltyNanos(String address) {
+        Turns e = live(key("address", address), clock.nanoTime());
+        return e == null ? 0 : penalty(e.failures);
     }
 
     private Turns live(String key, long now) {

@@ -1,0 +1,50 @@
+package io.clonetarget.server.admin;
+
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * The admin API's paths, and the admin command each one runs: the one table both the server
+ * ({@link AdminApi}) and the client ({@link AdminHttpClient#call}) read, so the two cannot
+ * disagree. A route with a name takes it from the path ({@code /v1/clones/NAME/pause}); the
+ * same command without a name applies to all.
+ */
+final class AdminRoutes {
+    /** A method and a path pattern (group 1, when present, is the name) for one command. */
+    record Route(String method, Pattern path, String command, String template) {
+        /** The path for this route, with {@code name} put in (null: the route without a name). */
+        String path(String name) {
+            return name == null ? template.replace("{/name}", "") : template.replace("{/name}", "/" + name);
+        }
+    }
+
+    static final String NAME = "[A-Za-z0-9._-]{1,128}";
+
+    static final List<Route> ROUTES = List.of(
+            route("GET", "/v1/status", "status"),
+            route("GET", "/v1/clones{/name}", "clone-status"),
+            route("POST", "/v1/clones{/name}/pause", "clone-pause"),
+            route("POST", "/v1/clones{/name}/resume", "clone-resume"),
+            route("PUT", "/v1/clones{/name}/rate", "clone-rate"),
+            route("GET", "/v1/sessions", "session-list"),
+            route("GET", "/v1/sessions{/name}", "session-show"),
+            route("POST", "/v1/sessions{/name}/logout", "session-logout"));
+
+    private AdminRoutes() {
+    }
+
+    private static Route route(String method, String template, String command) {
+        String regex = Pattern.quote(template).replace("{/name}", "\\E(?:/(" + NAME + "))?\\Q");
+        return new Route(method, Pattern.compile(regex), command, template);
+    }
+
+    /** The route of a command. */
+    static Route of(String command) {
+        for (Route r : ROUTES) {
+            if (r.command().equals(command)) {
+                return r;
+            }
+        }
+        throw new IllegalArgumentException("no admin API route for command \"" + command + "\"");
+    }
+}

@@ -1,0 +1,133 @@
+package io.clonetarget.server.metrics;
+
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.Unit;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.util.Collection;
+import java.util.function.Supplier;
+
+/**
+ * The server's metrics, in the Prometheus client's registry, scraped as the Prometheus text
+ * format ({@code GET /metrics} of the admin API):
+ *
+ * <pre>
+ * clonetarget_lun_commands_total{target,lun,op}      op: read, write, other
+ * clonetarget_lun_bytes_total{target,lun,op}         read, write
+ * clonetarget_lun_errors_total{target,lun}           commands answered other than GOOD
+ * clonetarget_lun_command_seconds{target,lun,op}     histogram, arrival to answer
+ * clonetarget_session_commands_total{target,initiator,isid}
+ * clonetarget_session_bytes_total{target,initiator,isid,op}
+ * clonetarget_session_digest_errors_total{target,initiator,isid}
+ * clonetarget_logins_total{result,reason}            result: success, failure
+ * clonetarget_clone_size_bytes{volume}, clonetarget_clone_hydrated_bytes{volume},
+ * clonetarget_clone_hydration_rate_bytes_per_second{volume}, clonetarget_clone_errors_total{volume}
+ * </pre>
+ *
+ * The data path holds {@link LunMetrics} and {@link SessionMetrics} whose data points were looked
+ * up once, so counting a command costs a few atomic adds and no allocation. Thread-safe.
+ */
+public final class ServerMetrics {
+    /** Latency buckets from 50 us (a cached 4 KiB read) to 10 s (a stalled disk). */
+    static final double[] LATENCY_BOUNDS = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+        0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
+    /** One clone's figures at scrape time. */
+    public record CloneFigures(String volume, long size, long hydrated, long rate, long errors) {
+    }
+
+    private final PrometheusRegistry registry = new PrometheusRegistry();
+    final Counter lunCommands;
+    final Counter lunBytes;
+    final Counter lunErrors;
+    final Histogram lunLatency;
+    final Counter sessionCommands;
+    final Counter sessionBytes;
+    final Counter sessionDigestErrors;
+    private final Counter logins;
+
+    public ServerMetrics() {
+        lunCommands = Counter.builder().name("clonetarget_lun_commands_total")
+                .help("SCSI commands answered, per LUN and kind").labelNames("target", "lun", "op").register(registry);
+        lunBytes = Counter.builder().name("clonetarget_lun_bytes_total").unit(Unit.BYTES)
+                .help("Bytes read and written, per LUN").labelNames("target", "lun", "op").register(registry);
+        lunErrors = Counter.builder().name("clonetarget_lun_errors_total")
+                .help("Commands answered with a status other than GOOD, per LUN").labelNames("target", "lun")
+                .register(registry);
+        lunLatency = Histogram.builder().name("clonetarget_lun_command_seconds").unit(Unit.SECONDS)
+                .help("Time from a command's arrival to its answer, per LUN and kind").classicOnly()
+                .classicUpperBounds(LATENCY_BOUNDS).labelNames("target", "lun", "op").register(registry);
+        sessionCommands = Counter.builder().name("clonetarget_session_commands_total")
+                .help("SCSI commands answered, per session").labelNames("target", "initiator", "isid").register(registry);
+        sessionBytes = Counter.builder().name("clonetarget_session_bytes_total").unit(Unit.BYTES)
+                .help("Bytes read and written, per session").labelNames("target", "initiator", "isid", "op")
+                .register(registry);
+        sessionDigestErrors = Counter.builder().name("clonetarget_session_digest_errors_total")
+                .help("Header and data digest errors, per session").labelNames("target", "initiator", "isid")
+                .register(registry);
+        logins = Counter.builder().name("clonetarget_logins_total")
+                .help("Logins, by result and (for failures) reason").labelNames("result", "reason").register(registry);
+    }
+
+    /** The counters of one LUN of one target. */
+    public LunMetrics lun(String target, int lun) {
+        return new LunMetrics(this, target, Integer.toString(lun));
+    }
+
+    /** The counters of one session (dropped again with {@link SessionMetrics#close}). */
+    public SessionMetrics session(String target, String initiator, long isid) {
+        return new SessionMetrics(this, target, initiator, String.format("%012x", isid));
+    }
+
+    /** Counts a login: {@code reason} null for a success, else the login status's name. */
+    public void login(String failureReason) {
+        if (failureReason == null) {
+            logins.labelValues("success", "").inc();
+        } else {
+            logins.labelValues("failure", failureReason).inc();
+        }
+    }
+
+    /** Reports clones' hydration, read from {@code clones} at every scrape. */
+    public void clones(Supplier<Collection<CloneFigures>> clones) {
+        gauge("clonetarget_clone_size_bytes", "Size of each clone volume", Unit.BYTES, clones, CloneFigures::size);
+        gauge("clonetarget_clone_hydrated_bytes", "Bytes of each clone copied from its source", Unit.BYTES, clones,
+                CloneFigures::hydrated);
+        gauge("clonetarget_clone_hydration_rate_bytes_per_second", "Current background copy rate of each clone",
+                null, clones, CloneFigures::rate);
+        gauge("clonetarget_clone_errors", "Copy errors of each clone so far", null, clones, CloneFigures::errors);
+    }
+
+    private void gauge(String name, String help, Unit unit, Supplier<Collection<CloneFigures>> clones,
+                       java.util.function.ToLongFunction<CloneFigures> value) {
+        GaugeWithCallback.Builder b = GaugeWithCallback.builder().name(name).help(help).labelNames("volume")
+                .callback(cb -> {
+                    for (CloneFigures c : clones.get()) {
+                        cb.call(value.applyAsLong(c), c.volume());
+                    }
+                });
+        if (unit != null) {
+            b.unit(unit);
+        }
+        b.register(registry);
+    }
+
+    /** The Prometheus text format (version 0.0.4). */
+    public byte[] scrape() {
+        try {
+            ByteArrayOutputStream out = new ByteArrayOutputStream(16 * 1024);
+            PrometheusTextFormatWriter.create().write(out, registry.scrape());
+            return out.toByteArray();
+        } catch (IOException e) {
+            throw new IllegalStateException("writing metrics to memory failed", e);
+        }
+    }
+
+    public static String contentType() {
+        return PrometheusTextFormatWriter.CONTENT_TYPE;
+    }
+}
