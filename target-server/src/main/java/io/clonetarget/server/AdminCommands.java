@@ -40,6 +40,10 @@ final class AdminCommands implements AdminSocket.Handler {
                 long rate = rate(request);
                 yield each(clones(request), c -> c.setRate(rate));
             }
+            case "volume-list" -> volumes(null);
+            case "volume-show" -> volumes(request.path("name").asText("")).get(0);
+            case "target-list" -> targets(null);
+            case "target-show" -> targets(request.path("name").asText("")).get(0);
             case "session-list" -> sessionList();
             case "session-show" -> describe(session(request), true);
             case "session-logout" -> {
@@ -49,7 +53,8 @@ final class AdminCommands implements AdminSocket.Handler {
                 yield before;
             }
             default -> throw new IllegalArgumentException("unknown command \"" + command + "\" (known: status, "
-                    + "clone-status, clone-pause, clone-resume, clone-rate, session-list, session-show, session-logout)");
+                    + "clone-status, clone-pause, clone-resume, clone-rate, volume-list, volume-show, target-list, target-show, "
+                    + "session-list, session-show, session-logout)");
         };
     }
 
@@ -70,6 +75,72 @@ final class AdminCommands implements AdminSocket.Handler {
             n.put("description", v.description());
         }
         return o;
+    }
+
+    /** Volumes (all, or the one named): configuration, size, LUNs that export it. */
+    private ArrayNode volumes(String only) {
+        ArrayNode a = Json.MAPPER.createArrayNode();
+        for (OpenVolume v : server.volumes().values()) {
+            if (only != null && !only.equals(v.name())) {
+                continue;
+            }
+            io.clonetarget.config.VolumeConfig c = server.config().volume(v.name());
+            ObjectNode n = a.addObject();
+            n.put("name", v.name());
+            n.put("type", v.device() instanceof CloneVolume ? "clone" : "file");
+            n.put("path", c.path());
+            n.put("size", v.device().size());
+            n.put("block_size", v.device().logicalBlockSize());
+            n.put("read_only", c.readOnly());
+            n.put("description", v.description());
+            if (v.device() instanceof CloneVolume clone) {
+                n.put("source", c.source());
+                n.set("clone", Json.MAPPER.valueToTree(clone.status()));
+            }
+            ArrayNode exported = n.putArray("exported_as");
+            for (io.clonetarget.config.TargetConfig t : server.config().targets()) {
+                for (io.clonetarget.config.LunConfig l : t.luns()) {
+                    if (l.volume().equals(v.name())) {
+                        exported.addObject().put("target", t.iqn()).put("lun", l.lun());
+                    }
+                }
+            }
+        }
+        if (only != null && a.isEmpty()) {
+            throw new IllegalArgumentException("no volume named \"" + only + "\"");
+        }
+        return a;
+    }
+
+    /** Targets (all, or the one named): LUN map, access control (never secrets), sessions. */
+    private ArrayNode targets(String only) {
+        ArrayNode a = Json.MAPPER.createArrayNode();
+        for (io.clonetarget.config.TargetConfig t : server.config().targets()) {
+            if (only != null && !only.equals(t.iqn())) {
+                continue;
+            }
+            ObjectNode n = a.addObject();
+            n.put("iqn", t.iqn());
+            n.put("alias", t.alias());
+            n.set("allowed_initiators", Json.MAPPER.valueToTree(t.allowedInitiators()));
+            n.put("chap_user", t.chap() == null ? null : t.chap().user());
+            n.put("mutual_chap_user", t.chap() == null ? null : t.chap().mutualUser());
+            ArrayNode luns = n.putArray("luns");
+            for (io.clonetarget.config.LunConfig l : t.luns()) {
+                luns.addObject().put("lun", l.lun()).put("volume", l.volume());
+            }
+            int sessions = 0;
+            for (Session s : server.context().sessions().all()) {
+                if (s.target() != null && s.target().name().equals(t.iqn())) {
+                    sessions++;
+                }
+            }
+            n.put("sessions", sessions);
+        }
+        if (only != null && a.isEmpty()) {
+            throw new IllegalArgumentException("no target named \"" + only + "\"");
+        }
+        return a;
     }
 
     private JsonNode sessionList() {

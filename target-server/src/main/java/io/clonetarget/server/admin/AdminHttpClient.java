@@ -79,7 +79,7 @@ public final class AdminHttpClient {
         JsonNode nameNode = body.remove("name");
         String name = nameNode == null || nameNode.isNull() ? null : nameNode.asText();
         if (name != null && !name.matches(AdminRoutes.NAME)) {
-            throw new ApiException(400, "bad_request", "no clone volume named \"" + name + "\"");
+            throw new ApiException(400, "bad_request", "no volume, target or session named \"" + name + "\"");
         }
         String path = route.path(name);
         return send(route.method(), path, route.method().equals("GET") || body.isEmpty() ? null : body);

@@ -18,7 +18,8 @@ final class AdminRoutes {
         }
     }
 
-    static final String NAME = "[A-Za-z0-9._-]{1,128}";
+    /** Volume names, TSIHs and iSCSI names (iqn.2026-11.com.example:disk1, eui., naa.). */
+    static final String NAME = "[A-Za-z0-9._:-]{1,223}";
 
     static final List<Route> ROUTES = List.of(
             route("GET", "/v1/status", "status"),
@@ -26,6 +27,10 @@ final class AdminRoutes {
             route("POST", "/v1/clones{/name}/pause", "clone-pause"),
             route("POST", "/v1/clones{/name}/resume", "clone-resume"),
             route("PUT", "/v1/clones{/name}/rate", "clone-rate"),
+            route("GET", "/v1/volumes", "volume-list"),
+            route("GET", "/v1/volumes{/name}", "volume-show"),
+            route("GET", "/v1/targets", "target-list"),
+            route("GET", "/v1/targets{/name}", "target-show"),
             route("GET", "/v1/sessions", "session-list"),
             route("GET", "/v1/sessions{/name}", "session-show"),
             route("POST", "/v1/sessions{/name}/logout", "session-logout"));

@@ -10,9 +10,10 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = VersionCommand.Provider.class,
         description = "An iSCSI target whose LUNs are instant clones and snapshots of block images.",
-        subcommands = {ServeCommand.class, DemoCommand.class, CloneCommand.class, SessionCommand.class,
+        subcommands = {ServeCommand.class, DemoCommand.class, InventoryCommands.Volume.class, CloneCommand.class,
+            InventoryCommands.Target.class, SessionCommand.class,
             MetadataCommand.class,
-            ConfigCommand.class, VersionCommand.class,
+            ConfigCommand.class, CompletionCommand.class, VersionCommand.class,
             CommandLine.HelpCommand.class})
 public final class Cli implements Runnable {
     @CommandLine.Spec

@@ -2,9 +2,7 @@ package io.clonetarget.server.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -95,17 +93,6 @@ final class SessionCommand implements Runnable {
     }
 
     static String details(JsonNode s) {
-        List<String[]> rows = new ArrayList<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = s.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
-            if (!e.getKey().equals("parameters")) {
-                rows.add(new String[] {e.getKey(), e.getValue().isNull() ? "-" : e.getValue().asText()});
-            }
-        }
-        for (Iterator<Map.Entry<String, JsonNode>> it = s.path("parameters").fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
-            rows.add(new String[] {e.getKey(), e.getValue().asText()});
-        }
-        return Tables.render(rows);
+        return InventoryCommands.fields(s);
     }
 }

@@ -131,4 +131,24 @@ class CliTest {
         assertEquals(CommandLine.ExitCode.USAGE, ExitCodes.USAGE);
         assertEquals(CommandLine.ExitCode.OK, ExitCodes.OK);
     }
+
+    @Test
+    void completionScriptsCoverEveryCommand() {
+        java.io.StringWriter out = new java.io.StringWriter();
+        java.io.StringWriter err = new java.io.StringWriter();
+        int code = Cli.commandLine(new PrintWriter(out, true), new PrintWriter(err, true)).execute("completion", "bash");
+        assertEquals(0, code, err.toString());
+        String script = out.toString();
+        assertTrue(script.contains("complete -F"), "a bash completion function");
+        for (String word : new String[] {"serve", "clone", "session", "metadata", "--state-dir", "--fingerprint"}) {
+            assertTrue(script.contains(word), word + " completes");
+        }
+        java.io.StringWriter zsh = new java.io.StringWriter();
+        assertEquals(0, Cli.commandLine(new PrintWriter(zsh, true), new PrintWriter(err, true)).execute("completion", "zsh"));
+        assertTrue(zsh.toString().startsWith("autoload -U +X compinit"), "zsh loads bash completion support first");
+        java.io.StringWriter fishErr = new java.io.StringWriter();
+        assertEquals(ExitCodes.USAGE, Cli.commandLine(new PrintWriter(new java.io.StringWriter(), true),
+                new PrintWriter(fishErr, true)).execute("completion", "fish"));
+        assertTrue(fishErr.toString().contains("\"fish\" is not bash or zsh"), fishErr.toString());
+    }
 }

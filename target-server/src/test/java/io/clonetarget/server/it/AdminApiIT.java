@@ -194,4 +194,43 @@ class AdminApiIT {
             assertEquals("no sessions\n", r[1].toString());
         }
     }
+
+    @Test
+    void volumeAndTargetCommandsShowWhatIsServedAndNoSecret() throws Exception {
+        io.clonetarget.config.ServerConfig base = TestTarget.config(dir, TestTarget.oneFile(dir, 1 << 20),
+                java.util.List.of(new io.clonetarget.config.LunConfig(0, "v0")));
+        io.clonetarget.config.TargetConfig guarded = new io.clonetarget.config.TargetConfig(TestTarget.IQN, null,
+                java.util.List.of("iqn.1993-08.org.debian:01:host1"),
+                new io.clonetarget.config.ChapConfig("host1", "secretsecret12", null, null, null, null),
+                base.targets().getFirst().luns());
+        io.clonetarget.config.ServerConfig config = new io.clonetarget.config.ServerConfig(base.server(), null, null,
+                base.volumes(), java.util.List.of(guarded), base.admin());
+        try (TestTarget t = TestTarget.start(dir, config, io.clonetarget.server.Volumes::open)) {
+            String state = dir.toString();
+            Object[] r = CloneIT.cli("volume", "list", "--output", "json", "--state-dir", state);
+            assertEquals(0, r[0], r[2].toString());
+            JsonNode v = Json.MAPPER.readTree(r[1].toString()).get(0);
+            assertEquals("v0", v.path("name").asText());
+            assertEquals(1 << 20, v.path("size").asLong());
+            assertEquals(TestTarget.IQN, v.path("exported_as").get(0).path("target").asText());
+            r = CloneIT.cli("volume", "list", "--state-dir", state);
+            assertTrue(r[1].toString().startsWith("NAME") && r[1].toString().contains(TestTarget.IQN + " lun 0"),
+                    r[1].toString());
+            r = CloneIT.cli("volume", "show", "v0", "--state-dir", state);
+            assertTrue(r[1].toString().contains("block_size") && r[1].toString().contains("exported_as[0].lun"),
+                    r[1].toString());
+            r = CloneIT.cli("volume", "show", "nope", "--state-dir", state);
+            assertEquals(io.clonetarget.server.cli.ExitCodes.FAILURE, r[0]);
+            assertTrue(r[2].toString().contains("no volume named \"nope\""), r[2].toString());
+
+            r = CloneIT.cli("target", "show", TestTarget.IQN, "--output", "json", "--state-dir", state);
+            assertEquals(0, r[0], r[2].toString());
+            JsonNode target = Json.MAPPER.readTree(r[1].toString());
+            assertEquals("v0", target.path("luns").get(0).path("volume").asText());
+            assertEquals("host1", target.path("chap_user").asText());
+            assertTrue(!r[1].toString().contains("secretsecret12"), "no secret in the answer: " + r[1]);
+            r = CloneIT.cli("target", "list", "--state-dir", state);
+            assertTrue(r[1].toString().contains(TestTarget.IQN) && r[1].toString().contains("0=v0"), r[1].toString());
+        }
+    }
 }
