@@ -39,6 +39,11 @@ public record ServerConfig(
         this(server, iscsi, discovery, volumes, targets, null);
     }
 
+    /** The same configuration with another {@code [server]} section (command-line overrides). */
+    public ServerConfig withServer(ServerSection section) {
+        return new ServerConfig(section, iscsi, discovery, volumes, targets, admin);
+    }
+
     /** The volume with this name, or null. */
     public VolumeConfig volume(String name) {
         for (VolumeConfig v : volumes) {

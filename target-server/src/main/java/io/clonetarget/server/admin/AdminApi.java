@@ -38,6 +38,7 @@ import org.slf4j.LoggerFactory;
  * POST /v1/clones[/NAME]/resume       clone-resume
  * PUT  /v1/clones[/NAME]/rate         clone-rate, body {"rate": "50M"}
  * GET  /metrics                       the Prometheus text format (no token with metrics-public)
+ * GET  /ui                            the status page (static; it reads the API with the token)
  * </pre>
  *
  * Errors are {@code {"error": {"code": "...", "message": "..."}}} with the HTTP status that
@@ -136,7 +137,12 @@ public final class AdminApi implements Closeable {
     private void exchange(HttpExchange ex) throws IOException {
         try (ex) {
             String peer = ex.getRemoteAddress().getAddress().getHostAddress();
-            boolean scrape = ex.getRequestURI().getPath().equals("/metrics");
+            String path = ex.getRequestURI().getPath();
+            if (path.equals("/ui") || path.startsWith("/ui/")) {
+                page(ex, path);
+                return;
+            }
+            boolean scrape = path.equals("/metrics");
             if (scrape && metricsPublic) {
                 metrics(ex);
                 return;
@@ -165,6 +171,42 @@ public final class AdminApi implements Closeable {
             } catch (IOException | RuntimeException ignored) {
                 // the answer was already under way
             }
+        }
+    }
+
+    /** The status page's three static files: no data in them, so no token (the data needs one). */
+    private static final java.util.Map<String, String[]> PAGE = java.util.Map.of(
+            "/ui", new String[] {"status.html", "text/html; charset=utf-8"},
+            "/ui/", new String[] {"status.html", "text/html; charset=utf-8"},
+            "/ui/status.js", new String[] {"status.js", "text/javascript; charset=utf-8"},
+            "/ui/status.css", new String[] {"status.css", "text/css; charset=utf-8"});
+
+    private static void page(HttpExchange ex, String path) throws IOException {
+        String[] file = PAGE.get(path);
+        if (file == null) {
+            error(ex, 404, "not_found", "no such path: " + path);
+            return;
+        }
+        if (!ex.getRequestMethod().equals("GET")) {
+            error(ex, 405, "method_not_allowed", ex.getRequestMethod() + " is not allowed on " + path);
+            return;
+        }
+        byte[] body;
+        try (InputStream in = AdminApi.class.getResourceAsStream(file[0])) {
+            if (in == null) {
+                throw new IllegalStateException("status page resource " + file[0] + " missing from the jar");
+            }
+            body = in.readAllBytes();
+        }
+        var h = ex.getResponseHeaders();
+        h.set("Content-Type", file[1]);
+        h.set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'");
+        h.set("X-Content-Type-Options", "nosniff");
+        h.set("Referrer-Policy", "no-referrer");
+        h.set("Cache-Control", "no-cache");
+        ex.sendResponseHeaders(200, body.length);
+        try (OutputStream out = ex.getResponseBody()) {
+            out.write(body);
         }
     }
 

@@ -98,7 +98,7 @@ final class ServeCommand implements Callable<Integer> {
             if (stateDir != null || server.stateDir() == null) {
                 server = server.withStateDir(stateDirOrDefault());
             }
-            ServerConfig merged = new ServerConfig(server, file.iscsi(), file.discovery(), file.volumes(), file.targets());
+            ServerConfig merged = file.withServer(server);
             return listen.isEmpty() ? merged : ConfigFiles.validate(merged, "command line", ConfigCheck.NONE);
         }
         if (specs.isEmpty()) {

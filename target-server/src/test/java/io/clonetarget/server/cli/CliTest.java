@@ -112,6 +112,21 @@ class CliTest {
     }
 
     @Test
+    void serveKeepsEverySectionOfTheFileWhenTheCommandLineOverridesTheServer() throws Exception {
+        // before: serve --config rebuilt the configuration from five sections and lost [admin]
+        Path file = dir.resolve("admin.toml");
+        Files.writeString(file, "[admin]\nlisten = \"127.0.0.1:3398\"\nmetrics-public = true\n");
+        ServeCommand serve = new ServeCommand();
+        new CommandLine(serve).parseArgs("--config", file.toString(), "--state-dir", dir.toString(),
+                "--listen", "127.0.0.1:3397");
+        ServerConfig c = serve.resolve(ConfigCheck.NONE);
+        assertEquals("127.0.0.1:3398", c.admin().listenOrDefault());
+        assertTrue(c.admin().metricsPublic());
+        assertEquals(List.of("127.0.0.1:3397"), c.server().listen());
+        assertEquals(dir.toString(), c.server().stateDir());
+    }
+
+    @Test
     void configAndQuickFormDoNotMix() throws Exception {
         Path good = dir.resolve("good.toml");
         Files.writeString(good, "");
