@@ -71,6 +71,7 @@ public final class TargetServer implements AutoCloseable {
     private final VolumeOpener opener;
     private AdminSocket admin;
     private AdminApi api;
+    private TlsIdentity apiIdentity;
 
     /** Opens the volume a configuration entry describes. */
     @FunctionalInterface
@@ -202,6 +203,7 @@ public final class TargetServer implements AutoCloseable {
                 started.close();
                 throw e;
             }
+            apiIdentity = identity;
             return started;
         } catch (java.net.BindException e) {
             String why = "admin API cannot listen on " + listen + ": " + e.getMessage();
@@ -224,6 +226,16 @@ public final class TargetServer implements AutoCloseable {
             }
         }
         return list;
+    }
+
+    /** The admin API's URL for clients on this host, or null when it does not run. */
+    public java.net.URI adminApiUrl() {
+        return api == null ? null : api.url();
+    }
+
+    /** The SHA-256 fingerprint of the admin API's certificate, or null when it does not run. */
+    public String adminFingerprint() {
+        return apiIdentity == null ? null : apiIdentity.fingerprint();
     }
 
     /** The admin API's address, or null when it does not run. */

@@ -49,6 +49,11 @@ final class ConnectHelp {
             out.println("  " + System.getProperty("clonetarget.command", "clonetarget") + " clone status --watch --state-dir "
                     + server.adminSocket().getParent());
         }
+        if (server.adminApiUrl() != null) {
+            out.println("Admin API (status page at /ui; the token is in "
+                    + server.adminSocket().getParent().resolve(io.clonetarget.server.admin.TokenStore.TOKEN) + "):");
+            out.println("  " + server.adminApiUrl() + "  certificate SHA-256 " + server.adminFingerprint());
+        }
         out.println("Stop with Ctrl-C (everything is flushed first).");
         out.flush();
     }
