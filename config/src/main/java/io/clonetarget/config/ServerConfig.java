@@ -44,6 +44,11 @@ public record ServerConfig(
         return new ServerConfig(section, iscsi, discovery, volumes, targets, admin);
     }
 
+    /** The same configuration with another {@code [admin]} section. */
+    public ServerConfig withAdmin(AdminSection section) {
+        return new ServerConfig(server, iscsi, discovery, volumes, targets, section);
+    }
+
     /** The volume with this name, or null. */
     public VolumeConfig volume(String name) {
         for (VolumeConfig v : volumes) {

@@ -1,5 +1,6 @@
 package io.clonetarget.server.cli;
 
+import io.clonetarget.config.AdminSection;
 import io.clonetarget.config.ConfigCheck;
 import io.clonetarget.config.ConfigFiles;
 import io.clonetarget.config.ServerConfig;
@@ -69,6 +70,10 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--io-threads", paramLabel = "N", description = "Threads running SCSI commands. Default 16.")
     Integer ioThreads;
 
+    @Option(names = "--admin-listen", paramLabel = "ADDR:PORT|off", description = "Where the HTTPS admin API "
+            + "listens, or off. Default: [admin] listen, else 127.0.0.1:3261.")
+    String adminListen;
+
     private final List<QuickForm.Spec> specs = new ArrayList<>();
 
     private String stateDirOrDefault() {
@@ -99,14 +104,20 @@ final class ServeCommand implements Callable<Integer> {
                 server = server.withStateDir(stateDirOrDefault());
             }
             ServerConfig merged = file.withServer(server);
-            return listen.isEmpty() ? merged : ConfigFiles.validate(merged, "command line", ConfigCheck.NONE);
+            if (adminListen != null) {
+                merged = merged.withAdmin(new AdminSection(adminListen, merged.admin().metricsPublic()));
+            }
+            return listen.isEmpty() && adminListen == null ? merged
+                    : ConfigFiles.validate(merged, "command line", ConfigCheck.NONE);
         }
         if (specs.isEmpty()) {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "give --config FILE, or at least one --lun or --clone");
         }
         try {
-            return QuickForm.build(listen, target, specs, stateDirOrDefault(), ioThreads, check);
+            ServerConfig quick = QuickForm.build(listen, target, specs, stateDirOrDefault(), ioThreads, check);
+            return adminListen == null ? quick : ConfigFiles.validate(
+                    quick.withAdmin(new AdminSection(adminListen, null)), "command line", ConfigCheck.NONE);
         } catch (QuickForm.SpecException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }

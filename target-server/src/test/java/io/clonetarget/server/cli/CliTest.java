@@ -127,6 +127,27 @@ class CliTest {
     }
 
     @Test
+    void theAdminApiCanBeMovedOrTurnedOffFromTheCommandLine() throws Exception {
+        ServeCommand quick = new ServeCommand();
+        new CommandLine(quick).parseArgs("--lun", dir.resolve("a.img") + ",size=1M", "--state-dir", dir.toString(),
+                "--admin-listen", "off");
+        assertEquals(null, quick.resolve(ConfigCheck.NONE).admin().listenOrDefault());
+        Path file = dir.resolve("moved.toml");
+        Files.writeString(file, "[admin]\nmetrics-public = true\n");
+        ServeCommand fromFile = new ServeCommand();
+        new CommandLine(fromFile).parseArgs("--config", file.toString(), "--state-dir", dir.toString(),
+                "--admin-listen", "127.0.0.1:3390");
+        ServerConfig c = fromFile.resolve(ConfigCheck.NONE);
+        assertEquals("127.0.0.1:3390", c.admin().listenOrDefault());
+        assertTrue(c.admin().metricsPublic(), "the rest of [admin] stays");
+        ServeCommand bad = new ServeCommand();
+        new CommandLine(bad).parseArgs("--lun", dir.resolve("a.img") + ",size=1M", "--admin-listen", "nowhere");
+        io.clonetarget.config.ConfigException e = org.junit.jupiter.api.Assertions.assertThrows(
+                io.clonetarget.config.ConfigException.class, () -> bad.resolve(ConfigCheck.NONE));
+        assertTrue(e.problems().getFirst().startsWith("admin.listen: "), e.problems().toString());
+    }
+
+    @Test
     void configAndQuickFormDoNotMix() throws Exception {
         Path good = dir.resolve("good.toml");
         Files.writeString(good, "");
