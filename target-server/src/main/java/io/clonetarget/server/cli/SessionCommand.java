@@ -3,10 +3,8 @@ package io.clonetarget.server.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
 /** {@code clonetarget session list|show|logout}: the iSCSI sessions of a running server. */
@@ -22,58 +20,53 @@ final class SessionCommand implements Runnable {
     }
 
     @Command(name = "list", description = "One line per session: TSIH, initiator, target, address, CHAP user, age.")
-    static final class ListSessions implements Callable<Integer> {
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Mixin
-        ServerOptions server = new ServerOptions();
+    static final class ListSessions extends InventoryCommands.Query {
+        @Override
+        String command() {
+            return "session-list";
+        }
 
         @Override
-        public Integer call() throws Exception {
-            JsonNode sessions = server.call(spec.commandLine(), "session-list", null);
-            server.print(spec.commandLine().getOut(), sessions, SessionCommand::table);
-            return ExitCodes.OK;
+        String table(JsonNode sessions) {
+            return SessionCommand.table(sessions);
         }
     }
 
-    @Command(name = "show", description = "One session with its negotiated parameters.")
-    static final class Show implements Callable<Integer> {
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Mixin
-        ServerOptions server = new ServerOptions();
-
+    /** A command on one session, named by its TSIH. */
+    abstract static class OnSession extends InventoryCommands.Query {
         @Parameters(paramLabel = "TSIH", description = "The session (see session list).")
         int tsih;
 
         @Override
-        public Integer call() throws Exception {
-            JsonNode s = server.call(spec.commandLine(), "session-show", CloneCommand.named(Integer.toString(tsih)));
-            server.print(spec.commandLine().getOut(), s, SessionCommand::details);
-            return ExitCodes.OK;
+        String name() {
+            return Integer.toString(tsih);
+        }
+    }
+
+    @Command(name = "show", description = "One session with its negotiated parameters.")
+    static final class Show extends OnSession {
+        @Override
+        String command() {
+            return "session-show";
+        }
+
+        @Override
+        String table(JsonNode s) {
+            return InventoryCommands.fields(s);
         }
     }
 
     @Command(name = "logout", description = {"End a session by closing its connection.",
         "An initiator that recovers sessions (open-iscsi does) logs in again unless no longer allowed."})
-    static final class Logout implements Callable<Integer> {
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Mixin
-        ServerOptions server = new ServerOptions();
-
-        @Parameters(paramLabel = "TSIH", description = "The session (see session list).")
-        int tsih;
+    static final class Logout extends OnSession {
+        @Override
+        String command() {
+            return "session-logout";
+        }
 
         @Override
-        public Integer call() throws Exception {
-            JsonNode s = server.call(spec.commandLine(), "session-logout", CloneCommand.named(Integer.toString(tsih)));
-            server.print(spec.commandLine().getOut(), s, j -> "session " + j.path("tsih").asInt() + " of "
-                    + j.path("initiator").asText() + " ended\n");
-            return ExitCodes.OK;
+        String table(JsonNode j) {
+            return "session " + j.path("tsih").asInt() + " of " + j.path("initiator").asText() + " ended\n";
         }
     }
 
@@ -90,9 +83,5 @@ final class SessionCommand implements Runnable {
             return "no sessions\n";
         }
         return Tables.render(rows);
-    }
-
-    static String details(JsonNode s) {
-        return InventoryCommands.fields(s);
     }
 }
