@@ -201,7 +201,7 @@ class ConfigFilesTest {
 
     @Test
     void unknownTopLevelKeysAndTablesOfTheWrongKind() {
-        assertEquals(List.of("volumes: unknown key; known keys: admin, discovery, iscsi, server, target, volume (line 1)"),
+        assertEquals(List.of("volumes: unknown key; known keys: admin, discovery, iscsi, server, target, version, volume (line 1)"),
                 problems("[[volumes]]\nname = \"a\""));
         assertEquals(List.of("server: expected a table, got \"fast\" (line 1)"), problems("server = \"fast\""));
         assertEquals(List.of("volume[0].type: unknown volume type \"tape\" (file, clone) (line 3)"),
