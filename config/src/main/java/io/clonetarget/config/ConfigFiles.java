@@ -71,22 +71,31 @@ public final class ConfigFiles {
         } catch (JsonProcessingException e) {
             throw new ConfigException(source, List.of(syntax(e)));
         }
+        ConfigSchema.Migration migration = ConfigSchema.migrate(tree);
+        if (!migration.problems().isEmpty()) {
+            throw located(source, toml, migration.problems());
+        }
         ConfigBinder binder = new ConfigBinder();
-        ServerConfig config = binder.bind(tree);
+        ServerConfig config = binder.bind(migration.tree());
         List<String> problems = problems(config, binder.problems(), check);
         if (!problems.isEmpty()) {
-            TomlLines lines = TomlLines.of(toml);
-            record Located(String problem, int line) {
-            }
-            List<Located> located = new ArrayList<>();
-            for (String p : problems) {
-                located.add(new Located(p, lines.lineOf(path(p))));
-            }
-            located.sort(Comparator.comparingInt(Located::line)); // stable: in file order, each line's in field order
-            throw new ConfigException(source, located.stream()
-                    .map(l -> l.line() > 0 ? l.problem() + " (line " + l.line() + ")" : l.problem()).toList());
+            throw located(source, toml, problems);
         }
         return config;
+    }
+
+    /** The problems of a text, each with its line, in the order of the file. */
+    private static ConfigException located(String source, String toml, List<String> problems) {
+        TomlLines lines = TomlLines.of(toml);
+        record Located(String problem, int line) {
+        }
+        List<Located> located = new ArrayList<>();
+        for (String p : problems) {
+            located.add(new Located(p, lines.lineOf(path(p))));
+        }
+        located.sort(Comparator.comparingInt(Located::line)); // stable: in file order, each line's in field order
+        return new ConfigException(source, located.stream()
+                .map(l -> l.line() > 0 ? l.problem() + " (line " + l.line() + ")" : l.problem()).toList());
     }
 
     /**
