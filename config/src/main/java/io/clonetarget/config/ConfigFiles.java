@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import java.io.IOException;
@@ -18,6 +19,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -158,13 +160,23 @@ public final class ConfigFiles {
         return false;
     }
 
-    /** The configuration as TOML text. */
+    /**
+     * The configuration as TOML text in the current schema: {@code version = 2} first, then the
+     * plain keys, then {@code [server]}, {@code [iscsi]}, {@code [discovery]}, {@code [admin]},
+     * the {@code [[volume]]} and the {@code [[target]]} entries with their {@code [[target.lun]]}
+     * and {@code [[target.initiator]]} tables ({@link TomlWriter}). Defaults are written out, so
+     * the file shows what the server uses.
+     */
     public static String format(ServerConfig config) {
-        try {
-            return MAPPER.writeValueAsString(config);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("cannot serialize configuration", e);
+        ObjectNode tree = MAPPER.valueToTree(config);
+        ObjectNode ordered = MAPPER.createObjectNode();
+        ordered.put("version", ServerConfig.SCHEMA_VERSION);
+        for (Map.Entry<String, JsonNode> field : tree.properties()) {
+            if (!field.getKey().equals("version")) {
+                ordered.set(field.getKey(), field.getValue());
+            }
         }
+        return TomlWriter.write(ordered);
     }
 
     /** Writes the configuration atomically (see the class description). */
