@@ -210,6 +210,10 @@ final class ConfigBinder {
         if (node.isObject()) {
             return "a table";
         }
+        if (node.isFloatingPointNumber() && Double.isFinite(node.doubleValue())) {
+            String t = node.decimalValue().toPlainString();
+            return t.contains(".") ? t : t + ".0"; // a float as a float: 2.0, not 2
+        }
         return node.asText();
     }
 }

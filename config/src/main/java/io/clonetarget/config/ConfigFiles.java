@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import java.io.IOException;
@@ -18,6 +19,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -71,22 +73,31 @@ public final class ConfigFiles {
         } catch (JsonProcessingException e) {
             throw new ConfigException(source, List.of(syntax(e)));
         }
+        ConfigSchema.Migration migration = ConfigSchema.migrate(tree);
+        if (!migration.problems().isEmpty()) {
+            throw located(source, toml, migration.problems());
+        }
         ConfigBinder binder = new ConfigBinder();
-        ServerConfig config = binder.bind(tree);
+        ServerConfig config = binder.bind(migration.tree());
         List<String> problems = problems(config, binder.problems(), check);
         if (!problems.isEmpty()) {
-            TomlLines lines = TomlLines.of(toml);
-            record Located(String problem, int line) {
-            }
-            List<Located> located = new ArrayList<>();
-            for (String p : problems) {
-                located.add(new Located(p, lines.lineOf(path(p))));
-            }
-            located.sort(Comparator.comparingInt(Located::line)); // stable: in file order, each line's in field order
-            throw new ConfigException(source, located.stream()
-                    .map(l -> l.line() > 0 ? l.problem() + " (line " + l.line() + ")" : l.problem()).toList());
+            throw located(source, toml, problems);
         }
         return config;
+    }
+
+    /** The problems of a text, each with its line, in the order of the file. */
+    private static ConfigException located(String source, String toml, List<String> problems) {
+        TomlLines lines = TomlLines.of(toml);
+        record Located(String problem, int line) {
+        }
+        List<Located> located = new ArrayList<>();
+        for (String p : problems) {
+            located.add(new Located(p, lines.lineOf(path(p))));
+        }
+        located.sort(Comparator.comparingInt(Located::line)); // stable: in file order, each line's in field order
+        return new ConfigException(source, located.stream()
+                .map(l -> l.line() > 0 ? l.problem() + " (line " + l.line() + ")" : l.problem()).toList());
     }
 
     /**
@@ -149,13 +160,23 @@ public final class ConfigFiles {
         return false;
     }
 
-    /** The configuration as TOML text. */
+    /**
+     * The configuration as TOML text in the current schema: {@code version = 2} first, then the
+     * plain keys, then {@code [server]}, {@code [iscsi]}, {@code [discovery]}, {@code [admin]},
+     * the {@code [[volume]]} and the {@code [[target]]} entries with their {@code [[target.lun]]}
+     * and {@code [[target.initiator]]} tables ({@link TomlWriter}). Defaults are written out, so
+     * the file shows what the server uses.
+     */
     public static String format(ServerConfig config) {
-        try {
-            return MAPPER.writeValueAsString(config);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("cannot serialize configuration", e);
+        ObjectNode tree = MAPPER.valueToTree(config);
+        ObjectNode ordered = MAPPER.createObjectNode();
+        ordered.put("version", ServerConfig.SCHEMA_VERSION);
+        for (Map.Entry<String, JsonNode> field : tree.properties()) {
+            if (!field.getKey().equals("version")) {
+                ordered.set(field.getKey(), field.getValue());
+            }
         }
+        return TomlWriter.write(ordered);
     }
 
     /** Writes the configuration atomically (see the class description). */

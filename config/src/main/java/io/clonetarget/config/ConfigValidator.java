@@ -8,7 +8,11 @@ import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
 
-/** Checks values and references of a parsed configuration; every problem names its field. */
+/**
+ * Checks values and references of a parsed configuration; every problem names its field.
+ *
+ * <p>Every rule here has a failing example in {@code ConfigValidatorTest}; a new rule needs one.
+ */
 public final class ConfigValidator {
     private static final Pattern IQN = Pattern.compile(
             "iqn\\.\\d{4}-(0[1-9]|1[0-2])\\.[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[^\\s]+)?");
@@ -17,6 +21,8 @@ public final class ConfigValidator {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
     private static final int MIN_SEGMENT = 512;
     private static final int MAX_SEGMENT = 16_777_215;
+    private static final int MAX_LUN = 16383;
+    private static final String NAME_FORMS = "(iqn.YYYY-MM.reversed.domain[:id], eui.<16 hex>, naa.<hex>)";
 
     private ConfigValidator() {
     }
@@ -30,6 +36,11 @@ public final class ConfigValidator {
     /** All problems found, each as {@code field.path: message}; empty when the configuration is usable. */
     public static List<String> validate(ServerConfig config) {
         List<String> problems = new ArrayList<>();
+        if (config.version() != ServerConfig.SCHEMA_VERSION) {
+            problems.add("version: " + config.version() + " is not the current schema " + ServerConfig.SCHEMA_VERSION
+                    + " (a file of an older schema is migrated when read; a configuration made in code has the"
+                    + " current one)");
+        }
         server(config.server(), problems);
         admin(config.admin(), problems);
         iscsi(config.iscsi(), problems);
@@ -46,13 +57,13 @@ public final class ConfigValidator {
             }
         }
         Set<String> iqns = new HashSet<>();
-        Map<String, String> usedVolumes = new HashMap<>();
+        Map<String, Export> exported = new HashMap<>();
         for (int i = 0; i < config.targets().size(); i++) {
             TargetConfig t = config.targets().get(i);
             String at = "target[" + i + "]";
             if (!isIscsiName(t.iqn())) {
                 problems.add(at + ".iqn: " + (t.iqn() == null ? "missing" : "\"" + t.iqn()
-                        + "\" is not an iSCSI name (iqn.YYYY-MM.reversed.domain[:id], eui.<16 hex>, naa.<hex>)"));
+                        + "\" is not an iSCSI name " + NAME_FORMS));
             } else if (!iqns.add(t.iqn())) {
                 problems.add(at + ".iqn: \"" + t.iqn() + "\" appears twice");
             }
@@ -62,30 +73,74 @@ public final class ConfigValidator {
                             + "\" is not an iSCSI name");
                 }
             }
+            for (int k = 0; k < t.allowedNetworks().size(); k++) {
+                try {
+                    Network.parse(t.allowedNetworks().get(k));
+                } catch (IllegalArgumentException e) {
+                    problems.add(at + ".allowed-networks[" + k + "]: " + e.getMessage());
+                }
+            }
             if (t.chap() != null) {
                 chap(at + ".chap", t.chap(), problems);
             }
-            Set<Integer> numbers = new HashSet<>();
-            for (int j = 0; j < t.luns().size(); j++) {
-                LunConfig l = t.luns().get(j);
-                String lat = at + ".lun[" + j + "]";
-                if (l.lun() == null || l.lun() < 0 || l.lun() > 16383) {
-                    problems.add(lat + ".lun: " + (l.lun() == null ? "missing" : l.lun() + " outside 0..16383"));
-                } else if (!numbers.add(l.lun())) {
-                    problems.add(lat + ".lun: LUN " + l.lun() + " appears twice in this target");
+            lunMap(at, t.luns(), i, volumeIndex, exported, problems);
+            Map<String, Integer> initiatorIndex = new HashMap<>();
+            for (int k = 0; k < t.initiators().size(); k++) {
+                InitiatorConfig initiator = t.initiators().get(k);
+                String iat = at + ".initiator[" + k + "]";
+                String name = initiator.name();
+                if (!isIscsiName(name)) {
+                    problems.add(iat + ".name: " + (name == null ? "missing (the initiator's iSCSI name)"
+                            : "\"" + name + "\" is not an iSCSI name " + NAME_FORMS));
+                } else if (initiatorIndex.putIfAbsent(name, k) != null) {
+                    problems.add(iat + ".name: \"" + name + "\" already has its map in " + at + ".initiator["
+                            + initiatorIndex.get(name) + "]");
+                } else if (!t.allowedInitiators().isEmpty() && !t.allowedInitiators().contains(name)) {
+                    problems.add(iat + ".name: \"" + name + "\" is not in " + at + ".allowed-initiators, so it cannot"
+                            + " log in to see this map (add it there, or remove this map)");
                 }
-                if (l.volume() == null || !volumeIndex.containsKey(l.volume())) {
-                    problems.add(lat + ".volume: " + (l.volume() == null ? "missing"
-                            : "no volume named \"" + l.volume() + "\""));
-                } else {
-                    String previous = usedVolumes.putIfAbsent(l.volume(), lat);
-                    if (previous != null) {
-                        problems.add(lat + ".volume: \"" + l.volume() + "\" is already exported as " + previous);
-                    }
-                }
+                lunMap(iat, initiator.luns(), i, volumeIndex, exported, problems);
             }
         }
         return problems;
+    }
+
+    /** Where a volume is first exported: the target's index and the entry ({@code target[0].lun[1]}). */
+    private record Export(int target, String entry) {
+    }
+
+    /**
+     * Checks one LUN map ({@code target[i].lun} or {@code target[i].initiator[k].lun}): numbers,
+     * volumes, no number or volume twice in it, and no volume that another target exports. One
+     * volume may be in several maps of the same target: one logical unit that different
+     * initiators see under different numbers.
+     */
+    private static void lunMap(String at, List<LunConfig> map, int target, Map<String, Integer> volumeIndex,
+                               Map<String, Export> exported, List<String> problems) {
+        Set<Integer> numbers = new HashSet<>();
+        Map<String, String> inMap = new HashMap<>();
+        for (int j = 0; j < map.size(); j++) {
+            LunConfig l = map.get(j);
+            String lat = at + ".lun[" + j + "]";
+            if (l.lun() == null || l.lun() < 0 || l.lun() > MAX_LUN) {
+                problems.add(lat + ".lun: " + (l.lun() == null ? "missing" : l.lun() + " outside 0.." + MAX_LUN));
+            } else if (!numbers.add(l.lun())) {
+                problems.add(lat + ".lun: LUN " + l.lun() + " appears twice in this map");
+            }
+            if (l.volume() == null || !volumeIndex.containsKey(l.volume())) {
+                problems.add(lat + ".volume: " + (l.volume() == null ? "missing"
+                        : "no volume named \"" + l.volume() + "\""));
+                continue;
+            }
+            String before = inMap.putIfAbsent(l.volume(), lat);
+            Export first = exported.putIfAbsent(l.volume(), new Export(target, lat));
+            if (before != null) {
+                problems.add(lat + ".volume: \"" + l.volume() + "\" is already in this map as " + before);
+            } else if (first != null && first.target() != target) {
+                problems.add(lat + ".volume: \"" + l.volume() + "\" is already exported by another target, as "
+                        + first.entry() + " (a volume belongs to one target)");
+            }
+        }
     }
 
     private static void admin(AdminSection a, List<String> problems) {

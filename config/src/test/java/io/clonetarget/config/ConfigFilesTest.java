@@ -327,7 +327,26 @@ class ConfigFilesTest {
                 iqn = "iqn.2026-11.com.example:t2"
                 lun = [ { lun = 0, volume = "a" } ]
                 """);
-        assertEquals(List.of("target[1].lun[0].volume: \"a\" is already exported as target[0].lun[0] (line 9)"), p);
+        assertEquals(List.of("target[1].lun[0].volume: \"a\" is already exported by another target, as target[0].lun[0]"
+                + " (a volume belongs to one target) (line 9)"), p);
+    }
+
+    @Test
+    void aVolumeMayBeInSeveralMapsOfOneTarget() throws Exception {
+        ServerConfig c = ConfigFiles.parse("""
+                [[volume]]
+                name = "a"
+                path = "/x"
+                [[target]]
+                iqn = "iqn.2026-11.com.example:t1"
+                lun = [ { lun = 0, volume = "a" } ]
+                [[target.initiator]]
+                name = "iqn.1993-08.org.debian:01:host2"
+                lun = [ { lun = 5, volume = "a" } ]
+                """, "t");
+        TargetConfig t = c.target("iqn.2026-11.com.example:t1");
+        assertEquals(List.of(new LunConfig(5, "a")), t.initiator("iqn.1993-08.org.debian:01:host2").luns());
+        assertEquals(List.of(new LunConfig(0, "a")), t.luns());
     }
 
     @Test

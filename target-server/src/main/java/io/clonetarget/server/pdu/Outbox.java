@@ -25,7 +25,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Before {@link #start} (during login) there is no writer thread: every PDU is written on the
  * calling thread (the connection's reader, the only sender then), so a connection that never
- * logs in costs no thread here.
+ * logs in costs no thread here. Whether the writer runs is decided under the write lock, so a PDU
+ * another thread sends while the writer is being started (a timer's NOP-In, an asynchronous
+ * message) is written on that thread before the writer's first batch, or queued.
  *
  * <p>Bounded: the bytes queued are counted ({@link #queuedBytes}), the reader stops producing
  * while they pass a mark ({@link #awaitBelow}), and the connection closes an initiator that
@@ -58,7 +60,8 @@ public final class Outbox {
     private volatile boolean dead;
     private final ReentrantLock writing = new ReentrantLock();
     private int statSn;
-    private Thread thread;
+    /** Set under the write lock, so a sender sees either no writer (and writes itself) or one. */
+    private volatile Thread thread;
 
     public Outbox(GatheringByteChannel channel, String name, CommandWindow window, Consumer<IOException> onFailure) {
         this.channel = channel;
@@ -73,7 +76,12 @@ public final class Outbox {
      */
     public void start(boolean platform) {
         Thread.Builder builder = platform ? Thread.ofPlatform().daemon() : Thread.ofVirtual();
-        thread = builder.name("iscsi-tx-" + name).start(this::run);
+        writing.lock();
+        try {
+            thread = builder.name("iscsi-tx-" + name).start(this::run);
+        } finally {
+            writing.unlock();
+        }
     }
 
     /** Bytes queued and not yet written. */
@@ -143,15 +151,15 @@ public final class Outbox {
 
     /**
      * Queues a PDU (before {@link #start}: writes it on this thread). After the connection died
-     * the PDU is completed (released) at once.
+     * the PDU is completed (released) at once. Any thread, at any time: a PDU sent while the
+     * writer is being started is either written here before the writer's first batch or queued.
      */
     public void send(OutboundPdu pdu) {
         if (dead) {
             pdu.completed();
             return;
         }
-        if (thread == null) {
-            sendNow(pdu);
+        if (thread == null && writeBeforeStart(pdu)) {
             return;
         }
         queued.addAndGet(size(pdu));
@@ -168,11 +176,25 @@ public final class Outbox {
      * exactly at the boundary RFC 7143 section 13.1 gives, before any other PDU can be sent.
      */
     public void sendNow(OutboundPdu pdu) {
-        if (thread != null) {
+        if (thread != null || !writeBeforeStart(pdu)) {
             throw new IllegalStateException("the writer runs; use send");
         }
+    }
+
+    /**
+     * Writes one PDU on this thread if the writer has not been started, deciding that under the
+     * write lock ({@link #start} sets the writer under it too).
+     *
+     * @return false, with the PDU untouched, when the writer runs
+     */
+    private boolean writeBeforeStart(OutboundPdu pdu) {
+        boolean taken = false;
         writing.lock();
         try {
+            if (thread != null) {
+                return false;
+            }
+            taken = true;
             if (!dead) {
                 ByteBuffer[] iov = new ByteBuffer[3];
                 writeFully(iov, prepare(pdu, iov, 0));
@@ -183,8 +205,11 @@ public final class Outbox {
             onFailure.accept(e);
         } finally {
             writing.unlock();
-            pdu.completed();
+            if (taken) {
+                pdu.completed();
+            }
         }
+        return true;
     }
 
     /**

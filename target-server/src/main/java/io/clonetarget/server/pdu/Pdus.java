@@ -171,9 +171,24 @@ public final class Pdus {
 
     /**
      * Asynchronous Message with SCSI sense data (AsyncEvent 0): how a target tells initiators
-     * that its LUNs changed.
+     * that its LUNs changed (RFC 7143 section 11.9). Consumes a StatSN, as every PDU with
+     * status does: the Linux initiator sets its ExpStatSN to this StatSN + 1.
+     *
+     * <pre>
+     *    0|.|.| 0x32      |1| Reserved                                    |
+     *    8| LUN                                                           |
+     *   16| 0xffffffff | 20| Reserved | 24| StatSN | 28| ExpCmdSN | 32| MaxCmdSN
+     *   36| AsyncEvent (0) | AsyncVCode (0) | Parameter1..3 (reserved)    |
+     *   48| SenseLength (2 bytes) | Sense Data ...
+     * </pre>
+     *
+     * @param lun the 8-byte LUN field the event is about
+     * @param sense the sense data (for example REPORTED LUNS DATA HAS CHANGED, 3Fh/0Eh)
      */
     public static OutboundPdu asyncScsiEvent(long lun, byte[] sense) {
+        if (sense.length > 0xffff) {
+            throw new IllegalArgumentException("sense data of " + sense.length + " bytes");
+        }
         ByteBuffer h = header(Opcode.ASYNC_MESSAGE, 0x80);
         h.putLong(8, lun);
         h.putInt(16, Bhs.RESERVED_TAG);
@@ -183,8 +198,19 @@ public final class Pdus {
         return OutboundPdu.of(h, data, StatSnUse.ADVANCE);
     }
 
-    /** Asynchronous Message asking the initiator to log out within {@code seconds} (AsyncEvent 1). */
+    /**
+     * Asynchronous Message asking the initiator to log out within {@code seconds} (AsyncEvent 1,
+     * Parameter3 = seconds; LUN and the other parameters reserved, no data segment). Consumes a
+     * StatSN.
+     *
+     * <pre>
+     *   36| AsyncEvent (1) | AsyncVCode (0) | Parameter1 (0) | 40| Parameter2 (0) | 42| Parameter3
+     * </pre>
+     */
     public static OutboundPdu asyncRequestLogout(int seconds) {
+        if (seconds < 0 || seconds > 0xffff) {
+            throw new IllegalArgumentException("Parameter3 of " + seconds + " s");
+        }
         ByteBuffer h = header(Opcode.ASYNC_MESSAGE, 0x80);
         h.putInt(16, Bhs.RESERVED_TAG);
         h.put(36, (byte) 1);

@@ -87,6 +87,13 @@ public final class Connection {
     private volatile long pingSent;
     private int nextPingTtt = 0x7f00_0000;
     private ScheduledFuture<?> timer;
+    /**
+     * Orders asynchronous messages with the state's leaving full feature phase: one queued under
+     * it while the state was {@code FULL_FEATURE} is queued before a Logout Response can be.
+     */
+    private final Object asyncLock = new Object();
+    /** When the initiator asked to log out must have done so (guarded by {@link #asyncLock}). */
+    private ScheduledFuture<?> logoutDeadline;
 
     public Connection(SocketChannel channel, ServerContext context) throws IOException {
         this.id = "c" + IDS.incrementAndGet();
@@ -363,9 +370,19 @@ public final class Connection {
         }
     }
 
-    /** A Logout Request was accepted: nothing but its response follows. */
+    /** A Logout Request was accepted: nothing but its response follows (no asynchronous message). */
     void loggingOut() {
-        state = State.LOGOUT;
+        synchronized (asyncLock) {
+            state = State.LOGOUT;
+            cancelLogoutDeadline();
+        }
+    }
+
+    private void cancelLogoutDeadline() {
+        if (logoutDeadline != null) {
+            logoutDeadline.cancel(false);
+            logoutDeadline = null;
+        }
     }
 
     // ---- keepalive and closing -----------------------------------------------------------
@@ -420,7 +437,10 @@ public final class Connection {
     }
 
     private void closeNow(String reason) {
-        state = State.CLOSED;
+        synchronized (asyncLock) {
+            state = State.CLOSED;
+            cancelLogoutDeadline();
+        }
         context.connections().remove(this);
         context.admission().closed(this);
         if (timer != null) {
@@ -458,12 +478,61 @@ public final class Connection {
         return closed.get();
     }
 
-    /** Sends an asynchronous message (e.g. REPORTED LUNS DATA HAS CHANGED) if in full feature phase. */
-    public void sendAsync(OutboundPdu pdu) {
-        if (state == State.FULL_FEATURE) {
-            outbox.send(pdu);
-        } else {
-            pdu.completed();
+    /**
+     * Queues an asynchronous message (e.g. REPORTED LUNS DATA HAS CHANGED) if the connection is in
+     * full feature phase, else releases it. Any thread: the outbox stamps its StatSN, ExpCmdSN
+     * and MaxCmdSN in wire order with the responses around it, and a message queued here never
+     * follows a Logout Response.
+     *
+     * @return whether it was queued (false while logging in, logging out or closed)
+     */
+    public boolean sendAsync(OutboundPdu pdu) {
+        synchronized (asyncLock) {
+            if (state == State.FULL_FEATURE) {
+                outbox.send(pdu);
+                return true;
+            }
         }
+        pdu.completed();
+        return false;
+    }
+
+    /**
+     * Asks the initiator to log out within {@code seconds} (AsyncEvent 1) and closes the
+     * connection if it has not sent a Logout Request by then. Any thread; the deadline runs on
+     * the server's timer and is cancelled when a logout is accepted or the connection closes.
+     *
+     * @return false, sending nothing, when not in full feature phase, when a request is already
+     *     pending, or when the server is stopping (its timer takes nothing)
+     */
+    boolean requestLogout(String reason, int seconds) {
+        synchronized (asyncLock) {
+            if (state != State.FULL_FEATURE || logoutDeadline != null) {
+                return false;
+            }
+            try {
+                logoutDeadline = context.timers().schedule(() -> logoutOverdue(reason, seconds), seconds,
+                        TimeUnit.SECONDS);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                return false;
+            }
+            outbox.send(Pdus.asyncRequestLogout(seconds));
+        }
+        Session s0 = session;
+        try (LogContext.Scope scope = LogContext.of(id, s0 == null ? null : s0.logContext())) {
+            LOG.info("asked the initiator to log out within {} s: {}", seconds, LogText.of(reason));
+        }
+        return true;
+    }
+
+    /** The deadline of {@link #requestLogout} passed (timer thread). */
+    private void logoutOverdue(String reason, int seconds) {
+        synchronized (asyncLock) {
+            if (state != State.FULL_FEATURE) {
+                return; // logging out, or closed
+            }
+            logoutDeadline = null;
+        }
+        close("no Logout Request within " + seconds + " s of the target asking for one (" + LogText.of(reason) + ")");
     }
 }

@@ -3,9 +3,11 @@ package io.clonetarget.server.session;
 import io.clonetarget.server.log.LogText;
 import io.clonetarget.server.login.SessionParameters;
 import io.clonetarget.server.metrics.SessionMetrics;
+import io.clonetarget.server.pdu.Pdus;
 import io.clonetarget.server.scsi.Nexus;
 import io.clonetarget.server.target.TargetNode;
 import io.clonetarget.server.transport.DataBudget;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -13,8 +15,16 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * An iSCSI session: its identity (initiator name, ISID, TSIH), the target, the negotiated
  * parameters, the CmdSN window, and its tasks by initiator task tag. One connection.
+ *
+ * <p>Its public methods may be called from any thread (an administrator's, while commands run
+ * on the session's own threads): what they send goes through the connection's outbox, which
+ * numbers it in wire order with everything else.
  */
 public final class Session {
+    /** Most sense data an asynchronous SCSI event carries (SPC-4 caps sense data at 252 bytes). */
+    static final int MAX_EVENT_SENSE = 252;
+    /** Parameter3 of a logout request is two bytes of seconds. */
+    static final int MAX_LOGOUT_SECONDS = 0xffff;
     private final long isid;
     private final int tsih;
     private final String initiatorName;
@@ -120,6 +130,72 @@ public final class Session {
         if (c != null) {
             c.close(reason);
         }
+    }
+
+    /**
+     * Tells the initiator about a SCSI event with an Asynchronous Message (AsyncEvent 0, RFC 7143
+     * section 11.9.1), typically REPORTED LUNS DATA HAS CHANGED (3Fh/0Eh) once a LUN was mapped or
+     * unmapped: open-iscsi's iscsid rescans the host on it (when the node's session.scan is auto),
+     * so a new LUN appears without a new login; libiscsi logs and ignores it. The message takes the
+     * next StatSN, in wire order with the responses around it.
+     *
+     * <p>Thread-safe; never blocks on the initiator (the message is queued).
+     *
+     * @param lunField the 8-byte LUN field the event is about
+     *     ({@link io.clonetarget.server.target.LunAddress#encode})
+     * @param fixedSense the sense data, fixed format (70h), e.g.
+     *     {@code SenseData.of(Asc.REPORTED_LUNS_DATA_HAS_CHANGED).fixed()}; copied before this returns
+     * @return whether the message was queued: false for a discovery session, or when the
+     *     connection is gone, still logging in, logging out or closed
+     * @throws IllegalArgumentException if the sense data is not 8 to 252 bytes of sense data
+     *     (response code 70h to 73h)
+     */
+    public boolean sendScsiEvent(long lunField, byte[] fixedSense) {
+        if (fixedSense.length < 8 || fixedSense.length > MAX_EVENT_SENSE || (fixedSense[0] & 0x7c) != 0x70) {
+            throw new IllegalArgumentException("not sense data: " + fixedSense.length + " bytes, response code "
+                    + (fixedSense.length == 0 ? "none" : Integer.toHexString(fixedSense[0] & 0x7f) + "h"));
+        }
+        Connection c = connection;
+        if (discovery() || c == null) {
+            return false;
+        }
+        return c.sendAsync(Pdus.asyncScsiEvent(lunField, fixedSense));
+    }
+
+    /**
+     * Asks the initiator to log out (an Asynchronous Message with AsyncEvent 1, RFC 7143 section
+     * 11.9.1) within {@code deadline}, sent as Parameter3 in whole seconds: rounded up, at least 1,
+     * at most 65535. If the target has not accepted a Logout Request when that many seconds have
+     * passed, the connection is closed (and why is logged). A Logout Request in time takes the
+     * usual path: running tasks finish, the Logout Response goes out, the connection closes.
+     * open-iscsi's iscsid and libiscsi both answer with a Logout (close the session) and then log
+     * in again.
+     *
+     * <p>Thread-safe; never blocks on the initiator. The deadline runs on the server's timer and
+     * is cancelled when the logout is accepted or the connection closes for any other reason.
+     *
+     * @param reason why, for the log
+     * @return whether the request was sent: false for a discovery session (use {@link #end}), when
+     *     the connection is gone, still logging in, logging out or closed, or when a request is
+     *     already pending (its deadline stands)
+     * @throws IllegalArgumentException if the deadline is negative
+     */
+    public boolean requestLogout(String reason, Duration deadline) {
+        int seconds = logoutSeconds(deadline);
+        Connection c = connection;
+        if (discovery() || c == null) {
+            return false;
+        }
+        return c.requestLogout(reason, seconds);
+    }
+
+    /** Parameter3 for a deadline: whole seconds, rounded up, 1..65535. */
+    static int logoutSeconds(Duration deadline) {
+        if (deadline.isNegative()) {
+            throw new IllegalArgumentException("negative deadline " + deadline);
+        }
+        long seconds = deadline.toSeconds() + (deadline.toNanosPart() > 0 ? 1 : 0);
+        return (int) Math.clamp(seconds, 1, MAX_LOGOUT_SECONDS);
     }
 
     public Instant created() {
