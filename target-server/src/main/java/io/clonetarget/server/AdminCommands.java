@@ -4,6 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.clonetarget.config.ByteSize;
+import io.clonetarget.config.ConfigException;
+import io.clonetarget.config.ConfigFiles;
+import io.clonetarget.config.ServerConfig;
+import io.clonetarget.server.admin.AdminError;
+import java.io.IOException;
 import io.clonetarget.config.Endpoint;
 import io.clonetarget.server.admin.AdminSocket;
 import io.clonetarget.server.admin.Json;
@@ -49,13 +54,56 @@ final class AdminCommands implements AdminSocket.Handler {
             case "session-logout" -> {
                 Session s = session(request);
                 JsonNode before = describe(s, false);
-                s.end("logged out by the administrator");
+                s.requestLogout("logged out by the administrator", LiveState.LOGOUT_DEADLINE);
                 yield before;
             }
+            case "config-show" -> configShow();
+            case "config-apply" -> change(request, () -> {
+                String toml = request.path("toml").asText(null);
+                if (toml == null) {
+                    throw new IllegalArgumentException("config-apply needs \"toml\": the configuration file's text");
+                }
+                ServerConfig desired = ConfigFiles.parse(toml, request.path("source").asText("the file"));
+                return server.apply(desired, request.path("force").asBoolean(false),
+                        request.path("dry_run").asBoolean(false));
+            });
+            case "config-edit" -> change(request, () -> server.edit(ConfigEdits.of(request),
+                    request.path("force").asBoolean(false), request.path("dry_run").asBoolean(false)));
             default -> throw new IllegalArgumentException("unknown command \"" + command + "\" (known: status, "
                     + "clone-status, clone-pause, clone-resume, clone-rate, volume-list, volume-show, target-list, target-show, "
-                    + "session-list, session-show, session-logout)");
+                    + "session-list, session-show, session-logout, config-show, config-apply, config-edit)");
         };
+    }
+
+    private interface Change {
+        ApplyResult run() throws ConfigException, IOException;
+    }
+
+    /**
+     * Runs a configuration change and answers its result: applied, planned (dry run) or refused
+     * (HTTP 200 all three: {@code applied} and {@code refusals} say which). An invalid
+     * configuration is 422 {@code invalid_config}; an edit that conflicts is 409 {@code conflict};
+     * something new that cannot be opened or saved is 500 {@code apply_failed} (nothing changed).
+     */
+    private JsonNode change(JsonNode request, Change change) {
+        try {
+            return Json.MAPPER.valueToTree(change.run());
+        } catch (ConfigException e) {
+            throw new AdminError(422, "invalid_config", "invalid configuration " + e.getMessage());
+        } catch (IllegalArgumentException e) {
+            throw new AdminError(409, "conflict", e.getMessage());
+        } catch (IOException e) {
+            throw new AdminError(500, "apply_failed", e.getMessage() + "; nothing was changed");
+        }
+    }
+
+    /** The running configuration as TOML, secrets hidden, and a revision that changes with it. */
+    private JsonNode configShow() {
+        ServerConfig c = server.config();
+        ObjectNode o = Json.MAPPER.createObjectNode();
+        o.put("toml", ConfigFiles.format(ConfigRedaction.redact(c)));
+        o.put("revision", ConfigRedaction.revision(c));
+        return o;
     }
 
     private JsonNode status() {
@@ -85,6 +133,9 @@ final class AdminCommands implements AdminSocket.Handler {
                 continue;
             }
             io.clonetarget.config.VolumeConfig c = server.config().volume(v.name());
+            if (c == null) {
+                continue; // removed a moment ago, closing
+            }
             ObjectNode n = a.addObject();
             n.put("name", v.name());
             n.put("type", v.device() instanceof CloneVolume ? "clone" : "file");
@@ -102,6 +153,13 @@ final class AdminCommands implements AdminSocket.Handler {
                 for (io.clonetarget.config.LunConfig l : t.luns()) {
                     if (l.volume().equals(v.name())) {
                         exported.addObject().put("target", t.iqn()).put("lun", l.lun());
+                    }
+                }
+                for (io.clonetarget.config.InitiatorConfig i : t.initiators()) {
+                    for (io.clonetarget.config.LunConfig l : i.luns()) {
+                        if (l.volume().equals(v.name())) {
+                            exported.addObject().put("target", t.iqn()).put("lun", l.lun()).put("initiator", i.name());
+                        }
                     }
                 }
             }
@@ -123,11 +181,19 @@ final class AdminCommands implements AdminSocket.Handler {
             n.put("iqn", t.iqn());
             n.put("alias", t.alias());
             n.set("allowed_initiators", Json.MAPPER.valueToTree(t.allowedInitiators()));
+            n.set("allowed_networks", Json.MAPPER.valueToTree(t.allowedNetworks()));
             n.put("chap_user", t.chap() == null ? null : t.chap().user());
             n.put("mutual_chap_user", t.chap() == null ? null : t.chap().mutualUser());
             ArrayNode luns = n.putArray("luns");
             for (io.clonetarget.config.LunConfig l : t.luns()) {
                 luns.addObject().put("lun", l.lun()).put("volume", l.volume());
+            }
+            ObjectNode maps = n.putObject("initiator_luns");
+            for (io.clonetarget.config.InitiatorConfig i : t.initiators()) {
+                ArrayNode own = maps.putArray(i.name());
+                for (io.clonetarget.config.LunConfig l : i.luns()) {
+                    own.addObject().put("lun", l.lun()).put("volume", l.volume());
+                }
             }
             int sessions = 0;
             for (Session s : server.context().sessions().all()) {

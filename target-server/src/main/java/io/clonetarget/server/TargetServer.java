@@ -59,16 +59,15 @@ import org.slf4j.LoggerFactory;
  */
 public final class TargetServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(TargetServer.class);
-    private final ServerConfig config;
+    /** The name of the running configuration in the state directory, saved after every change. */
+    public static final String RUNNING_CONFIG = "running.toml";
+    private final ServerConfig startConfig;
     private final ServerContext context;
     private final ExecutorService commands;
     private final ExecutorService background;
     private final ScheduledExecutorService timers;
-    private final Map<String, OpenVolume> volumes = new LinkedHashMap<>();
-    private final List<LogicalUnit> units = new ArrayList<>();
-    private final List<Portal> portals = new ArrayList<>();
     private final AtomicBoolean closed = new AtomicBoolean();
-    private final VolumeOpener opener;
+    private final LiveState live;
     private AdminSocket admin;
     private AdminApi api;
     private TlsIdentity apiIdentity;
@@ -80,8 +79,7 @@ public final class TargetServer implements AutoCloseable {
     }
 
     private TargetServer(ServerConfig config, VolumeOpener opener) {
-        this.opener = opener;
-        this.config = config;
+        this.startConfig = config;
         IscsiSection i = config.iscsi();
         TargetSettings settings = new TargetSettings((int) i.maxRecvDataSegmentLength().bytes(),
                 (int) i.maxBurstLength().bytes(), (int) i.firstBurstLength().bytes(), i.initialR2t(),
@@ -100,6 +98,9 @@ public final class TargetServer implements AutoCloseable {
                 config.server().nopInterval().duration(), config.server().nopTimeout().duration());
         this.context = new ServerContext(settings, timeouts, limits, commands, background, timers,
                 new BufferPool(256L << 20));
+        String stateDir = config.server().stateDir();
+        this.live = new LiveState(context, opener, this::accept, config,
+                stateDir == null ? null : Path.of(stateDir).resolve(RUNNING_CONFIG));
     }
 
     /** The login code's digest rule for the configuration's (the login code does not know the config module). */
@@ -133,46 +134,46 @@ public final class TargetServer implements AutoCloseable {
     }
 
     private void open() throws IOException {
+        ServerConfig config = startConfig;
         if (config.server().stateDir() != null) {
             // first: the state directory's lock keeps a second server off the same volumes
             AdminCommands adminCommands = new AdminCommands(this);
             admin = AdminSocket.open(Path.of(config.server().stateDir()), adminCommands);
             api = startApi(Path.of(config.server().stateDir()), adminCommands);
         }
-        if (config.discovery() != null) {
-            context.setDiscoveryChap(chap("discovery", config.discovery(), false),
-                    chap("discovery", config.discovery(), true));
-        }
-        for (VolumeConfig v : config.volumes()) {
-            OpenVolume opened = opener.open(v);
-            volumes.put(v.name(), opened);
-            LOG.info("volume {}: {}", v.name(), opened.description());
-        }
         context.metrics().clones(this::cloneFigures);
-        for (int i = 0; i < config.targets().size(); i++) {
-            TargetConfig t = config.targets().get(i);
-            String at = "target[" + i + "].chap";
-            ChapCredentials chap = t.chap() == null ? null : chap(at, t.chap(), false);
-            ChapCredentials mutual = t.chap() == null ? null : chap(at, t.chap(), true);
-            TargetNode node = new TargetNode(t.iqn(), t.alias(), chap, mutual, new HashSet<>(t.allowedInitiators()));
-            for (LunConfig l : t.luns()) {
-                OpenVolume volume = volumes.get(l.volume());
-                VolumeConfig vc = config.volume(l.volume());
-                LogicalUnit unit = new BlockLogicalUnit(t.iqn() + " lun " + l.lun(), volume.device(),
-                        volume.identity(), vc.readOnly(), context.buffers(), volume.ranges());
-                units.add(unit);
-                node.putLun(l.lun(), unit);
-                node.setMetrics(l.lun(), context.metrics().lun(t.iqn(), l.lun()));
-            }
-            context.addTarget(node);
+        try {
+            // start-up is an apply from nothing: the same path as every later change
+            live.apply(config, true, false, false);
+        } catch (io.clonetarget.config.ConfigException e) {
+            throw new IllegalArgumentException("invalid configuration " + e.getMessage(), e);
         }
-        for (String listen : config.server().listen()) {
-            InetSocketAddress address = Endpoint.parse(listen);
-            Portal portal = Portal.open(address, this::accept);
-            portals.add(portal);
-            context.addPortal(portal.address());
-            LOG.info("listening on {}", Endpoint.format(portal.address()));
+    }
+
+    /**
+     * Brings the running state to {@code desired} without touching what does not change, or
+     * only plans it ({@code dryRun}); see {@link LiveState}. Changes that cannot be made live
+     * refuse the whole plan; changes that disrupt initiators need {@code force}.
+     *
+     * @throws io.clonetarget.config.ConfigException when {@code desired} is not valid
+     * @throws IOException when something new cannot be opened or the configuration not saved;
+     *     nothing changed
+     */
+    public ApplyResult apply(ServerConfig desired, boolean force, boolean dryRun)
+            throws io.clonetarget.config.ConfigException, IOException {
+        if (closed.get()) {
+            throw new IOException("the server is stopping");
         }
+        return live.apply(desired, force, dryRun);
+    }
+
+    /** Applies an edit of the running configuration (an imperative command), as {@link #apply}. */
+    public ApplyResult edit(java.util.function.UnaryOperator<ServerConfig> change, boolean force, boolean dryRun)
+            throws io.clonetarget.config.ConfigException, IOException {
+        if (closed.get()) {
+            throw new IOException("the server is stopping");
+        }
+        return live.edit(change, force, dryRun);
     }
 
     /**
@@ -181,7 +182,7 @@ public final class TargetServer implements AutoCloseable {
      * the configuration that cannot be had stops the start.
      */
     private AdminApi startApi(Path stateDir, AdminCommands adminCommands) throws IOException {
-        AdminSection section = config.admin();
+        AdminSection section = startConfig.admin();
         String listen = section.listenOrDefault();
         if (listen == null) {
             LOG.info("admin API off ([admin] listen = \"off\")");
@@ -218,7 +219,7 @@ public final class TargetServer implements AutoCloseable {
 
     private List<ServerMetrics.CloneFigures> cloneFigures() {
         List<ServerMetrics.CloneFigures> list = new ArrayList<>();
-        for (OpenVolume v : volumes.values()) {
+        for (OpenVolume v : live.volumes().values()) {
             if (v.device() instanceof CloneVolume c) {
                 CloneStatus st = c.status();
                 list.add(new ServerMetrics.CloneFigures(v.name(), st.size(), st.hydratedBytes(), st.rateBytesPerSecond(),
@@ -264,18 +265,6 @@ public final class TargetServer implements AutoCloseable {
         }
     }
 
-    private static ChapCredentials chap(String at, ChapConfig c, boolean mutual) throws IOException {
-        String user = mutual ? c.mutualUser() : c.user();
-        String inline = mutual ? c.mutualSecret() : c.secret();
-        String file = mutual ? c.mutualSecretFile() : c.secretFile();
-        if (user == null) {
-            return null;
-        }
-        String secret = inline != null ? inline
-                : SecretFiles.read(at + (mutual ? ".mutual-secret-file" : ".secret-file"), Path.of(file));
-        return ChapCredentials.of(user, secret);
-    }
-
     /**
      * What {@link #start} would fail on with this configuration, found without creating,
      * opening or changing anything: volumes that cannot be opened or created, secret files that
@@ -290,16 +279,18 @@ public final class TargetServer implements AutoCloseable {
         return problems;
     }
 
+    /** The running configuration: what the server was started with and every change applied since. */
     public ServerConfig config() {
-        return config;
+        return live.config();
     }
 
     public ServerContext context() {
         return context;
     }
 
+    /** The open volumes by name (a snapshot; changes replace it). */
     public Map<String, OpenVolume> volumes() {
-        return volumes;
+        return live.volumes();
     }
 
     /** The admin socket, or null when the server has no state directory. */
@@ -309,11 +300,7 @@ public final class TargetServer implements AutoCloseable {
 
     /** The addresses actually bound, in configuration order. */
     public List<InetSocketAddress> addresses() {
-        List<InetSocketAddress> list = new ArrayList<>();
-        for (Portal p : portals) {
-            list.add(p.address());
-        }
-        return list;
+        return live.addresses();
     }
 
     @Override
@@ -321,13 +308,7 @@ public final class TargetServer implements AutoCloseable {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
-        for (Portal p : portals) {
-            try {
-                p.close();
-            } catch (IOException e) {
-                LOG.warn("closing portal {}: {}", p.address(), e.getMessage());
-            }
-        }
+        live.closePortals();
         for (Connection c : new ArrayList<>(context.connections())) {
             c.close("server shutting down");
         }
@@ -339,16 +320,7 @@ public final class TargetServer implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        for (LogicalUnit u : units) {
-            u.close();
-        }
-        for (OpenVolume v : volumes.values()) {
-            try {
-                v.owner().close();
-            } catch (IOException e) {
-                LOG.error("closing volume {}: {}", v.name(), e.getMessage());
-            }
-        }
+        live.closeVolumes();
         background.shutdownNow();
         timers.shutdownNow();
         if (api != null) {

@@ -44,12 +44,12 @@ import org.slf4j.LoggerFactory;
  * Errors are {@code {"error": {"code": "...", "message": "..."}}} with the HTTP status that
  * fits: 400 a request the handler refused, 401 no or a wrong token (a wrong one answered only
  * after the {@link FailureThrottle} turn of its address), 404 no such path, 405 another method,
- * 413 a body over 64 KiB, 500 a failure of ours. Requests run on virtual threads; the JDK's
+ * 413 a body over 1 MiB, 409 and 422 for a configuration change that cannot be made (see AdminCommands), 500 a failure of ours. Requests run on virtual threads; the JDK's
  * server closes connections idle for 30 s and requests that take over 10 s to arrive.
  */
 public final class AdminApi implements Closeable {
     private static final Logger LOG = LoggerFactory.getLogger(AdminApi.class);
-    static final int MAX_BODY = 64 * 1024;
+    static final int MAX_BODY = 1024 * 1024; // a configuration of a few thousand targets
     /** Where a running server says how to reach its API (URL and certificate fingerprint) for the local CLI. */
     public static final String ADVERT = "admin-api.json";
 
@@ -271,6 +271,9 @@ public final class AdminApi implements Closeable {
             JsonNode result;
             try {
                 result = handler.handle(request);
+            } catch (AdminError e) {
+                error(ex, e.status(), e.code(), e.getMessage());
+                return;
             } catch (IllegalArgumentException e) {
                 error(ex, 400, "bad_request", e.getMessage());
                 return;

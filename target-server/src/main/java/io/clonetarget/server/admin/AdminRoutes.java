@@ -33,7 +33,10 @@ final class AdminRoutes {
             route("GET", "/v1/targets{/name}", "target-show"),
             route("GET", "/v1/sessions", "session-list"),
             route("GET", "/v1/sessions{/name}", "session-show"),
-            route("POST", "/v1/sessions{/name}/logout", "session-logout"));
+            route("POST", "/v1/sessions{/name}/logout", "session-logout"),
+            route("GET", "/v1/config", "config-show"),
+            route("POST", "/v1/config", "config-apply"),
+            route("POST", "/v1/config/edits", "config-edit"));
 
     private AdminRoutes() {
     }

@@ -216,7 +216,7 @@ public final class AdminSocket implements Closeable {
                 }
                 answer.put("ok", true);
                 answer.set("result", handler.handle(request));
-            } catch (IllegalArgumentException | IOException e) {
+            } catch (IllegalArgumentException | AdminError | IOException e) {
                 answer.removeAll();
                 answer.put("ok", false);
                 answer.put("error", e.getMessage() == null ? e.toString() : e.getMessage());

@@ -15,7 +15,7 @@ import picocli.CommandLine.Parameters;
 
 /** {@code clonetarget clone status|pause|resume|rate}: the clones of a running server. */
 @Command(name = "clone", description = "Watch and steer the clones of a running server (over its admin API).",
-        subcommands = {CloneCommand.Status.class, CloneCommand.Pause.class, CloneCommand.Resume.class,
+        subcommands = {ChangeCommands.CloneCreate.class, ChangeCommands.CloneSet.class, CloneCommand.Status.class, CloneCommand.Pause.class, CloneCommand.Resume.class,
             CloneCommand.Rate.class})
 final class CloneCommand implements Runnable {
     @CommandLine.Spec

@@ -25,9 +25,9 @@ final class ConnectHelp {
                 + String.join(", ", server.addresses().stream().map(Endpoint::format).toList()));
         for (TargetNode t : server.context().targets()) {
             out.println("  target " + t.name());
-            for (Map.Entry<Integer, LogicalUnit> e : t.luns().entrySet()) {
-                String volume = describe(server, e.getValue());
-                out.printf("    lun %-3d %-10s %s%n", e.getKey(), human(e.getValue().capacity()), volume);
+            for (Map.Entry<Integer, TargetNode.Exported> e : t.luns(null).entrySet()) {
+                LogicalUnit unit = e.getValue().unit();
+                out.printf("    lun %-3d %-10s %s%n", e.getKey(), human(unit.capacity()), describe(server, unit));
             }
         }
         out.println();
@@ -39,7 +39,7 @@ final class ConnectHelp {
         out.println("or with libiscsi:");
         out.println("  iscsi-ls -s iscsi://" + portal);
         for (TargetNode t : server.context().targets()) {
-            Integer lun = t.luns().isEmpty() ? 0 : t.luns().keySet().iterator().next();
+            Integer lun = t.luns(null).isEmpty() ? 0 : t.luns(null).firstKey();
             out.println("  iscsi-inq iscsi://" + portal + "/" + t.name() + "/" + lun);
         }
         boolean clones = server.volumes().values().stream()

@@ -10,6 +10,8 @@ public final class ExitCodes {
     public static final int USAGE = 2;
     /** The configuration is invalid; every problem is printed with its field. */
     public static final int CONFIG = 3;
+    /** A configuration change was refused (cannot be made live, or needs --force); nothing changed. */
+    public static final int REFUSED = 4;
 
     private ExitCodes() {
     }

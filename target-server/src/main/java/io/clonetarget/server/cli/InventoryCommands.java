@@ -13,8 +13,7 @@ import picocli.CommandLine.Parameters;
 
 /**
  * {@code clonetarget volume list|show} and {@code clonetarget target list|show}: what a running
- * server serves, read through its admin API. (Creating, resizing and deleting them live is the
- * job of {@code apply}, not written yet.)
+ * server serves, read through its admin API. Creating and deleting them are {@link ChangeCommands}.
  */
 final class InventoryCommands {
     private InventoryCommands() {
@@ -45,7 +44,8 @@ final class InventoryCommands {
     }
 
     @Command(name = "volume", description = "The volumes of a running server.",
-            subcommands = {VolumeList.class, VolumeShow.class})
+            subcommands = {ChangeCommands.VolumeCreate.class, VolumeList.class, VolumeShow.class,
+                ChangeCommands.VolumeResize.class, ChangeCommands.VolumeDelete.class})
     static final class Volume implements Runnable {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
@@ -102,7 +102,8 @@ final class InventoryCommands {
     }
 
     @Command(name = "target", description = "The targets of a running server.",
-            subcommands = {TargetList.class, TargetShow.class})
+            subcommands = {ChangeCommands.TargetCreate.class, TargetList.class, TargetShow.class,
+                ChangeCommands.TargetDelete.class})
     static final class Target implements Runnable {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;

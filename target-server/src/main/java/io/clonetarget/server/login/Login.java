@@ -34,6 +34,7 @@ public final class Login {
 
     private final LoginContext context;
     private final String source;
+    private final java.net.InetAddress address;
     private final Negotiation negotiation;
     private Stage stage;
     private boolean first = true;
@@ -54,11 +55,12 @@ public final class Login {
     private boolean turnTaken; // one turn at the throttle per login, however many checks it has
 
     /**
-     * @param source the initiator's address as the throttle counts it (e.g. "192.0.2.7")
+     * @param address the initiator's address: what the throttle counts and network rules check
      */
-    public Login(LoginContext context, String source) {
+    public Login(LoginContext context, java.net.InetAddress address) {
         this.context = context;
-        this.source = source;
+        this.address = address;
+        this.source = address.getHostAddress();
         this.negotiation = new Negotiation(context.settings());
     }
 
@@ -170,7 +172,7 @@ public final class Login {
                 context.throttle().failed(source, initiatorName);
                 throw new LoginException(LoginStatus.NOT_FOUND, "no target named " + LogText.of(name));
             }
-            if (!target.admits(initiatorName)) {
+            if (!target.admits(initiatorName, address)) {
                 String why = LogText.of(initiatorName) + " is not allowed on " + name;
                 if (target.chap() == null) {
                     context.throttle().failed(source, initiatorName);

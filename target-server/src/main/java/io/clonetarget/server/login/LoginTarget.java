@@ -10,6 +10,9 @@ public interface LoginTarget {
     /** Credentials this target proves to initiators asking for mutual CHAP, or null. */
     ChapCredentials mutualChap();
 
-    /** Whether this initiator may log in (access control). */
-    boolean admits(String initiatorName);
+    /**
+     * Whether this initiator may log in from this address (access control by name and source
+     * network; {@code from} null when unknown, which no network rule admits).
+     */
+    boolean admits(String initiatorName, java.net.InetAddress from);
 }

@@ -3,8 +3,11 @@ package io.clonetarget.server.metrics;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 
-/** The counters of one LUN, looked up once: counting a command allocates nothing. Thread-safe. */
-public final class LunMetrics {
+/**
+ * The counters of one exported volume (labels target and volume), looked up once: counting a
+ * command allocates nothing. Thread-safe.
+ */
+public final class LunMetrics implements AutoCloseable {
     /** Kinds of command, by what they move. */
     public enum Op { READ, WRITE, OTHER }
 
@@ -16,14 +19,20 @@ public final class LunMetrics {
     private final CounterDataPoint readBytes;
     private final CounterDataPoint writeBytes;
     private final CounterDataPoint errors;
+    private final ServerMetrics owner;
+    private final String[] labels;
 
     private LunMetrics() {
+        owner = null;
+        labels = null;
         readBytes = null;
         writeBytes = null;
         errors = null;
     }
 
     LunMetrics(ServerMetrics m, String target, String lun) {
+        owner = m;
+        labels = new String[] {target, lun};
         for (Op op : Op.values()) {
             String name = op.name().toLowerCase(java.util.Locale.ROOT);
             commands[op.ordinal()] = m.lunCommands.labelValues(target, lun, name);
@@ -47,6 +56,22 @@ public final class LunMetrics {
         if (failed) {
             errors.inc();
         }
+    }
+
+    /** Drops the series (the volume is no longer exported by the target). */
+    @Override
+    public void close() {
+        if (owner == null) {
+            return;
+        }
+        for (Op op : Op.values()) {
+            String name = op.name().toLowerCase(java.util.Locale.ROOT);
+            owner.lunCommands.remove(labels[0], labels[1], name);
+            owner.lunLatency.remove(labels[0], labels[1], name);
+        }
+        owner.lunBytes.remove(labels[0], labels[1], "read");
+        owner.lunBytes.remove(labels[0], labels[1], "write");
+        owner.lunErrors.remove(labels);
     }
 
     /** The kind of a CDB by its operation code. */

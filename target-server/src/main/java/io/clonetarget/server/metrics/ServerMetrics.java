@@ -52,15 +52,15 @@ public final class ServerMetrics {
 
     public ServerMetrics() {
         lunCommands = Counter.builder().name("clonetarget_lun_commands_total")
-                .help("SCSI commands answered, per LUN and kind").labelNames("target", "lun", "op").register(registry);
+                .help("SCSI commands answered, per exported volume and kind").labelNames("target", "volume", "op").register(registry);
         lunBytes = Counter.builder().name("clonetarget_lun_bytes_total").unit(Unit.BYTES)
-                .help("Bytes read and written, per LUN").labelNames("target", "lun", "op").register(registry);
+                .help("Bytes read and written, per exported volume").labelNames("target", "volume", "op").register(registry);
         lunErrors = Counter.builder().name("clonetarget_lun_errors_total")
-                .help("Commands answered with a status other than GOOD, per LUN").labelNames("target", "lun")
+                .help("Commands answered with a status other than GOOD, per exported volume").labelNames("target", "volume")
                 .register(registry);
         lunLatency = Histogram.builder().name("clonetarget_lun_command_seconds").unit(Unit.SECONDS)
-                .help("Time from a command's arrival to its answer, per LUN and kind").classicOnly()
-                .classicUpperBounds(LATENCY_BOUNDS).labelNames("target", "lun", "op").register(registry);
+                .help("Time from a command's arrival to its answer, per exported volume and kind").classicOnly()
+                .classicUpperBounds(LATENCY_BOUNDS).labelNames("target", "volume", "op").register(registry);
         sessionCommands = Counter.builder().name("clonetarget_session_commands_total")
                 .help("SCSI commands answered, per session").labelNames("target", "initiator", "isid").register(registry);
         sessionBytes = Counter.builder().name("clonetarget_session_bytes_total").unit(Unit.BYTES)
@@ -73,9 +73,12 @@ public final class ServerMetrics {
                 .help("Logins, by result and (for failures) reason").labelNames("result", "reason").register(registry);
     }
 
-    /** The counters of one LUN of one target. */
-    public LunMetrics lun(String target, int lun) {
-        return new LunMetrics(this, target, Integer.toString(lun));
+    /**
+     * The counters of one volume as one target exports it (whatever LUN numbers its maps give
+     * it); dropped again with {@link LunMetrics#close}.
+     */
+    public LunMetrics lun(String target, String volume) {
+        return new LunMetrics(this, target, volume);
     }
 
     /** The counters of one session (dropped again with {@link SessionMetrics#close}). */

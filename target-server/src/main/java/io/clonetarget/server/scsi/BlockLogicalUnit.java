@@ -304,8 +304,13 @@ public final class BlockLogicalUnit implements LogicalUnit {
     }
 
     @Override
-    public void notifyAll(Asc condition) {
-        attentions.establishAll(condition, null);
+    public boolean reserved() {
+        return reservations.held();
+    }
+
+    @Override
+    public void notifyWhere(Asc condition, java.util.function.Predicate<Nexus> which) {
+        attentions.establishWhere(condition, which);
     }
 
     @Override

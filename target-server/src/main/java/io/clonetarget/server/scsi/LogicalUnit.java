@@ -29,8 +29,18 @@ public interface LogicalUnit extends AutoCloseable {
     /** The nexus is gone (logout, connection loss): drop its per-nexus state. */
     void nexusLost(Nexus nexus);
 
-    /** Raises a unit attention for every nexus that has used this unit (e.g. LUNs changed). */
-    void notifyAll(Asc condition);
+    /** Raises a unit attention for every nexus that has used this unit. */
+    default void notifyAll(Asc condition) {
+        notifyWhere(condition, nexus -> true);
+    }
+
+    /** Raises a unit attention for the nexuses that have used this unit and pass {@code which} (e.g. LUNs changed). */
+    void notifyWhere(Asc condition, java.util.function.Predicate<Nexus> which);
+
+    /** Whether an initiator holds a reservation on it (SPC-2 or persistent); removing it then needs force. */
+    default boolean reserved() {
+        return false;
+    }
 
     /** Capacity in bytes. */
     long capacity();

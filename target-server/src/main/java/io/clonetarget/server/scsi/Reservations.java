@@ -45,6 +45,11 @@ final class Reservations {
     private int generation;
 
     /** Throws RESERVATION CONFLICT when the nexus may not run a command of this class now. */
+    /** Whether a reservation is held now (SPC-2 RESERVE, or a persistent reservation of any type). */
+    synchronized boolean held() {
+        return spc2Holder != null || type != 0;
+    }
+
     synchronized void check(Nexus nexus, Access access) throws ScsiException {
         if (access == Access.UNRESTRICTED || access == Access.OWN_RULES) {
             return;

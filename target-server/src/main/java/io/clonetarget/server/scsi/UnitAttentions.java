@@ -37,6 +37,15 @@ final class UnitAttentions {
         }
     }
 
+    /** Establishes a condition for every known nexus that passes {@code which}. */
+    void establishWhere(Asc condition, java.util.function.Predicate<Nexus> which) {
+        for (Nexus n : pending.keySet()) {
+            if (which.test(n)) {
+                establish(n, condition);
+            }
+        }
+    }
+
     /** Removes and returns the oldest condition for the nexus, or null. */
     Asc take(Nexus nexus) {
         ArrayDeque<Asc> q = pending.get(nexus);

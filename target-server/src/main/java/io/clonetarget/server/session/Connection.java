@@ -106,7 +106,7 @@ public final class Connection {
         this.reader = new PduReader(channel, LOGIN_SEGMENT);
         this.reader.setHeaderCheck(this::checkHeader);
         this.outbox = new Outbox(channel, id, new CommandSequencer(0, 1), e -> close("send failed: " + e.getMessage()));
-        this.login = new Login(context, remote.getAddress().getHostAddress());
+        this.login = new Login(context, remote.getAddress());
     }
 
     public String id() {
@@ -456,7 +456,7 @@ public final class Connection {
             s.abortAll();
             s.metrics().close();
             if (s.target() != null) {
-                for (LogicalUnit unit : s.target().luns().values()) {
+                for (LogicalUnit unit : s.target().units()) {
                     unit.nexusLost(s.nexus());
                 }
             }

@@ -167,7 +167,7 @@ final class ScsiFlow {
     private void admit(IscsiTask task, long edtl, boolean immediate) {
         long out = 0;
         if (task.write) {
-            out = Math.min(edtl, session.target().dataOutLength(task.lun, task.cdb()));
+            out = Math.min(edtl, session.target().dataOutLength(session.initiatorName(), task.lun, task.cdb()));
             if (out > MAX_DATA) {
                 out = 0; // the logical unit refuses a transfer that long; nothing to keep
             }
@@ -361,7 +361,7 @@ final class ScsiFlow {
                 if (!task.abortRequested) {
                     LogContext.task(task.itt, task.lun);
                     try {
-                        ScsiResult result = session.target().tryExecute(task.lun, task);
+                        ScsiResult result = session.target().tryExecute(session.initiatorName(), task.lun, task);
                         if (result != null) {
                             finish(task, result, true);
                             return;
@@ -422,7 +422,7 @@ final class ScsiFlow {
                     result = ScsiResult.failed(ScsiStatus.CHECK_CONDITION,
                             SenseData.of(Asc.INVALID_FIELD_IN_INFORMATION_UNIT).fixed());
                 } else {
-                    result = session.target().execute(task.lun, task);
+                    result = session.target().execute(session.initiatorName(), task.lun, task);
                 }
             } catch (RuntimeException e) {
                 LOG.error("{} failed", task, e);
@@ -461,7 +461,7 @@ final class ScsiFlow {
             case WRITE -> result.isGood() ? task.stored : 0;
             case OTHER -> 0;
         };
-        session.target().metrics(task.lun).completed(op, bytes, !result.isGood(), System.nanoTime() - task.arrived);
+        session.target().metrics(session.initiatorName(), task.lun).completed(op, bytes, !result.isGood(), System.nanoTime() - task.arrived);
         session.metrics().completed(op, bytes);
     }
 
@@ -477,7 +477,7 @@ final class ScsiFlow {
     private void respond(IscsiTask task, ScsiResult result, boolean onReader) {
         ByteBuffer owned = task.takeDataIn();
         List<OutboundPdu> pdus = CommandResponse.pdus(task, result, params,
-                session.target().dataOutLength(task.lun, task.cdb()));
+                session.target().dataOutLength(session.initiatorName(), task.lun, task.cdb()));
         OutboundPdu response = pdus.getLast();
         if (owned != null) {
             response.then(() -> context.buffers().release(owned));

@@ -136,6 +136,11 @@ public final class ServerContext implements LoginContext {
         portals.add(address);
     }
 
+    /** Stops advertising a listening address (its portal is closed). */
+    public void removePortal(InetSocketAddress address) {
+        portals.remove(address);
+    }
+
     public List<InetSocketAddress> portals() {
         return new ArrayList<>(portals);
     }

@@ -206,6 +206,20 @@ public final class Session {
         return tasks.size();
     }
 
+    /**
+     * Completes when every task now running or queued for a LUN number that passes {@code lun}
+     * has finished (tasks that arrive later are not waited for).
+     */
+    public java.util.concurrent.CompletableFuture<Void> tasksDone(java.util.function.IntPredicate lun) {
+        java.util.List<java.util.concurrent.CompletableFuture<Void>> waits = new java.util.ArrayList<>();
+        for (IscsiTask t : tasks.values()) {
+            if (lun.test(t.lun)) {
+                waits.add(t.finished);
+            }
+        }
+        return java.util.concurrent.CompletableFuture.allOf(waits.toArray(java.util.concurrent.CompletableFuture[]::new));
+    }
+
     /** Removes a finished or aborted task and frees its slot in the command window. */
     void retire(IscsiTask task) {
         if (tasks.remove(task.itt, task)) {

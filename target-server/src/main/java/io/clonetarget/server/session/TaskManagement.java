@@ -84,22 +84,23 @@ final class TaskManagement {
             case ABORT_TASK -> response = abortTask(referenced, refCmdSn);
             case ABORT_TASK_SET, CLEAR_TASK_SET -> {
                 List<Session> scope = function == ABORT_TASK_SET ? List.of(session) : context.sessions().of(target);
-                await(abortWhere(scope, lun));
+                LogicalUnit unit = target.lun(session.initiatorName(), lun);
+                await(unit == null ? abortWhere(List.of(session), lun) : abortWhere(scope, unit));
                 response = FUNCTION_COMPLETE;
             }
             case LOGICAL_UNIT_RESET -> {
-                LogicalUnit unit = lun >= 0 ? target.lun(lun) : null;
+                LogicalUnit unit = target.lun(session.initiatorName(), lun);
                 if (unit == null) {
                     response = LUN_DOES_NOT_EXIST;
                 } else {
-                    await(abortWhere(context.sessions().of(target), lun));
+                    await(abortWhere(context.sessions().of(target), unit));
                     unit.reset(session.nexus());
                     response = FUNCTION_COMPLETE;
                 }
             }
             case TARGET_WARM_RESET, TARGET_COLD_RESET -> {
                 await(abortWhere(context.sessions().of(target), -1));
-                for (LogicalUnit unit : target.luns().values()) {
+                for (LogicalUnit unit : target.units()) {
                     unit.reset(session.nexus());
                 }
                 response = FUNCTION_COMPLETE;
@@ -141,7 +142,24 @@ final class TaskManagement {
         return task.state.get() == IscsiTask.State.ABORTED ? FUNCTION_COMPLETE : TASK_DOES_NOT_EXIST;
     }
 
-    /** Aborts the tasks of the sessions addressed to {@code lun} (-1: all LUNs). */
+    /**
+     * Aborts the tasks of the sessions addressed to one logical unit, whatever number each
+     * session's LUN map gives it (initiators may see it under different numbers).
+     */
+    private static List<CompletableFuture<Void>> abortWhere(List<Session> sessions, LogicalUnit unit) {
+        List<CompletableFuture<Void>> waits = new ArrayList<>();
+        for (Session s : sessions) {
+            for (IscsiTask t : s.tasks.values()) {
+                if (s.target().lun(s.initiatorName(), t.lun) == unit) {
+                    Session.abort(t);
+                    waits.add(t.finished);
+                }
+            }
+        }
+        return waits;
+    }
+
+    /** Aborts the tasks of the sessions addressed to LUN number {@code lun} (-1: all LUNs). */
     private static List<CompletableFuture<Void>> abortWhere(List<Session> sessions, int lun) {
         List<CompletableFuture<Void>> waits = new ArrayList<>();
         for (Session s : sessions) {

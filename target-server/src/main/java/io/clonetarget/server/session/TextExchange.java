@@ -145,7 +145,8 @@ final class TextExchange {
      * session that proved a CHAP identity itself (without discovery CHAP, anyone could list it).
      */
     private boolean visible(TargetNode t) {
-        return t.admits(session.initiatorName()) && (t.chap() == null || session.authenticatedAs() != null);
+        java.net.InetSocketAddress from = session.remote();
+        return t.admits(session.initiatorName(), from == null ? null : from.getAddress()) && (t.chap() == null || session.authenticatedAs() != null);
     }
 
     /** Portal addresses to advertise: wildcard portals show the address this connection used. */

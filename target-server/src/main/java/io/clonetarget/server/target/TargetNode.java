@@ -10,36 +10,99 @@ import io.clonetarget.server.scsi.ScsiResult;
 import io.clonetarget.server.scsi.ScsiStatus;
 import io.clonetarget.server.scsi.ScsiTask;
 import io.clonetarget.server.scsi.SenseData;
+import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Predicate;
 
 /**
- * One iSCSI target node. The LUN map is replaced as a whole (copy on write), so command threads
- * read it without locks; a change raises REPORTED LUNS DATA HAS CHANGED on the units that stay.
+ * One iSCSI target node: its access rules and its LUN maps, both replaced as a whole (copy on
+ * write) so that login and command threads read them without locks, and the server changes
+ * them live without touching sessions.
+ *
+ * <p>An initiator sees the default map unless it has its own ({@link Maps#own}): then it sees
+ * that one instead. The same logical unit may appear in several maps, under different numbers.
+ * Writers ({@link #setMaps}, {@link #setAccess}) are serialized by the node's monitor.
  */
 public final class TargetNode implements LoginTarget {
+    /**
+     * Who may log in.
+     *
+     * @param chap credentials initiators must prove, or null
+     * @param mutualChap credentials the target proves on request, or null
+     * @param names initiator names allowed; empty: every name
+     * @param networks source addresses allowed; empty: every address
+     */
+    public record Access(ChapCredentials chap, ChapCredentials mutualChap, Set<String> names,
+                         List<Predicate<InetAddress>> networks) {
+        public Access {
+            names = Set.copyOf(names);
+            networks = List.copyOf(networks);
+        }
+
+        public static final Access OPEN = new Access(null, null, Set.of(), List.of());
+    }
+
+    /** A logical unit as a map shows it, with its counters. */
+    public record Exported(LogicalUnit unit, LunMetrics metrics) {
+    }
+
+    /**
+     * The LUN maps: the default one and the initiators' own ones (by initiator name).
+     */
+    public record Maps(NavigableMap<Integer, Exported> defaults, Map<String, NavigableMap<Integer, Exported>> own) {
+        public static final Maps EMPTY = new Maps(Collections.emptyNavigableMap(), Map.of());
+
+        public Maps {
+            defaults = Collections.unmodifiableNavigableMap(new TreeMap<>(defaults));
+            Map<String, NavigableMap<Integer, Exported>> copy = new HashMap<>();
+            own.forEach((k, v) -> copy.put(k, Collections.unmodifiableNavigableMap(new TreeMap<>(v))));
+            own = Map.copyOf(copy);
+        }
+
+        /** The map an initiator sees. */
+        public NavigableMap<Integer, Exported> of(String initiator) {
+            if (own.isEmpty() || initiator == null) {
+                return defaults;
+            }
+            NavigableMap<Integer, Exported> m = own.get(initiator);
+            return m == null ? defaults : m;
+        }
+
+        /** Every unit of every map, once. */
+        public Set<LogicalUnit> units() {
+            Set<LogicalUnit> all = Collections.newSetFromMap(new IdentityHashMap<>());
+            defaults.values().forEach(e -> all.add(e.unit()));
+            own.values().forEach(m -> m.values().forEach(e -> all.add(e.unit())));
+            return all;
+        }
+    }
+
     private final String name;
-    private final String alias;
-    private final ChapCredentials chap;
-    private final ChapCredentials mutualChap;
-    private final Set<String> allowedInitiators;
-    private volatile NavigableMap<Integer, LogicalUnit> luns = Collections.emptyNavigableMap();
-    private volatile Map<Integer, LunMetrics> metrics = Map.of();
+    private volatile String alias;
+    private volatile Access access;
+    private volatile Maps maps = Maps.EMPTY;
+
+    public TargetNode(String name, String alias, Access access) {
+        this.name = name;
+        this.alias = alias;
+        this.access = access;
+    }
 
     /**
      * @param allowedInitiators initiator names allowed to log in; empty means everyone
      */
     public TargetNode(String name, String alias, ChapCredentials chap, ChapCredentials mutualChap,
                       Set<String> allowedInitiators) {
-        this.name = name;
-        this.alias = alias;
-        this.chap = chap;
-        this.mutualChap = mutualChap;
-        this.allowedInitiators = Set.copyOf(allowedInitiators);
+        this(name, alias, new Access(chap, mutualChap, allowedInitiators, List.of()));
     }
 
     @Override
@@ -51,72 +114,136 @@ public final class TargetNode implements LoginTarget {
         return alias;
     }
 
+    public void setAlias(String text) {
+        alias = text;
+    }
+
     @Override
     public ChapCredentials chap() {
-        return chap;
+        return access.chap();
     }
 
     @Override
     public ChapCredentials mutualChap() {
-        return mutualChap;
+        return access.mutualChap();
+    }
+
+    public Access access() {
+        return access;
+    }
+
+    /** Replaces the access rules; sessions already logged in stay (their next login meets the new rules). */
+    public synchronized void setAccess(Access next) {
+        access = next;
     }
 
     @Override
-    public boolean admits(String initiatorName) {
-        return allowedInitiators.isEmpty() || allowedInitiators.contains(initiatorName);
+    public boolean admits(String initiatorName, InetAddress from) {
+        Access a = access;
+        if (!a.names().isEmpty() && !a.names().contains(initiatorName)) {
+            return false;
+        }
+        if (a.networks().isEmpty()) {
+            return true;
+        }
+        for (Predicate<InetAddress> n : a.networks()) {
+            if (from != null && n.test(from)) {
+                return true;
+            }
+        }
+        return false;
     }
 
-    public Map<Integer, LogicalUnit> luns() {
-        return luns;
+    public Maps maps() {
+        return maps;
     }
 
-    public LogicalUnit lun(int lun) {
-        return luns.get(lun);
+    /** The map an initiator sees, as units by LUN number. */
+    public NavigableMap<Integer, Exported> luns(String initiator) {
+        return maps.of(initiator);
     }
 
-    /** The counters of a LUN ({@link LunMetrics#NONE} for one without). */
-    public LunMetrics metrics(int lun) {
-        return metrics.getOrDefault(lun, LunMetrics.NONE);
+    /** Every logical unit of the target, in any map. */
+    public Set<LogicalUnit> units() {
+        return maps.units();
     }
 
-    /** Sets the counters of a LUN (copy on write, as the LUN map). */
-    public synchronized void setMetrics(int lun, LunMetrics m) {
-        Map<Integer, LunMetrics> next = new java.util.HashMap<>(metrics);
-        next.put(lun, m);
-        metrics = Map.copyOf(next);
+    public LogicalUnit lun(String initiator, int lun) {
+        Exported e = lun >= 0 ? maps.of(initiator).get(lun) : null;
+        return e == null ? null : e.unit();
     }
 
-    /** Adds or replaces a LUN. */
+    /** The counters of a LUN as an initiator sees it ({@link LunMetrics#NONE} for one without). */
+    public LunMetrics metrics(String initiator, int lun) {
+        Exported e = lun >= 0 ? maps.of(initiator).get(lun) : null;
+        return e == null ? LunMetrics.NONE : e.metrics();
+    }
+
+    /**
+     * Replaces the LUN maps. For every initiator whose view changes, the units it still sees
+     * get REPORTED LUNS DATA HAS CHANGED for its nexuses (SAM-5 5.14; a unit new to it has no
+     * state for its nexus yet and reports its own power-on condition).
+     *
+     * @return which initiator names see a different map now (tested against a session's name)
+     */
+    public synchronized Predicate<String> setMaps(Maps next) {
+        Maps before = maps;
+        maps = next;
+        boolean defaultChanged = !sameView(before.defaults(), next.defaults());
+        Set<String> named = new HashSet<>(before.own().keySet());
+        named.addAll(next.own().keySet());
+        Set<String> changed = new HashSet<>();
+        for (String initiator : named) {
+            if (!sameView(before.of(initiator), next.of(initiator))) {
+                changed.add(initiator);
+            }
+        }
+        Predicate<String> affected = initiator -> changed.contains(initiator)
+                || (defaultChanged && !named.contains(initiator));
+        for (LogicalUnit u : next.units()) {
+            if (before.units().contains(u)) {
+                u.notifyWhere(Asc.REPORTED_LUNS_DATA_HAS_CHANGED, nexus -> affected.test(nexus.initiatorName())
+                        && containsUnit(before.of(nexus.initiatorName()), u)
+                        && containsUnit(next.of(nexus.initiatorName()), u));
+            }
+        }
+        return affected;
+    }
+
+    private static boolean sameView(NavigableMap<Integer, Exported> a, NavigableMap<Integer, Exported> b) {
+        if (!a.keySet().equals(b.keySet())) {
+            return false;
+        }
+        for (Map.Entry<Integer, Exported> e : a.entrySet()) {
+            if (b.get(e.getKey()).unit() != e.getValue().unit()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static boolean containsUnit(NavigableMap<Integer, Exported> map, LogicalUnit u) {
+        for (Exported e : map.values()) {
+            if (e.unit() == u) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Adds or replaces a LUN of the default map (tests, and servers without initiator maps). */
     public synchronized void putLun(int lun, LogicalUnit unit) {
         if (lun < 0 || lun > LunAddress.MAX_LUN) {
             throw new IllegalArgumentException("LUN " + lun + " outside 0.." + LunAddress.MAX_LUN);
         }
-        TreeMap<Integer, LogicalUnit> next = new TreeMap<>(luns);
-        next.put(lun, unit);
-        luns = Collections.unmodifiableNavigableMap(next);
-        lunsChanged(unit);
-    }
-
-    /** Removes a LUN and returns its unit (the caller closes it). */
-    public synchronized LogicalUnit removeLun(int lun) {
-        TreeMap<Integer, LogicalUnit> next = new TreeMap<>(luns);
-        LogicalUnit removed = next.remove(lun);
-        luns = Collections.unmodifiableNavigableMap(next);
-        lunsChanged(null);
-        return removed;
-    }
-
-    private void lunsChanged(LogicalUnit added) {
-        for (LogicalUnit u : luns.values()) {
-            if (u != added) {
-                u.notifyAll(Asc.REPORTED_LUNS_DATA_HAS_CHANGED);
-            }
-        }
+        TreeMap<Integer, Exported> next = new TreeMap<>(maps.defaults());
+        next.put(lun, new Exported(unit, LunMetrics.NONE));
+        setMaps(new Maps(next, maps.own()));
     }
 
     /** The data-out length a CDB asks for on this LUN (0 when the LUN does not exist). */
-    public long dataOutLength(int lun, ByteBuffer cdb) {
-        LogicalUnit unit = lun >= 0 ? luns.get(lun) : null;
+    public long dataOutLength(String initiator, int lun, ByteBuffer cdb) {
+        LogicalUnit unit = lun(initiator, lun);
         return unit == null ? 0 : unit.dataOutLength(cdb);
     }
 
@@ -124,19 +251,19 @@ public final class TargetNode implements LoginTarget {
      * Executes a command only if it can complete without blocking on storage (see
      * {@link LogicalUnit#tryExecute}); null otherwise, with nothing changed.
      */
-    public ScsiResult tryExecute(int lun, ScsiTask task) {
-        LogicalUnit unit = lun >= 0 ? luns.get(lun) : null;
+    public ScsiResult tryExecute(String initiator, int lun, ScsiTask task) {
+        LogicalUnit unit = lun(initiator, lun);
         return unit == null ? null : unit.tryExecute(task);
     }
 
     /** Executes a command addressed to {@code lun} (-1 for an address we cannot decode). */
-    public ScsiResult execute(int lun, ScsiTask task) {
+    public ScsiResult execute(String initiator, int lun, ScsiTask task) {
         ByteBuffer cdb = task.cdb();
         int opcode = Cdb.opcode(cdb);
         if (opcode == 0xa0) {
-            return reportLuns(task);
+            return reportLuns(initiator, task);
         }
-        LogicalUnit unit = lun >= 0 ? luns.get(lun) : null;
+        LogicalUnit unit = lun(initiator, lun);
         if (unit != null) {
             return unit.execute(task);
         }
@@ -156,7 +283,7 @@ public final class TargetNode implements LoginTarget {
         return ScsiResult.failed(ScsiStatus.CHECK_CONDITION, sense.fixed());
     }
 
-    private ScsiResult reportLuns(ScsiTask task) {
+    private ScsiResult reportLuns(String initiator, ScsiTask task) {
         ByteBuffer cdb = task.cdb();
         int select = Cdb.u8(cdb, 2);
         long allocation = Cdb.u32(cdb, 6);
@@ -168,7 +295,7 @@ public final class TargetNode implements LoginTarget {
             return ScsiResult.failed(ScsiStatus.CHECK_CONDITION,
                     SenseData.fieldPointer(Asc.INVALID_FIELD_IN_CDB, true, 6, -1).fixed());
         }
-        Map<Integer, LogicalUnit> snapshot = select == 0x01 ? Map.of() : luns;
+        Map<Integer, Exported> snapshot = select == 0x01 ? Map.of() : maps.of(initiator);
         ByteBuffer list = ByteBuffer.allocate(8 + 8 * snapshot.size());
         list.putInt(8 * snapshot.size()).putInt(0);
         for (int lun : snapshot.keySet()) {

@@ -83,11 +83,11 @@ class ServeTest {
                 assertEquals(1 << 20, reader.size(), "the lock is shared: another reader gets in");
             }
             var target = server.context().findTarget(QuickForm.DEFAULT_IQN).orElseThrow();
-            ScsiResult write = target.execute(0, Task.of("2a 00 00 00 00 00 00 00 01 00", 512));
+            ScsiResult write = target.execute(null, 0, Task.of("2a 00 00 00 00 00 00 00 01 00", 512));
             assertEquals(ScsiStatus.CHECK_CONDITION, write.status());
             assertEquals(0x07, write.sense()[2] & 0x0f, "DATA PROTECT");
             assertEquals(0x27, write.sense()[12] & 0xff, "WRITE PROTECTED");
-            ScsiResult sense = target.execute(0, Task.of("1a 00 3f 00 ff 00", 0));
+            ScsiResult sense = target.execute(null, 0, Task.of("1a 00 3f 00 ff 00", 0));
             assertTrue(sense.isGood());
             assertEquals(0x80, sense.dataIn().get(2) & 0x80, "MODE SENSE reports WP");
         }

@@ -140,11 +140,11 @@ class AdminApiIT {
                 }
                 String text = scrape(t, token);
                 assertTrue(text.startsWith("200\n"), text);
-                String lun = "lun=\"0\",op=\"read\",target=\"" + TestTarget.IQN + "\"";
+                String lun = "op=\"read\",target=\"" + TestTarget.IQN + "\",volume=\"v0\"";
                 assertTrue(text.contains("clonetarget_lun_commands_total{" + lun + "} 3.0"), text);
                 assertTrue(text.contains("clonetarget_lun_bytes_total{" + lun + "} 24576.0"), text);
-                assertTrue(text.contains("clonetarget_lun_bytes_total{lun=\"0\",op=\"write\",target=\""
-                        + TestTarget.IQN + "\"} 8192.0"), text);
+                assertTrue(text.contains("clonetarget_lun_bytes_total{op=\"write\",target=\""
+                        + TestTarget.IQN + "\",volume=\"v0\"} 8192.0"), text);
                 assertTrue(text.contains("clonetarget_lun_command_seconds_count{" + lun + "} 3"), text);
                 assertTrue(text.contains("clonetarget_logins_total{reason=\"\",result=\"success\"} 1.0"), text);
                 assertTrue(text.contains("clonetarget_session_commands_total{initiator="), text);

@@ -21,7 +21,7 @@ class LoginTest {
 
     record Target(String name, ChapCredentials chap, ChapCredentials mutualChap, String only) implements LoginTarget {
         @Override
-        public boolean admits(String initiatorName) {
+        public boolean admits(String initiatorName, java.net.InetAddress from) {
             return only == null || only.equals(initiatorName);
         }
     }
@@ -29,7 +29,7 @@ class LoginTest {
     static final String SOURCE = "192.0.2.7";
 
     static Login login(LoginContext context) {
-        return new Login(context, SOURCE);
+        return new Login(context, java.net.InetAddress.ofLiteral(SOURCE));
     }
 
     static LoginContext context(Target target) {

@@ -16,18 +16,20 @@ class ServerMetricsTest {
     @Test
     void commandsAreCountedPerLunKindAndLatencyBucket() {
         ServerMetrics m = new ServerMetrics();
-        LunMetrics lun = m.lun("iqn.2026-12.io.clonetarget:t", 3);
+        LunMetrics lun = m.lun("iqn.2026-12.io.clonetarget:t", "db");
         lun.completed(LunMetrics.Op.READ, 4096, false, 80_000); // 80 us
         lun.completed(LunMetrics.Op.WRITE, 8192, false, 2_000_000);
         lun.completed(LunMetrics.Op.OTHER, 0, true, 10_000);
         String t = text(m);
-        String l = "lun=\"3\",op=\"read\",target=\"iqn.2026-12.io.clonetarget:t\"";
+        String l = "op=\"read\",target=\"iqn.2026-12.io.clonetarget:t\",volume=\"db\"";
         assertTrue(t.contains("clonetarget_lun_commands_total{" + l + "} 1.0"), t);
         assertTrue(t.contains("clonetarget_lun_bytes_total{" + l + "} 4096.0"), t);
-        assertTrue(t.contains("clonetarget_lun_errors_total{lun=\"3\",target=\"iqn.2026-12.io.clonetarget:t\"} 1.0"), t);
+        assertTrue(t.contains("clonetarget_lun_errors_total{target=\"iqn.2026-12.io.clonetarget:t\",volume=\"db\"} 1.0"), t);
         assertTrue(t.contains("clonetarget_lun_command_seconds_bucket{" + l + ",le=\"5.0E-5\"} 0"), t);
         assertTrue(t.contains("clonetarget_lun_command_seconds_bucket{" + l + ",le=\"1.0E-4\"} 1"), t);
         assertTrue(t.contains("# TYPE clonetarget_lun_command_seconds histogram"), t);
+        lun.close();
+        assertTrue(!text(m).contains("volume=\"db\""), "an unexported volume's series are dropped");
     }
 
     @Test

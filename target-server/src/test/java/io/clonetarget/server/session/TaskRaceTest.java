@@ -85,7 +85,7 @@ class TaskRaceTest {
         }
 
         @Override
-        public void notifyAll(Asc condition) {
+        public void notifyWhere(Asc condition, java.util.function.Predicate<io.clonetarget.server.scsi.Nexus> which) {
         }
 
         @Override

@@ -1,0 +1,45 @@
+package io.clonetarget.server;
+
+import io.clonetarget.config.ChapConfig;
+import io.clonetarget.config.ConfigFiles;
+import io.clonetarget.config.ServerConfig;
+import io.clonetarget.config.TargetConfig;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+
+/** The running configuration as the admin API shows it: inline CHAP secrets hidden. */
+final class ConfigRedaction {
+    /** What an inline secret reads as. */
+    static final String HIDDEN = "(hidden)";
+
+    private ConfigRedaction() {
+    }
+
+    static ServerConfig redact(ServerConfig c) {
+        List<TargetConfig> targets = new ArrayList<>();
+        for (TargetConfig t : c.targets()) {
+            targets.add(t.chap() == null ? t : t.withChap(redact(t.chap())));
+        }
+        ServerConfig r = c.withInventory(c.volumes(), targets);
+        return c.discovery() == null ? r : r.withDiscovery(redact(c.discovery()));
+    }
+
+    private static ChapConfig redact(ChapConfig chap) {
+        return new ChapConfig(chap.user(), chap.secret() == null ? null : HIDDEN, chap.secretFile(), chap.mutualUser(),
+                chap.mutualSecret() == null ? null : HIDDEN, chap.mutualSecretFile());
+    }
+
+    /** A short digest of the whole configuration (secrets included): it changes whenever the configuration does. */
+    static String revision(ServerConfig c) {
+        try {
+            byte[] d = MessageDigest.getInstance("SHA-256").digest(ConfigFiles.format(c).getBytes(StandardCharsets.UTF_8));
+            return HexFormat.of().formatHex(d, 0, 8);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,638 @@
+package io.clonetarget.server;
+
+import io.clonetarget.config.ChapConfig;
+import io.clonetarget.config.ConfigChange;
+import io.clonetarget.config.ConfigDiff;
+import io.clonetarget.config.ConfigException;
+import io.clonetarget.config.ConfigFiles;
+import io.clonetarget.config.Endpoint;
+import io.clonetarget.config.InitiatorConfig;
+import io.clonetarget.config.LunConfig;
+import io.clonetarget.config.Network;
+import io.clonetarget.config.SecretFiles;
+import io.clonetarget.config.ServerConfig;
+import io.clonetarget.config.TargetConfig;
+import io.clonetarget.config.VolumeConfig;
+import io.clonetarget.config.VolumeType;
+import io.clonetarget.server.ApplyResult.Refusal;
+import io.clonetarget.server.login.ChapCredentials;
+import io.clonetarget.server.metrics.LunMetrics;
+import io.clonetarget.server.scsi.Asc;
+import io.clonetarget.server.scsi.BlockLogicalUnit;
+import io.clonetarget.server.scsi.LogicalUnit;
+import io.clonetarget.server.scsi.SenseData;
+import io.clonetarget.server.session.Session;
+import io.clonetarget.server.session.ServerContext;
+import io.clonetarget.server.target.LunAddress;
+import io.clonetarget.server.target.TargetNode;
+import io.clonetarget.server.transport.Portal;
+import io.clonetarget.storage.clone.CloneVolume;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import java.util.function.Predicate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The running state of a server (volumes, targets with their access rules and LUN maps,
+ * portals) and the one way it changes: {@link #apply}, which brings it to a desired
+ * configuration without touching what does not change. Start-up is an apply from nothing.
+ *
+ * <p>An apply is all or nothing. It validates the desired configuration, computes the plan
+ * ({@link ConfigDiff}) and refuses the whole of it when one change cannot be made live or needs
+ * force that was not given; then it opens what is new (volumes, portals, secret files) and
+ * saves the desired configuration (atomically, in the state directory), undoing the openings if
+ * either fails; only then does it switch the running state over, which cannot fail. What went
+ * away is closed last, after the commands still running on it finished.
+ *
+ * <p>Applies are serialized by the object's monitor; readers use {@link #config()} and
+ * {@link #volumes()}, each replaced whole and published through a volatile field.
+ */
+final class LiveState {
+    private static final Logger LOG = LoggerFactory.getLogger(LiveState.class);
+    /** How long commands on a LUN that goes away may take to finish before its volume closes anyway. */
+    private static final Duration DRAIN = Duration.ofSeconds(30);
+    /** How long a session asked to log out has before its connection is closed. */
+    static final Duration LOGOUT_DEADLINE = Duration.ofSeconds(5);
+    /** Volume keys that can change while the volume is open. */
+    private static final Set<String> LIVE_VOLUME_KEYS = Set.of("hydration.rate");
+
+    private final ServerContext context;
+    private final TargetServer.VolumeOpener opener;
+    private final Consumer<SocketChannel> accept;
+    private final Path saveTo;
+
+    private volatile ServerConfig config;
+    private volatile Map<String, OpenVolume> volumes = Map.of();
+    private volatile List<Portal> portalList = List.of();
+    /** Under the monitor: the logical unit of each volume each target exports. */
+    private final Map<String, Map<String, TargetNode.Exported>> units = new HashMap<>();
+    /** Under the monitor: the open portals by their configured address. */
+    private final Map<String, Portal> portals = new LinkedHashMap<>();
+
+    /**
+     * @param initial the configuration before anything is open: its settings, no inventory
+     * @param saveTo where the running configuration is saved after every change (null: not saved)
+     */
+    LiveState(ServerContext context, TargetServer.VolumeOpener opener, Consumer<SocketChannel> accept,
+              ServerConfig initial, Path saveTo) {
+        this.context = context;
+        this.opener = opener;
+        this.accept = accept;
+        this.saveTo = saveTo;
+        this.config = initial.withInventory(List.of(), List.of()).withDiscovery(null);
+    }
+
+    ServerConfig config() {
+        return config;
+    }
+
+    Map<String, OpenVolume> volumes() {
+        return volumes;
+    }
+
+    List<InetSocketAddress> addresses() {
+        return portalList.stream().map(Portal::address).toList();
+    }
+
+    /**
+     * Plans, and unless {@code dryRun} applies, the change to {@code desired}.
+     *
+     * @param force apply changes that disrupt initiators (removing LUNs in use or reserved, targets with sessions)
+     * @throws ConfigException when {@code desired} is not a valid configuration for this server
+     * @throws IOException when something new cannot be opened or the configuration cannot be
+     *     saved; nothing was changed
+     */
+    synchronized ApplyResult apply(ServerConfig desired, boolean force, boolean dryRun)
+            throws ConfigException, IOException {
+        return apply(desired, force, dryRun, true);
+    }
+
+    /**
+     * Plans and applies an edit of the running configuration (an imperative command), made
+     * under the same lock, so that two edits at once never lose one another.
+     */
+    synchronized ApplyResult edit(java.util.function.UnaryOperator<ServerConfig> change, boolean force, boolean dryRun)
+            throws ConfigException, IOException {
+        return apply(change.apply(config), force, dryRun, true);
+    }
+
+    /**
+     * @param machineChecks run {@link TargetServer#check}'s file checks on what is new (start-up
+     *     leaves them to the caller, which ran them on everything)
+     */
+    synchronized ApplyResult apply(ServerConfig desired, boolean force, boolean dryRun, boolean machineChecks)
+            throws ConfigException, IOException {
+        ServerConfig running = config;
+        desired = keepStartSettings(running, desired);
+        desired = ConfigFiles.validate(desired, "the desired configuration",
+                machineChecks ? c -> checkNew(running, c) : io.clonetarget.config.ConfigCheck.NONE);
+        List<ConfigChange> changes = ConfigDiff.between(running, desired);
+        List<Refusal> refusals = new ArrayList<>();
+        List<String> effects = new ArrayList<>();
+        Set<Session> leaving = Collections.newSetFromMap(new IdentityHashMap<>());
+        classify(running, desired, changes, refusals, effects, leaving);
+        boolean portalsChange = !portals.keySet().equals(new HashSet<>(desired.server().listen()));
+        boolean blocked = refusals.stream().anyMatch(r -> !r.forceable() || !force);
+        if (dryRun || blocked || (changes.isEmpty() && !portalsChange)) {
+            return new ApplyResult(false, dryRun, changes, refusals, effects);
+        }
+        Prepared prepared = prepare(running, desired);
+        try {
+            if (saveTo != null) {
+                ConfigFiles.save(saveTo, desired);
+            }
+        } catch (IOException | RuntimeException e) {
+            prepared.undo();
+            throw new IOException("cannot save the running configuration to " + saveTo + ": " + e.getMessage(), e);
+        }
+        commit(running, desired, prepared, leaving, effects);
+        for (ConfigChange c : changes) {
+            LOG.info("applied: {}", c.describe());
+        }
+        return new ApplyResult(true, false, changes, refusals, effects);
+    }
+
+    /**
+     * The settings a file cannot express but the command line set at start ({@code --state-dir},
+     * {@code --admin-listen}): a desired configuration that leaves them out keeps the running ones.
+     */
+    private static ServerConfig keepStartSettings(ServerConfig running, ServerConfig desired) {
+        if (desired.server().stateDir() == null && running.server().stateDir() != null) {
+            desired = desired.withServer(desired.server().withStateDir(running.server().stateDir()));
+        }
+        if (desired.admin().listen() == null && running.admin().listen() != null) {
+            desired = desired.withAdmin(new io.clonetarget.config.AdminSection(running.admin().listen(),
+                    desired.admin().metricsPublic()));
+        }
+        return desired;
+    }
+
+    /** The machine checks ({@link TargetServer#check}) of what is new in {@code desired}: what is open already passed them. */
+    private List<String> checkNew(ServerConfig running, ServerConfig desired) {
+        List<VolumeConfig> fresh = new ArrayList<>();
+        for (VolumeConfig v : desired.volumes()) {
+            if (running.volume(v.name()) == null) {
+                fresh.add(v);
+            }
+        }
+        List<String> problems = new ArrayList<>(SecretFiles.check(desired));
+        List<String> volumeProblems = VolumeChecks.problems(desired.withInventory(fresh, List.of()));
+        for (String p : volumeProblems) {
+            // renumber volume[i] of the subset to its index in the desired file
+            int close = p.indexOf(']');
+            if (p.startsWith("volume[") && close > 0) {
+                String name = fresh.get(Integer.parseInt(p.substring(7, close))).name();
+                p = "volume[" + desired.volumes().indexOf(desired.volume(name)) + p.substring(close);
+            }
+            problems.add(p);
+        }
+        return problems;
+    }
+
+    // ---- planning ----------------------------------------------------------------------------
+
+    private void classify(ServerConfig running, ServerConfig desired, List<ConfigChange> changes,
+                          List<Refusal> refusals, List<String> effects, Set<Session> leaving) {
+        for (ConfigChange c : changes) {
+            switch (c.kind()) {
+                case SETTING -> refusals.add(new Refusal(c.subject(), "read only at start; restart the server to change"
+                        + " it (sessions reconnect)", false));
+                case VOLUME -> {
+                    if (c.op() == ConfigChange.Op.CHANGE) {
+                        String why = volumeChange(running.volume(c.name()), c.field());
+                        if (why != null) {
+                            refusals.add(new Refusal(c.subject(), why, false));
+                        }
+                    }
+                }
+                case TARGET -> {
+                    if (c.op() == ConfigChange.Op.REMOVE) {
+                        TargetNode node = context.findTarget(c.target()).orElse(null);
+                        List<Session> sessions = node == null ? List.of() : context.sessions().of(node);
+                        if (!sessions.isEmpty()) {
+                            refusals.add(new Refusal(c.subject(), sessions.size() + " session(s) logged in: "
+                                    + names(sessions), true));
+                        }
+                        for (Session s : sessions) {
+                            if (leaving.add(s)) {
+                                effects.add("session " + s.tsih() + " of " + s.initiatorName() + " on " + c.target()
+                                        + " is asked to log out (its target goes)");
+                            }
+                        }
+                        if (node != null) {
+                            for (LogicalUnit u : node.units()) {
+                                if (u.reserved()) {
+                                    refusals.add(new Refusal(c.subject(), "a LUN of it is reserved by an initiator", true));
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+                case LUN -> {
+                    if (c.op() != ConfigChange.Op.ADD) {
+                        lunInUse(running, c, refusals);
+                    }
+                }
+                case PORTAL, ACCESS, CHAP, LUN_MAP -> {
+                    // live: portals open and close, access applies to the next login, maps switch
+                }
+            }
+        }
+        // sessions that the new access rules would not admit are asked to leave
+        for (TargetConfig t : desired.targets()) {
+            TargetNode node = context.findTarget(t.iqn()).orElse(null);
+            if (node == null) {
+                continue;
+            }
+            TargetNode.Access next = access(t);
+            for (Session s : context.sessions().of(node)) {
+                InetSocketAddress from = s.remote();
+                if (!admits(next, s.initiatorName(), from == null ? null : from.getAddress()) && leaving.add(s)) {
+                    effects.add("session " + s.tsih() + " of " + s.initiatorName() + " on " + t.iqn()
+                            + " is no longer allowed and is asked to log out");
+                }
+            }
+        }
+    }
+
+    /** Why a volume's key cannot change while it is open, or null when it can. */
+    private String volumeChange(VolumeConfig v, String field) {
+        if (LIVE_VOLUME_KEYS.contains(field) && v.type() == VolumeType.CLONE) {
+            return null;
+        }
+        return switch (field) {
+            case "region-size" -> "a clone's region size is fixed when the clone is made (its metadata counts regions);"
+                    + " make a new clone to change it";
+            case "type", "path", "source", "metadata" -> "a volume's " + field + " is what it is; to serve other data,"
+                    + " add a volume with another name";
+            case "size" -> "a running volume's size cannot change yet; stop the server to resize the file";
+            default -> "read when the volume is opened; remove the volume (and its LUNs) and add it again, or restart";
+        };
+    }
+
+    /** A removed or replaced LUN that a logged-in session sees, or that is reserved, needs force. */
+    private void lunInUse(ServerConfig running, ConfigChange c, List<Refusal> refusals) {
+        TargetNode node = context.findTarget(c.target()).orElse(null);
+        if (node == null) {
+            return;
+        }
+        TargetConfig t = running.target(c.target());
+        List<Session> using = new ArrayList<>();
+        for (Session s : context.sessions().of(node)) {
+            boolean own = t.initiator(s.initiatorName()) != null;
+            boolean sameMap = c.initiator() == null ? !own : c.initiator().equals(s.initiatorName());
+            if (sameMap) {
+                using.add(s);
+            }
+        }
+        if (!using.isEmpty()) {
+            refusals.add(new Refusal(c.subject(), "in use: " + names(using) + " logged in and see it", true));
+        }
+        LogicalUnit unit = node.maps().of(c.initiator()).containsKey(c.lun())
+                ? node.maps().of(c.initiator()).get(c.lun()).unit() : null;
+        if (c.initiator() != null && !node.maps().own().containsKey(c.initiator())) {
+            unit = null;
+        }
+        if (unit != null && unit.reserved()) {
+            refusals.add(new Refusal(c.subject(), "reserved by an initiator (SPC-2 or persistent reservation)", true));
+        }
+    }
+
+    private static String names(List<Session> sessions) {
+        List<String> list = new ArrayList<>();
+        for (Session s : sessions) {
+            list.add("session " + s.tsih() + " (" + s.initiatorName() + ")");
+        }
+        return String.join(", ", list);
+    }
+
+    // ---- preparing: everything that can fail, undone on failure ------------------------------
+
+    private final class Prepared {
+        final Map<String, OpenVolume> opened = new LinkedHashMap<>();
+        final Map<String, Portal> bound = new LinkedHashMap<>();
+        final Map<String, TargetNode.Access> access = new HashMap<>();
+        ChapCredentials discovery;
+        ChapCredentials discoveryMutual;
+
+        void undo() {
+            for (Portal p : bound.values()) {
+                try {
+                    p.close();
+                } catch (IOException e) {
+                    LOG.warn("closing portal {}: {}", p.address(), e.getMessage());
+                }
+            }
+            for (OpenVolume v : opened.values()) {
+                closeVolume(v);
+            }
+        }
+    }
+
+    private Prepared prepare(ServerConfig running, ServerConfig desired) throws IOException {
+        Prepared p = new Prepared();
+        try {
+            if (desired.discovery() != null) {
+                p.discovery = chap("discovery", desired.discovery(), false);
+                p.discoveryMutual = chap("discovery", desired.discovery(), true);
+            }
+            for (int i = 0; i < desired.targets().size(); i++) {
+                TargetConfig t = desired.targets().get(i);
+                String at = "target[" + i + "].chap";
+                ChapCredentials chap = t.chap() == null ? null : chap(at, t.chap(), false);
+                ChapCredentials mutual = t.chap() == null ? null : chap(at, t.chap(), true);
+                p.access.put(t.iqn(), new TargetNode.Access(chap, mutual, new HashSet<>(t.allowedInitiators()),
+                        networks(t)));
+            }
+            for (VolumeConfig v : desired.volumes()) {
+                if (running.volume(v.name()) == null) {
+                    OpenVolume opened = opener.open(v);
+                    p.opened.put(v.name(), opened);
+                    LOG.info("volume {}: {}", v.name(), opened.description());
+                }
+            }
+            for (String listen : desired.server().listen()) {
+                if (!portals.containsKey(listen)) {
+                    InetSocketAddress address = Endpoint.parse(listen);
+                    try {
+                        p.bound.put(listen, Portal.open(address, accept));
+                    } catch (IOException e) {
+                        throw new IOException("server.listen: cannot listen on " + listen + ": " + e.getMessage(), e);
+                    }
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            p.undo();
+            throw e;
+        }
+        return p;
+    }
+
+    private static List<Predicate<InetAddress>> networks(TargetConfig t) {
+        List<Predicate<InetAddress>> list = new ArrayList<>();
+        for (String n : t.allowedNetworks()) {
+            Network network = Network.parse(n);
+            list.add(network::contains);
+        }
+        return list;
+    }
+
+    /** The access rules of a target as configured, without reading secrets (for planning). */
+    private static TargetNode.Access access(TargetConfig t) {
+        return new TargetNode.Access(null, null, new HashSet<>(t.allowedInitiators()), networks(t));
+    }
+
+    private static boolean admits(TargetNode.Access a, String name, InetAddress from) {
+        return new TargetNode("planning", null, a).admits(name, from);
+    }
+
+    static ChapCredentials chap(String at, ChapConfig c, boolean mutual) throws IOException {
+        String user = mutual ? c.mutualUser() : c.user();
+        String inline = mutual ? c.mutualSecret() : c.secret();
+        String file = mutual ? c.mutualSecretFile() : c.secretFile();
+        if (user == null) {
+            return null;
+        }
+        String secret = inline != null ? inline
+                : SecretFiles.read(at + (mutual ? ".mutual-secret-file" : ".secret-file"), Path.of(file));
+        return ChapCredentials.of(user, secret);
+    }
+
+    // ---- committing: switch over (cannot fail), then close what went away --------------------
+
+    private void commit(ServerConfig running, ServerConfig desired, Prepared p, Set<Session> leaving,
+                        List<String> effects) {
+        Map<String, OpenVolume> nextVolumes = new LinkedHashMap<>();
+        for (VolumeConfig v : desired.volumes()) {
+            OpenVolume open = p.opened.containsKey(v.name()) ? p.opened.get(v.name()) : volumes.get(v.name());
+            nextVolumes.put(v.name(), open);
+        }
+        Map<String, OpenVolume> allOpen = new LinkedHashMap<>(volumes);
+        allOpen.putAll(p.opened);
+        volumes = Collections.unmodifiableMap(new LinkedHashMap<>(allOpen)); // removed ones stay until drained
+        config = desired;
+        context.setDiscoveryChap(p.discovery, p.discoveryMutual);
+        for (VolumeConfig v : desired.volumes()) {
+            VolumeConfig was = running.volume(v.name());
+            if (was != null && !was.equals(v) && nextVolumes.get(v.name()).device() instanceof CloneVolume clone) {
+                clone.setRate(v.hydration().rate().bytes());
+            }
+        }
+
+        // what each session could reach before, to wait for its commands on what goes away
+        Map<Session, NavigableMap<Integer, TargetNode.Exported>> before = new IdentityHashMap<>();
+        for (TargetNode node : context.targets()) {
+            for (Session s : context.sessions().of(node)) {
+                before.put(s, node.luns(s.initiatorName()));
+            }
+        }
+        List<TargetNode.Exported> retired = new ArrayList<>();
+        for (TargetConfig t : running.targets()) {
+            if (desired.target(t.iqn()) == null) {
+                context.removeTarget(t.iqn());
+                Map<String, TargetNode.Exported> gone = units.remove(t.iqn());
+                if (gone != null) {
+                    retired.addAll(gone.values());
+                }
+                LOG.info("target {} removed", t.iqn());
+            }
+        }
+        for (TargetConfig t : desired.targets()) {
+            TargetNode node = context.findTarget(t.iqn()).orElse(null);
+            boolean fresh = node == null;
+            if (fresh) {
+                node = new TargetNode(t.iqn(), t.alias(), p.access.get(t.iqn()));
+            } else {
+                node.setAlias(t.alias());
+                node.setAccess(p.access.get(t.iqn()));
+            }
+            Map<String, TargetNode.Exported> mine = units.computeIfAbsent(t.iqn(), k -> new HashMap<>());
+            Map<String, TargetNode.Exported> kept = new HashMap<>();
+            NavigableMap<Integer, TargetNode.Exported> defaults = map(t.iqn(), t.luns(), mine, kept, nextVolumes);
+            Map<String, NavigableMap<Integer, TargetNode.Exported>> own = new HashMap<>();
+            for (InitiatorConfig i : t.initiators()) {
+                own.put(i.name(), map(t.iqn(), i.luns(), mine, kept, nextVolumes));
+            }
+            for (Map.Entry<String, TargetNode.Exported> e : mine.entrySet()) {
+                if (!kept.containsKey(e.getKey())) {
+                    retired.add(e.getValue());
+                }
+            }
+            mine.clear();
+            mine.putAll(kept);
+            Predicate<String> changed = node.setMaps(new TargetNode.Maps(defaults, own));
+            if (fresh) {
+                context.addTarget(node);
+                LOG.info("target {} added", t.iqn());
+            } else {
+                for (Session s : context.sessions().of(node)) {
+                    if (changed.test(s.initiatorName()) && !leaving.contains(s)) {
+                        announceLunsChanged(s, node);
+                        effects.add("session " + s.tsih() + " of " + s.initiatorName() + " is told its LUNs changed");
+                    }
+                }
+            }
+        }
+        for (Session s : leaving) {
+            requestLogout(s);
+        }
+
+        // portals: new ones were bound in prepare; close those no longer wanted
+        for (Map.Entry<String, Portal> e : p.bound.entrySet()) {
+            portals.put(e.getKey(), e.getValue());
+            context.addPortal(e.getValue().address());
+            LOG.info("listening on {}", Endpoint.format(e.getValue().address()));
+        }
+        for (String listen : new ArrayList<>(portals.keySet())) {
+            if (!desired.server().listen().contains(listen)) {
+                Portal gone = portals.remove(listen);
+                context.removePortal(gone.address());
+                try {
+                    gone.close();
+                } catch (IOException e) {
+                    LOG.warn("closing portal {}: {}", listen, e.getMessage());
+                }
+                LOG.info("stopped listening on {} (connections already made stay)", listen);
+            }
+        }
+        portalList = List.copyOf(portals.values());
+
+        drain(retired, before);
+        for (TargetNode.Exported e : retired) {
+            e.unit().close();
+            e.metrics().close();
+        }
+        List<OpenVolume> closing = new ArrayList<>();
+        for (Map.Entry<String, OpenVolume> e : allOpen.entrySet()) {
+            if (!nextVolumes.containsKey(e.getKey())) {
+                closing.add(e.getValue());
+            }
+        }
+        volumes = Collections.unmodifiableMap(nextVolumes);
+        for (OpenVolume v : closing) {
+            closeVolume(v);
+            LOG.info("volume {} closed", v.name());
+        }
+    }
+
+    /** A LUN map, reusing the units this target already exports for the same volumes. */
+    private NavigableMap<Integer, TargetNode.Exported> map(String iqn, List<LunConfig> luns,
+                                                           Map<String, TargetNode.Exported> existing,
+                                                           Map<String, TargetNode.Exported> kept,
+                                                           Map<String, OpenVolume> open) {
+        NavigableMap<Integer, TargetNode.Exported> m = new TreeMap<>();
+        for (LunConfig l : luns) {
+            TargetNode.Exported e = kept.get(l.volume());
+            if (e == null) {
+                e = existing.get(l.volume());
+            }
+            if (e == null) {
+                OpenVolume volume = open.get(l.volume());
+                VolumeConfig vc = config.volume(l.volume());
+                LogicalUnit unit = new BlockLogicalUnit(iqn + " volume " + l.volume(), volume.device(),
+                        volume.identity(), vc.readOnly(), context.buffers(), volume.ranges());
+                e = new TargetNode.Exported(unit, context.metrics().lun(iqn, l.volume()));
+            }
+            kept.put(l.volume(), e);
+            m.put(l.lun(), e);
+        }
+        return m;
+    }
+
+    /** Waits (bounded) for the commands sessions had running on units that are going away. */
+    private void drain(List<TargetNode.Exported> retired, Map<Session, NavigableMap<Integer, TargetNode.Exported>> before) {
+        if (retired.isEmpty()) {
+            return;
+        }
+        Set<LogicalUnit> gone = Collections.newSetFromMap(new IdentityHashMap<>());
+        retired.forEach(e -> gone.add(e.unit()));
+        List<CompletableFuture<Void>> waits = new ArrayList<>();
+        for (Map.Entry<Session, NavigableMap<Integer, TargetNode.Exported>> e : before.entrySet()) {
+            Set<Integer> numbers = new HashSet<>();
+            e.getValue().forEach((lun, x) -> {
+                if (gone.contains(x.unit())) {
+                    numbers.add(lun);
+                }
+            });
+            if (!numbers.isEmpty()) {
+                waits.add(e.getKey().tasksDone(numbers::contains));
+            }
+        }
+        try {
+            CompletableFuture.allOf(waits.toArray(CompletableFuture[]::new)).get(DRAIN.toSeconds(), TimeUnit.SECONDS);
+        } catch (TimeoutException e) {
+            LOG.warn("commands on removed LUNs still running after {} s; closing them anyway", DRAIN.toSeconds());
+        } catch (ExecutionException e) {
+            LOG.warn("waiting for commands on removed LUNs: {}", e.getCause().toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void announceLunsChanged(Session s, TargetNode node) {
+        NavigableMap<Integer, TargetNode.Exported> view = node.luns(s.initiatorName());
+        long lunField = LunAddress.encode(view.isEmpty() ? 0 : view.firstKey());
+        s.sendScsiEvent(lunField, SenseData.of(Asc.REPORTED_LUNS_DATA_HAS_CHANGED).fixed());
+    }
+
+    private static void requestLogout(Session s) {
+        s.requestLogout("the configuration changed", LOGOUT_DEADLINE);
+    }
+
+    private static void closeVolume(OpenVolume v) {
+        try {
+            v.owner().close();
+        } catch (IOException e) {
+            LOG.error("closing volume {}: {}", v.name(), e.getMessage());
+        }
+    }
+
+    /** Stops listening (the server stops). */
+    synchronized void closePortals() {
+        for (Portal p : portals.values()) {
+            try {
+                p.close();
+            } catch (IOException e) {
+                LOG.warn("closing portal {}: {}", p.address(), e.getMessage());
+            }
+        }
+        portals.clear();
+        portalList = List.of();
+    }
+
+    /** After the commands stopped: flush and close every unit and volume. */
+    synchronized void closeVolumes() {
+        for (Map<String, TargetNode.Exported> m : units.values()) {
+            for (TargetNode.Exported e : m.values()) {
+                e.unit().close();
+            }
+        }
+        units.clear();
+        for (OpenVolume v : volumes.values()) {
+            closeVolume(v);
+        }
+        volumes = Map.of();
+    }
+}
