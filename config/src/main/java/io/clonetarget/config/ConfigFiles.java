@@ -32,6 +32,7 @@ import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.regex.Pattern;
@@ -286,7 +287,7 @@ public final class ConfigFiles {
      * shown.
      */
     private static String difference(String path, Object given, Object back) {
-        if (java.util.Objects.equals(given, back)) {
+        if (Objects.equals(given, back)) {
             return null;
         }
         boolean section = given instanceof Record && !(given instanceof Interval) && !(given instanceof ByteSize);
