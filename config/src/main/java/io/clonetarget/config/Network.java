@@ -209,6 +209,7 @@ public final class Network {
         return o instanceof Network n && n.prefixLength == prefixLength && Arrays.equals(n.address, address);
     }
 
+    /** Consistent with {@link #equals}. */
     @Override
     public int hashCode() {
         return 31 * Arrays.hashCode(address) + prefixLength;

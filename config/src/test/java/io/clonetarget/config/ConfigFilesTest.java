@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -360,6 +361,88 @@ class ConfigFilesTest {
         }
         ConfigFiles.save(file, ConfigFiles.parse("", "empty"));
         assertTrue(ConfigFiles.read(file).volumes().isEmpty(), "replaced, not appended");
+    }
+
+    @Test
+    void aSavedFileStartsWithTheSchemaVersion() throws Exception {
+        Path file = dir.resolve("clonetarget.toml");
+        ConfigFiles.save(file, ConfigFiles.parse(FULL, "test"));
+        assertTrue(Files.readString(file).startsWith("version = 2\n"), Files.readString(file));
+    }
+
+    /** The file's bytes and the directory's entries, to show that a refused save changed nothing. */
+    private String state(Path file) throws IOException {
+        try (var s = Files.list(file.getParent())) {
+            return Files.readString(file) + "\n--\n" + s.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    @Test
+    void aConfigurationThatDoesNotValidateIsNotSaved() throws Exception {
+        Path file = dir.resolve("clonetarget.toml");
+        ConfigFiles.save(file, ConfigFiles.parse(FULL, "test"));
+        String before = state(file);
+        ServerConfig invalid = ConfigFiles.parse(FULL, "test").withServer(ServerSection.defaults()
+                .withListen(List.of("localhost:3260")));
+        IOException e = assertThrows(IOException.class, () -> ConfigFiles.save(file, invalid));
+        assertEquals("not saving " + file + ": the configuration is not valid: server.listen[0]: not an IP address:"
+                + " \"localhost\"", e.getMessage());
+        assertEquals(before, state(file));
+    }
+
+    @Test
+    void aSaveWhoseTextWouldNotReadBackEqualLeavesTheOldFileUntouched() throws Exception {
+        Path file = dir.resolve("clonetarget.toml");
+        ConfigFiles.save(file, ConfigFiles.parse(FULL, "test"));
+        String before = state(file);
+        // valid, but finer than the text form (milliseconds): written, it would come back as 1500ms
+        ServerConfig c = ConfigFiles.parse(FULL, "test");
+        ServerSection s = c.server();
+        ServerConfig fine = c.withServer(new ServerSection(s.listen(), s.stateDir(), s.ioThreads(), s.loginTimeout(),
+                new Interval(java.time.Duration.ofNanos(1_500_000_001)), s.nopTimeout(), s.limits()));
+        assertEquals(List.of(), ConfigValidator.validate(fine));
+        IOException e = assertThrows(IOException.class, () -> ConfigFiles.save(file, fine));
+        assertEquals("not saving " + file + ": the text to be written reads back different: server.nop-interval:"
+                + " would read back as PT1.5S, not PT1.500000001S", e.getMessage());
+        assertEquals(before, state(file));
+        // a string Java holds but UTF-8 cannot: a lone surrogate
+        ServerConfig broken = c.withInventory(c.volumes(), List.of(c.targets().getFirst().withChap(
+                new ChapConfig("host1", "twelve-chars-\uD800", null, null, null, null))));
+        assertTrue(assertThrows(IOException.class, () -> ConfigFiles.save(file, broken)).getMessage()
+                .contains("not valid Unicode"));
+        assertEquals(before, state(file));
+    }
+
+    @Test
+    void aSaveKeepsTheFilesPermissionsAndANewFileIsTheOwnersOnly() throws Exception {
+        Path file = dir.resolve("clonetarget.toml");
+        ConfigFiles.save(file, ConfigFiles.parse(FULL, "test"));
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(file)),
+                "it may hold CHAP secrets");
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r-----"));
+        ConfigFiles.save(file, ConfigFiles.parse("", "empty"));
+        assertEquals("rw-r-----", PosixFilePermissions.toString(Files.getPosixFilePermissions(file)));
+    }
+
+    @Test
+    void aSaveRemovesWhatEarlierSavesOfTheSameFileLeftBehind() throws Exception {
+        Path file = dir.resolve("clonetarget.toml");
+        List<String> stale = List.of(".clonetarget.toml.0123456789abcdef.tmp", ".clonetarget.toml.8814739937.tmp");
+        List<String> others = List.of(".clonetarget.toml.x.0123456789abcdef.tmp", ".other.toml.0123456789abcdef.tmp",
+                "clonetarget.toml.0123456789abcdef.tmp", ".clonetarget.toml.0123456789ABCDEF.tmp");
+        for (String name : stale) {
+            Files.writeString(dir.resolve(name), "version = 2\n[server");
+        }
+        for (String name : others) {
+            Files.writeString(dir.resolve(name), "not ours");
+        }
+        ConfigFiles.save(file, ConfigFiles.parse(FULL, "test"));
+        try (var s = Files.list(dir)) {
+            List<String> left = s.map(p -> p.getFileName().toString()).sorted().toList();
+            List<String> expected = new java.util.ArrayList<>(others);
+            expected.add("clonetarget.toml");
+            assertEquals(expected.stream().sorted().toList(), left);
+        }
     }
 
     @Test

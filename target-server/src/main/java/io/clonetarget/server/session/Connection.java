@@ -437,10 +437,7 @@ public final class Connection {
     }
 
     private void closeNow(String reason) {
-        synchronized (asyncLock) {
-            state = State.CLOSED;
-            cancelLogoutDeadline();
-        }
+        state = State.CLOSED; // from here requestLogout arms no deadline; the one armed is cancelled below
         context.connections().remove(this);
         context.admission().closed(this);
         if (timer != null) {
@@ -452,6 +449,9 @@ public final class Connection {
         }
         closeChannel();
         outbox.abort();
+        synchronized (asyncLock) { // only after the channel is closed: a sender holding it cannot be stuck on it
+            cancelLogoutDeadline();
+        }
         if (s != null) {
             s.abortAll();
             s.metrics().close();

@@ -146,7 +146,9 @@ public final class Session {
      * @param fixedSense the sense data, fixed format (70h), e.g.
      *     {@code SenseData.of(Asc.REPORTED_LUNS_DATA_HAS_CHANGED).fixed()}; copied before this returns
      * @return whether the message was queued: false for a discovery session, or when the
-     *     connection is gone, still logging in, logging out or closed
+     *     connection is gone, still logging in, logging out or closed. "Logging in" lasts until
+     *     the reader has written the final Login Response: a session is listed a moment before
+     *     that, and an initiator asks for its LUNs after login anyway.
      * @throws IllegalArgumentException if the sense data is not 8 to 252 bytes of sense data
      *     (response code 70h to 73h)
      */

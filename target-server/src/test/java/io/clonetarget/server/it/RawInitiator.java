@@ -16,6 +16,10 @@ import java.util.List;
 /**
  * A deliberately small iSCSI initiator for tests that must send what a real initiator never
  * would: it logs in (no authentication), then writes raw PDUs and reads what comes back.
+ *
+ * <p>Asynchronous Messages the target sends unasked are recorded in {@link #asyncMessages} as
+ * {@link #receive} reads them, so methods that wait for something else skip past them without
+ * losing them. One thread reads at a time; the records may be read from any thread.
  */
 final class RawInitiator implements AutoCloseable {
     final Socket socket;
@@ -27,6 +31,10 @@ final class RawInitiator implements AutoCloseable {
     boolean headerDigest;
     boolean dataDigest;
     private final io.clonetarget.server.pdu.Digest digest = new io.clonetarget.server.pdu.Digest();
+    /** Every Asynchronous Message received, in arrival order. */
+    final List<Pdu> asyncMessages = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** When set, the StatSN of every PDU that consumes one, in arrival order (off by default). */
+    volatile List<Integer> statSnLog;
 
     /** A received PDU. */
     record Pdu(ByteBuffer bhs, byte[] data) {
@@ -101,13 +109,29 @@ final class RawInitiator implements AutoCloseable {
                 throw new IOException("bad data digest from the target");
             }
         }
-        int op = Bhs.opcodeCode(bhs);
-        boolean advances = op == 0x21 || op == 0x22 || op == 0x23 || op == 0x24 || op == 0x26 || op == 0x3f
-                || (op == 0x25 && (Bhs.flags(bhs) & 1) != 0);
-        if (advances) {
+        Pdu pdu = new Pdu(bhs, data);
+        if (consumesStatSn(pdu)) {
             expStatSn = bhs.getInt(24) + 1;
+            List<Integer> log = statSnLog;
+            if (log != null) {
+                log.add(bhs.getInt(24));
+            }
         }
-        return new Pdu(bhs, data);
+        if (pdu.opcode() == 0x32) {
+            asyncMessages.add(pdu);
+        }
+        return pdu;
+    }
+
+    /**
+     * Whether a target PDU consumes a StatSN: responses, Data-In with status, Reject, a NOP-In
+     * answering a NOP-Out, and Asynchronous Messages (not R2T, Data-In without status or the
+     * target's own ping, which carry the next StatSN without using it).
+     */
+    static boolean consumesStatSn(Pdu p) {
+        int op = p.opcode();
+        return op == 0x21 || op == 0x22 || op == 0x23 || op == 0x24 || op == 0x26 || op == 0x3f || op == 0x32
+                || (op == 0x25 && (Bhs.flags(p.bhs()) & 1) != 0) || (op == 0x20 && p.itt() != Bhs.RESERVED_TAG);
     }
 
     /** Receives PDUs until one with the given opcode arrives (answering target NOP-Ins). */
@@ -115,6 +139,23 @@ final class RawInitiator implements AutoCloseable {
         while (true) {
             Pdu p = receive();
             if (p.opcode() == opcode) {
+                return p;
+            }
+        }
+    }
+
+    /**
+     * Sends a Logout Request (immediate; reason 0 closes the session, 1 the connection) and
+     * receives until its Logout Response, which it returns.
+     */
+    Pdu logout(int reason) throws IOException {
+        ByteBuffer h = header(0x06 | 0x40, 0x80 | reason);
+        int myItt = itt++;
+        h.putInt(16, myItt).putInt(24, cmdSn).putInt(28, expStatSn);
+        send(h, new byte[0]);
+        while (true) {
+            Pdu p = receive();
+            if (p.opcode() == 0x26 && p.itt() == myItt) {
                 return p;
             }
         }
