@@ -58,9 +58,9 @@ final class ChangeCommands {
             f.put("dry_run", dryRun);
             f.put("force", force());
             JsonNode result = server.call(spec.commandLine(), command(), f);
-            server.print(spec.commandLine().getOut(), result, ChangeCommands::describe);
-            return result.path("refusals").isEmpty() || result.path("applied").asBoolean()
-                    ? ExitCodes.OK : ExitCodes.REFUSED;
+            boolean force = force();
+            server.print(spec.commandLine().getOut(), result, r -> describe(r, force));
+            return result.path("applied").asBoolean() || !blocked(result, force) ? ExitCodes.OK : ExitCodes.REFUSED;
         }
     }
 
@@ -84,8 +84,18 @@ final class ChangeCommands {
         }
     }
 
+    /** Whether a refusal stands in the plan's way (one that cannot be forced, or one that can without --force). */
+    static boolean blocked(JsonNode r, boolean force) {
+        for (JsonNode x : r.path("refusals")) {
+            if (!x.path("forceable").asBoolean() || !force) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** The result of a change as people read it: the plan, what it does to sessions, and the verdict. */
-    static String describe(JsonNode r) {
+    static String describe(JsonNode r, boolean force) {
         StringBuilder sb = new StringBuilder();
         JsonNode plan = r.path("plan");
         if (plan.isEmpty()) {
@@ -103,12 +113,15 @@ final class ChangeCommands {
             }
         }
         JsonNode refusals = r.path("refusals");
+        boolean blocked = blocked(r, force);
         if (r.path("applied").asBoolean()) {
             sb.append(refusals.isEmpty() ? "applied\n" : "applied with --force over:\n");
-        } else if (!refusals.isEmpty()) {
-            sb.append("refused; nothing was changed:\n");
+        } else if (r.path("dry_run").asBoolean()) {
+            sb.append(blocked ? "dry run; nothing was changed, and applying would be refused:\n"
+                    : refusals.isEmpty() ? "dry run; nothing was changed\n"
+                    : "dry run; nothing was changed; with --force it would be applied over:\n");
         } else {
-            sb.append("dry run; nothing was changed\n");
+            sb.append("refused; nothing was changed:\n");
         }
         for (JsonNode x : refusals) {
             sb.append("  ").append(x.path("subject").asText()).append(": ").append(x.path("reason").asText());

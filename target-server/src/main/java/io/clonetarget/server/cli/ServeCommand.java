@@ -143,7 +143,7 @@ final class ServeCommand implements Callable<Integer> {
         try {
             ServerConfig desired = resolve(ConfigCheck.NONE);
             io.clonetarget.server.ApplyResult r = server.apply(desired, false, false);
-            String text = ChangeCommands.describe(io.clonetarget.server.admin.Json.MAPPER.valueToTree(r));
+            String text = ChangeCommands.describe(io.clonetarget.server.admin.Json.MAPPER.valueToTree(r), false);
             LOG.info("SIGHUP: reloaded {}:\n{}", config, text.strip());
             out.print(text);
             out.flush();

@@ -75,7 +75,7 @@ class AdminApiIT {
             assertEquals(400, noClone.status());
             assertTrue(noClone.getMessage().contains("no clone volume named \"vm9\""), noClone.getMessage());
             ApiException big = assertThrows(ApiException.class, () -> api.put("/v1/clones/rate",
-                    Json.MAPPER.createObjectNode().put("rate", "x".repeat(70_000))));
+                    Json.MAPPER.createObjectNode().put("rate", "x".repeat(1_100_000))));
             assertEquals(413, big.status());
             ApiException notObject = assertThrows(ApiException.class, () -> api.put("/v1/clones/rate",
                     Json.MAPPER.createArrayNode()));

@@ -133,12 +133,13 @@ class LiveApplyIT {
 
         private void check(String what, RawInitiator.Result r, byte[] expected) {
             commands.incrementAndGet();
-            if (r.status() == 2 && r.senseKey() == 6 && r.asc() == 0x3f0e) {
+            if (r.status() == 2 && r.senseKey() == 6 && r.asc() == 0x3f && (r.sense()[13] & 0xff) == 0x0e) {
                 lunsChanged.incrementAndGet(); // REPORTED LUNS DATA HAS CHANGED: retried, as initiators do
                 return;
             }
             if (r.status() != 0) {
-                failures.add(what + ": status " + r.status() + " sense " + r.senseKey() + "/" + Integer.toHexString(r.asc()));
+                failures.add(what + ": status " + r.status() + " sense " + r.senseKey() + "/" + Integer.toHexString(r.asc())
+                        + (r.sense().length > 13 ? "/" + Integer.toHexString(r.sense()[13] & 0xff) : ""));
             } else if (expected != null && !java.util.Arrays.equals(expected, r.data())) {
                 failures.add(what + ": data differs");
             }
@@ -181,13 +182,17 @@ class LiveApplyIT {
             byte[] savedBefore = Files.readAllBytes(dir.resolve(TargetServer.RUNNING_CONFIG));
 
             Object[] dry = CloneIT.cli("apply", "-f", next.toString(), "--dry-run", "--state-dir", state);
-            assertEquals(ExitCodes.OK, dry[0], dry[2].toString());
-            String plan = dry[1].toString();
+            assertEquals(ExitCodes.REFUSED, dry[0], dry[2].toString());
+            assertTrue(dry[1].toString().contains("dry run; nothing was changed, and applying would be refused:"),
+                    dry[1].toString());
+            Object[] dryForced = CloneIT.cli("apply", "-f", next.toString(), "--dry-run", "--force", "--state-dir", state);
+            assertEquals(ExitCodes.OK, dryForced[0], dryForced[2].toString());
+            String plan = dryForced[1].toString();
             assertTrue(plan.contains("+ volume c (file " + dir + "/c.img, 4M)"), plan);
             assertTrue(plan.contains("- target " + B), plan);
             assertTrue(plan.contains("+ allowed-initiators of " + A + ": " + RAW), plan);
             assertTrue(plan.contains("+ lun 1 of " + A + ": volume c"), plan);
-            assertTrue(plan.contains("dry run; nothing was changed"), plan);
+            assertTrue(plan.contains("dry run; nothing was changed; with --force it would be applied over:"), plan);
             assertNotNull(server.context().findTarget(B).orElse(null));
             assertFalse(Files.exists(dir.resolve("c.img")), "a dry run opens and creates nothing");
             assertArrayEquals(savedBefore, Files.readAllBytes(dir.resolve(TargetServer.RUNNING_CONFIG)));
@@ -220,10 +225,10 @@ class LiveApplyIT {
             assertEquals(List.of(), new ArrayList<>(wa.failures), "A's commands never fail");
             assertEquals(1, wa.lunsChanged.get(), "one REPORTED LUNS DATA HAS CHANGED on LUN 0 for A's nexus");
             assertEquals(tsihA, session(server, A).tsih(), "A's session is the same one: no reconnect");
-            RawInitiator.Result luns = a.command(0, new byte[] {(byte) 0xa0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0}, null, 256);
+            RawInitiator.Result luns = a.command(0, new byte[] {(byte) 0xa0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0}, new byte[0], 256);
             assertEquals(0, luns.status());
             assertEquals(16, java.nio.ByteBuffer.wrap(luns.data()).getInt(0), "two LUNs reported: " + luns.data().length);
-            RawInitiator.Result capacity = a.command(1, new byte[] {0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0}, null, 8);
+            RawInitiator.Result capacity = a.command(1, new byte[] {0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0}, new byte[0], 8);
             assertEquals(0, capacity.status(), "the new LUN answers (its power-on attention is not A's LUN 0's)");
 
             // the saved running configuration is the file's, and a restart restores it
