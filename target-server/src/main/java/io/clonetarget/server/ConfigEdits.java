@@ -24,7 +24,8 @@ import java.util.function.UnaryOperator;
  * {@link IllegalArgumentException} whose message says what to do.
  *
  * <p>An edit request is JSON: {@code {"edit": "lun-map", "target": IQN, "lun": 3, "volume": NAME,
- * "initiator": NAME}}; see {@link #of} for every edit and its fields.
+ * "initiator": NAME}}; see {@link #of} for every edit and its fields (a volume is always
+ * {@code "volume"}: {@code "name"} is the admin API client's path parameter).
  */
 final class ConfigEdits {
     private ConfigEdits() {
@@ -36,10 +37,10 @@ final class ConfigEdits {
         boolean force = r.path("force").asBoolean(false);
         return switch (edit) {
             case "volume-create" -> c -> volumeCreate(c, volume(r));
-            case "volume-delete" -> c -> volumeDelete(c, text(r, "name"), force);
-            case "volume-resize" -> c -> volumeResize(c, text(r, "name"), size(r, "size"));
+            case "volume-delete" -> c -> volumeDelete(c, text(r, "volume"), force);
+            case "volume-resize" -> c -> volumeResize(c, text(r, "volume"), size(r, "size"));
             case "clone-create" -> c -> volumeCreate(c, clone(r));
-            case "clone-set" -> c -> cloneSet(c, text(r, "name"), size(r, "rate"));
+            case "clone-set" -> c -> cloneSet(c, text(r, "volume"), size(r, "rate"));
             case "target-create" -> c -> targetCreate(c, text(r, "target"), optional(r, "alias"));
             case "target-delete" -> c -> targetDelete(c, text(r, "target"));
             case "lun-map" -> c -> lunMap(c, text(r, "target"), r.hasNonNull("lun") ? r.get("lun").asInt() : null,
@@ -80,7 +81,7 @@ final class ConfigEdits {
     }
 
     private static VolumeConfig volume(JsonNode r) {
-        return new VolumeConfig(text(r, "name"), VolumeType.FILE, text(r, "path"),
+        return new VolumeConfig(text(r, "volume"), VolumeType.FILE, text(r, "path"),
                 r.hasNonNull("size") ? size(r, "size") : null, r.hasNonNull("block_size") ? r.get("block_size").asInt() : null,
                 r.path("read_only").asBoolean(false) ? true : null, null, null, null, null, null);
     }
@@ -88,7 +89,7 @@ final class ConfigEdits {
     private static VolumeConfig clone(JsonNode r) {
         HydrationConfig h = new HydrationConfig(null, null, r.hasNonNull("rate") ? size(r, "rate") : null,
                 r.path("paused").asBoolean(false) ? true : null, null, null, null);
-        return new VolumeConfig(text(r, "name"), VolumeType.CLONE, text(r, "path"), null, null, null,
+        return new VolumeConfig(text(r, "volume"), VolumeType.CLONE, text(r, "path"), null, null, null,
                 text(r, "source"), optional(r, "metadata"), r.hasNonNull("region_size") ? size(r, "region_size") : null,
                 h, null);
     }

@@ -51,7 +51,8 @@ public final class AdminClient {
                 throw new IOException("the server sent no answer");
             }
             if (!answer.path("ok").asBoolean(false)) {
-                throw new IOException(answer.path("error").asText("the server refused the request"));
+                throw new AdminHttpClient.ApiException(answer.path("status").asInt(400),
+                        answer.path("code").asText("bad_request"), answer.path("error").asText("the server refused the request"));
             }
             return answer.path("result");
         }

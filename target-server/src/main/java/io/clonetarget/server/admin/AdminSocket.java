@@ -220,6 +220,8 @@ public final class AdminSocket implements Closeable {
                 answer.removeAll();
                 answer.put("ok", false);
                 answer.put("error", e.getMessage() == null ? e.toString() : e.getMessage());
+                answer.put("code", e instanceof AdminError a ? a.code() : "bad_request");
+                answer.put("status", e instanceof AdminError a ? a.status() : 400);
             }
             out.write(Json.MAPPER.writeValueAsBytes(answer));
             out.write('\n');

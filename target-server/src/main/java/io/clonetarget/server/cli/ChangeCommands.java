@@ -207,7 +207,7 @@ final class ChangeCommands {
 
         @Override
         void put(ObjectNode f) {
-            f.put("name", name).put("path", Path.of(path).toAbsolutePath().toString()).put("size", size)
+            f.put("volume", name).put("path", Path.of(path).toAbsolutePath().toString()).put("size", size)
                     .put("read_only", readOnly);
             if (blockSize != null) {
                 f.put("block_size", blockSize);
@@ -236,7 +236,7 @@ final class ChangeCommands {
 
         @Override
         void put(ObjectNode f) {
-            f.put("name", name);
+            f.put("volume", name);
         }
     }
 
@@ -256,7 +256,7 @@ final class ChangeCommands {
 
         @Override
         void put(ObjectNode f) {
-            f.put("name", name).put("size", size);
+            f.put("volume", name).put("size", size);
         }
     }
 
@@ -293,7 +293,7 @@ final class ChangeCommands {
         @Override
         void put(ObjectNode f) {
             String src = source.contains("://") ? source : Path.of(source).toAbsolutePath().toString();
-            f.put("name", name).put("source", src).put("path", Path.of(path).toAbsolutePath().toString())
+            f.put("volume", name).put("source", src).put("path", Path.of(path).toAbsolutePath().toString())
                     .put("region_size", regionSize).put("rate", rate).put("paused", paused);
         }
     }
@@ -314,7 +314,7 @@ final class ChangeCommands {
 
         @Override
         void put(ObjectNode f) {
-            f.put("name", name).put("rate", rate);
+            f.put("volume", name).put("rate", rate);
         }
     }
 

@@ -33,6 +33,10 @@ public final class Cli implements Runnable {
             if (e instanceof CommandLine.ParameterException p) {
                 throw p;
             }
+            if (e instanceof io.clonetarget.server.admin.AdminHttpClient.ApiException a && a.code().equals("invalid_config")) {
+                commandLine.getErr().println("clonetarget: " + a.getMessage());
+                return ExitCodes.CONFIG;
+            }
             commandLine.getErr().println("clonetarget: " + (e.getMessage() != null ? e.getMessage() : e.toString()));
             return ExitCodes.FAILURE;
         });
