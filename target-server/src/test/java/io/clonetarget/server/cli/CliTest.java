@@ -56,9 +56,37 @@ class CliTest {
     }
 
     @Test
-    void serveNeedsSomethingToServe() {
-        assertEquals(ExitCodes.USAGE, run("serve"));
-        assertTrue(err.toString().contains("give --config FILE, or at least one --lun or --clone"), err.toString());
+    void aQuickFormTargetNeedsSomethingToServe() {
+        // (serve with nothing at all starts an empty server from the state directory: ChangeCommandsIT)
+        assertEquals(ExitCodes.USAGE, run("serve", "--target", "iqn.2026-12.com.example:t", "--state-dir", dir.toString()));
+        assertTrue(err.toString().contains("--target needs at least one --lun or --clone"), err.toString());
+    }
+
+    @Test
+    void serveWithNothingRestoresTheSavedConfigurationOrStartsEmpty() throws Exception {
+        ServeCommand serve = new ServeCommand();
+        new CommandLine(serve).parseArgs("--state-dir", dir.toString(), "--listen", "127.0.0.1:0");
+        ServerConfig empty = serve.resolve(ConfigCheck.NONE);
+        assertEquals(List.of(), empty.targets());
+        assertEquals(dir.toString(), empty.server().stateDir());
+        java.nio.file.Files.writeString(dir.resolve("running.toml"), """
+                [[volume]]
+                name = "v"
+                path = "%s/v.img"
+                size = "1M"
+                [[target]]
+                iqn = "iqn.2026-12.com.example:t"
+                [[target.lun]]
+                lun = 0
+                volume = "v"
+                """.formatted(dir));
+        ServerConfig restored = serve.resolve(ConfigCheck.NONE);
+        assertEquals("iqn.2026-12.com.example:t", restored.targets().getFirst().iqn());
+        assertEquals(List.of("127.0.0.1:0"), restored.server().listen(), "the command line's --listen wins");
+        java.nio.file.Files.writeString(dir.resolve("running.toml"), "[[target]]\niqn = \"nonsense\"\n");
+        io.clonetarget.config.ConfigException bad = org.junit.jupiter.api.Assertions.assertThrows(
+                io.clonetarget.config.ConfigException.class, () -> serve.resolve(ConfigCheck.NONE));
+        assertTrue(bad.getMessage().contains("target[0].iqn: \"nonsense\" is not an iSCSI name"), bad.getMessage());
     }
 
     @Test
