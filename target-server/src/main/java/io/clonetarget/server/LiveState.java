@@ -27,6 +27,7 @@ import io.clonetarget.server.target.LunAddress;
 import io.clonetarget.server.target.TargetNode;
 import io.clonetarget.server.transport.Portal;
 import io.clonetarget.storage.clone.CloneVolume;
+import io.clonetarget.storage.device.FileBlockDevice;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -220,7 +221,9 @@ final class LiveState {
                         + " it (sessions reconnect)", false));
                 case VOLUME -> {
                     if (c.op() == ConfigChange.Op.CHANGE) {
-                        String why = volumeChange(running.volume(c.name()), c.field());
+                        String why = "size".equals(c.field())
+                                ? growth(running.volume(c.name()), desired.volume(c.name()), effects)
+                                : volumeChange(running.volume(c.name()), c.field());
                         if (why != null) {
                             refusals.add(new Refusal(c.subject(), why, false));
                         }
@@ -287,9 +290,35 @@ final class LiveState {
                     + " make a new clone to change it";
             case "type", "path", "source", "metadata" -> "a volume's " + field + " is what it is; to serve other data,"
                     + " add a volume with another name";
-            case "size" -> "a running volume's size cannot change yet; stop the server to resize the file";
             default -> "read when the volume is opened; remove the volume (and its LUNs) and add it again, or restart";
         };
+    }
+
+    /**
+     * Why a volume cannot take its new size live, or null when it grows (a file volume, larger):
+     * the initiators that use it get CAPACITY DATA HAS CHANGED.
+     */
+    private String growth(VolumeConfig was, VolumeConfig next, List<String> effects) {
+        OpenVolume open = volumes.get(was.name());
+        if (next.size() == null) {
+            return null; // the file stays as it is; only the configuration forgets its size
+        }
+        long now = open.device().size();
+        long wanted = next.size().bytes();
+        if (was.type() != VolumeType.FILE || !(open.device() instanceof FileBlockDevice)) {
+            return "only a file volume can be resized";
+        }
+        if (was.readOnly()) {
+            return "a read-only volume is never resized";
+        }
+        if (wanted < now) {
+            return "shrinking would cut off the end of the disk (" + now + " bytes now); make a new volume instead";
+        }
+        if (wanted > now) {
+            effects.add("volume " + was.name() + " grows from " + now + " to " + wanted
+                    + " bytes: its initiators get CAPACITY DATA HAS CHANGED");
+        }
+        return null;
     }
 
     /** A removed or replaced LUN that a logged-in session sees, or that is reserved, needs force. */
@@ -333,11 +362,19 @@ final class LiveState {
     private final class Prepared {
         final Map<String, OpenVolume> opened = new LinkedHashMap<>();
         final Map<String, Portal> bound = new LinkedHashMap<>();
+        final Map<String, FileBlockDevice> grown = new LinkedHashMap<>();
         final Map<String, TargetNode.Access> access = new HashMap<>();
         ChapCredentials discovery;
         ChapCredentials discoveryMutual;
 
         void undo() {
+            for (Map.Entry<String, FileBlockDevice> g : grown.entrySet()) {
+                try {
+                    g.getValue().abortGrow();
+                } catch (IOException e) {
+                    LOG.error("volume {}: taking back its growth failed: {}", g.getKey(), e.getMessage());
+                }
+            }
             for (Portal p : bound.values()) {
                 try {
                     p.close();
@@ -367,7 +404,18 @@ final class LiveState {
                         networks(t)));
             }
             for (VolumeConfig v : desired.volumes()) {
-                if (running.volume(v.name()) == null) {
+                VolumeConfig was = running.volume(v.name());
+                if (was != null && v.size() != null && volumes.get(v.name()).device() instanceof FileBlockDevice f
+                        && v.size().bytes() > f.size()) {
+                    try {
+                        f.prepareGrow(v.size().bytes());
+                    } catch (IOException e) {
+                        throw new IOException("volume " + v.name() + ": cannot grow " + v.path() + " to " + v.size() + ": "
+                                + e.getMessage(), e);
+                    }
+                    p.grown.put(v.name(), f);
+                }
+                if (was == null) {
                     OpenVolume opened = opener.open(v);
                     p.opened.put(v.name(), opened);
                     LOG.info("volume {}: {}", v.name(), opened.description());
@@ -439,6 +487,17 @@ final class LiveState {
             if (was != null && !was.equals(v) && nextVolumes.get(v.name()).device() instanceof CloneVolume clone) {
                 clone.setRate(v.hydration().rate().bytes());
             }
+        }
+
+        for (Map.Entry<String, FileBlockDevice> g : p.grown.entrySet()) {
+            g.getValue().commitGrow();
+            for (Map<String, TargetNode.Exported> m : units.values()) {
+                TargetNode.Exported e = m.get(g.getKey());
+                if (e != null) {
+                    e.unit().notifyAll(Asc.CAPACITY_DATA_HAS_CHANGED);
+                }
+            }
+            LOG.info("volume {} grew to {} bytes", g.getKey(), g.getValue().size());
         }
 
         // what each session could reach before, to wait for its commands on what goes away

@@ -27,7 +27,10 @@ public final class FileBlockDevice implements BlockDevice {
 
     private final Path path;
     private final int fd;
-    private final long size;
+    /** The size served; grows only, by {@link #commitGrow} (readers see it at once). */
+    private volatile long size;
+    /** Under the monitor: the length the file was extended to by {@link #prepareGrow}, not served yet (0: none). */
+    private long pendingSize;
     private final int logicalBlockSize;
     private final int physicalBlockSize;
     private final boolean readOnly;
@@ -264,6 +267,67 @@ public final class FileBlockDevice implements BlockDevice {
         fence.enter();
         try {
             NativeIo.fdatasync(fd);
+        } catch (NativeIoException e) {
+            throw translate(e, true);
+        } finally {
+            fence.exit();
+        }
+    }
+
+    /**
+     * Extends the file to {@code newSize} bytes (the new part reads as zeroes and takes no space)
+     * and makes the length durable (fsync), without serving it: {@link #size()} stays until
+     * {@link #commitGrow}, and {@link #abortGrow} takes it back. For regular files only: a block
+     * device's size is its own.
+     *
+     * @throws IllegalArgumentException for a size smaller than now, or not a multiple of the block size
+     * @throws IOException for a read-only device, a block device, or a failure (the file is then as it was)
+     */
+    public synchronized void prepareGrow(long newSize) throws IOException {
+        checkWritable();
+        if (newSize < size || newSize % logicalBlockSize != 0) {
+            throw new IllegalArgumentException("a volume grows to a multiple of " + logicalBlockSize + " bytes not below "
+                    + size + ", not to " + newSize);
+        }
+        if (!java.nio.file.Files.isRegularFile(path)) {
+            throw new IOException(path + " is not a regular file; a block device is resized with its own tools");
+        }
+        fence.enter();
+        try {
+            NativeIo.ftruncate(fd, newSize);
+            NativeIo.fsync(fd);
+            pendingSize = newSize;
+        } catch (NativeIoException e) {
+            try {
+                NativeIo.ftruncate(fd, size);
+            } catch (NativeIoException again) {
+                LOG.error("{}: cannot take back a failed extension to {} bytes: {}", path, newSize, again.getMessage());
+            }
+            throw translate(e, true);
+        } finally {
+            fence.exit();
+        }
+    }
+
+    /** Serves the size {@link #prepareGrow} made durable. */
+    public synchronized void commitGrow() {
+        if (pendingSize == 0) {
+            throw new IllegalStateException("no prepared growth of " + path);
+        }
+        size = pendingSize;
+        pendingSize = 0;
+    }
+
+    /** Takes back a prepared growth that was not committed (nothing can have been written there). */
+    public synchronized void abortGrow() throws IOException {
+        if (pendingSize == 0) {
+            return;
+        }
+        fence.enter();
+        try {
+            NativeIo.ftruncate(fd, size);
+            NativeIo.fsync(fd);
+            pendingSize = 0;
         } catch (NativeIoException e) {
             throw translate(e, true);
         } finally {

@@ -47,6 +47,37 @@ class FileBlockDeviceTest {
     }
 
     @Test
+    void growingIsPreparedDurablyThenServedOrTakenBack() throws IOException {
+        Path f = dir.resolve("g.img");
+        try (FileBlockDevice d = FileBlockDevice.openOrCreate(f, 1 << 20, 512)) {
+            d.write(0, pattern(4096, 1), false);
+            d.prepareGrow(4 << 20);
+            assertEquals(1 << 20, d.size(), "not served before the commit");
+            assertEquals(4L << 20, Files.size(f), "the file is that long already");
+            assertThrows(IndexOutOfBoundsException.class, () -> d.write(2 << 20, pattern(512, 2), false),
+                    "beyond the served size");
+            d.abortGrow();
+            assertEquals(1L << 20, Files.size(f), "taken back");
+            d.prepareGrow(4 << 20);
+            d.commitGrow();
+            assertEquals(4 << 20, d.size());
+            d.write((4 << 20) - 512, pattern(512, 3), true);
+            assertEquals(pattern(512, 3), read(d, (4 << 20) - 512, 512));
+            assertEquals(ByteBuffer.allocateDirect(4096), read(d, 2 << 20, 4096), "the new part reads as zeroes");
+            assertEquals(pattern(4096, 1), read(d, 0, 4096), "what was there stays");
+            assertThrows(IllegalArgumentException.class, () -> d.prepareGrow(1 << 20), "never shrinks");
+            assertThrows(IllegalArgumentException.class, () -> d.prepareGrow((8 << 20) + 100));
+            assertThrows(IllegalStateException.class, d::commitGrow, "nothing prepared");
+        }
+        try (FileBlockDevice d = FileBlockDevice.open(f, false, 512)) {
+            assertEquals(4 << 20, d.size(), "durable across a reopen");
+        }
+        try (FileBlockDevice ro = FileBlockDevice.open(f, true, 512)) {
+            assertThrows(IOException.class, () -> ro.prepareGrow(8 << 20));
+        }
+    }
+
+    @Test
     void writtenDataReadsBackAcrossReopen() throws IOException {
         Path f = dir.resolve("a.img");
         ByteBuffer data = pattern(128 * 1024, 1);

@@ -240,8 +240,9 @@ final class ChangeCommands {
         }
     }
 
-    @Command(name = "resize", description = "Change a file volume's size in the configuration (refused while the "
-            + "volume runs: resizing live is not supported yet).")
+    @Command(name = "resize", description = {"Grow a file volume live: the file is extended (sparse) and the "
+            + "initiators using it get CAPACITY DATA HAS CHANGED. Shrinking is refused.", "",
+        "  clonetarget volume resize data1 --size 20G"})
     static final class VolumeResize extends Edit {
         @Parameters(paramLabel = "NAME")
         String name;

@@ -107,8 +107,13 @@ class ChangeCommandsIT {
                 System.setIn(stdin);
             }
             ok(cli("portal", "add", "127.0.0.1:0"), "nothing to change");
-            fails(cli("volume", "resize", "data1", "--size", "16M"), ExitCodes.REFUSED,
-                    "volume data1 size: a running volume's size cannot change yet");
+            ok(cli("volume", "resize", "data1", "--size", "16M"), "~ volume data1 size: 8M -> 16M",
+                    "volume data1 grows from 8388608 to 16777216 bytes");
+            assertEquals(16L << 20, Files.size(dir.resolve("data1.img")));
+            fails(cli("volume", "resize", "data1", "--size", "4M"), ExitCodes.REFUSED,
+                    "volume data1 size: shrinking would cut off the end of the disk");
+            fails(cli("volume", "resize", "vm1", "--size", "4M"), ExitCodes.FAILURE,
+                    "volume vm1 is a clone: it has the size of its source");
             fails(cli("volume", "delete", "data1"), ExitCodes.FAILURE,
                     "volume data1 is exported as lun 1 of " + IQN + "; unmap it first, or use --force to unmap it too");
             ok(cli("lun", "unmap", IQN, "1", "--dry-run"), "- lun 1 of " + IQN + ": volume data1", "dry run");

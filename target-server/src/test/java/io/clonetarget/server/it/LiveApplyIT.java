@@ -123,19 +123,24 @@ class LiveApplyIT {
                     long lba = random.nextInt(16_000);
                     byte[] data = new byte[512];
                     random.nextBytes(data);
-                    check("write", initiator.write10(0, lba, data, false), null);
-                    check("read", initiator.read10(0, lba, 1), data);
+                    while (!check("write", initiator.write10(0, lba, data, false), null)) {
+                        // a unit attention: the command did not run; send it again, as initiators do
+                    }
+                    while (!check("read", initiator.read10(0, lba, 1), data)) {
+                        // the same
+                    }
                 }
             } catch (Exception e) {
                 ended = e;
             }
         }
 
-        private void check(String what, RawInitiator.Result r, byte[] expected) {
+        /** Records the outcome; false for a unit attention (the command did not run and is to be sent again). */
+        private boolean check(String what, RawInitiator.Result r, byte[] expected) {
             commands.incrementAndGet();
             if (r.status() == 2 && r.senseKey() == 6 && r.asc() == 0x3f && (r.sense()[13] & 0xff) == 0x0e) {
-                lunsChanged.incrementAndGet(); // REPORTED LUNS DATA HAS CHANGED: retried, as initiators do
-                return;
+                lunsChanged.incrementAndGet(); // REPORTED LUNS DATA HAS CHANGED
+                return false;
             }
             if (r.status() != 0) {
                 failures.add(what + ": status " + r.status() + " sense " + r.senseKey() + "/" + Integer.toHexString(r.asc())
@@ -143,6 +148,7 @@ class LiveApplyIT {
             } else if (expected != null && !java.util.Arrays.equals(expected, r.data())) {
                 failures.add(what + ": data differs");
             }
+            return true;
         }
     }
 
@@ -237,6 +243,35 @@ class LiveApplyIT {
             assertEquals(3, saved.volumes().size());
             a.close();
             b.close();
+        }
+    }
+
+    @Test
+    void growingAVolumeTellsTheInitiatorsThatUseIt() throws Exception {
+        try (TestTarget t = TestTarget.start(dir, ConfigFiles.parse(config(false), "before"),
+                io.clonetarget.server.Volumes::open)) {
+            RawInitiator a = new RawInitiator(t.port());
+            a.login(A);
+            byte[] readCapacity = {0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+            RawInitiator.Result before = a.command(0, readCapacity, new byte[0], 8);
+            assertEquals(0, before.status());
+            assertEquals((8 << 20) / 512 - 1, java.nio.ByteBuffer.wrap(before.data()).getInt(0));
+            Object[] r = CloneIT.cli("volume", "resize", "a", "--size", "12M", "--state-dir", dir.toString());
+            assertEquals(ExitCodes.OK, r[0], r[1] + " " + r[2]);
+            RawInitiator.Result attention = a.command(0, readCapacity, new byte[0], 8);
+            assertEquals(2, attention.status());
+            assertEquals(6, attention.senseKey());
+            assertEquals(0x2a, attention.asc());
+            assertEquals(0x09, attention.sense()[13] & 0xff, "CAPACITY DATA HAS CHANGED");
+            RawInitiator.Result after = a.command(0, readCapacity, new byte[0], 8);
+            assertEquals(0, after.status());
+            assertEquals((12 << 20) / 512 - 1, java.nio.ByteBuffer.wrap(after.data()).getInt(0));
+            byte[] last = new byte[512];
+            java.util.Arrays.fill(last, (byte) 7);
+            assertEquals(0, a.write10(0, (12 << 20) / 512 - 1, last, true).status(), "the new end is writable");
+            assertArrayEquals(last, a.read10(0, (12 << 20) / 512 - 1, 1).data());
+            assertEquals("12M", ConfigFiles.read(dir.resolve(TargetServer.RUNNING_CONFIG)).volume("a").size().toString());
+            a.close();
         }
     }
 
