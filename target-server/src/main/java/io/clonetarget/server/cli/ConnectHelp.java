@@ -23,6 +23,16 @@ final class ConnectHelp {
         String portal = Endpoint.format(first);
         out.println("clonetarget " + VersionCommand.version() + " is serving on "
                 + String.join(", ", server.addresses().stream().map(Endpoint::format).toList()));
+        if (server.context().targets().isEmpty()) {
+            String cmd = System.getProperty("clonetarget.command", "clonetarget");
+            String dir = server.config().server().stateDir();
+            String at = dir == null ? "" : " --state-dir " + dir;
+            out.println("  no targets yet; build one live (saved in the state directory), e.g.:");
+            out.println("    " + cmd + " clone create vm1 --source IMAGE --path FILE" + at);
+            out.println("    " + cmd + " target create iqn.2026-12.com.example:vm1" + at);
+            out.println("    " + cmd + " lun map iqn.2026-12.com.example:vm1 vm1" + at);
+            out.println("  or: " + cmd + " apply -f FILE" + at);
+        }
         for (TargetNode t : server.context().targets()) {
             out.println("  target " + t.name());
             for (Map.Entry<Integer, TargetNode.Exported> e : t.luns(null).entrySet()) {
