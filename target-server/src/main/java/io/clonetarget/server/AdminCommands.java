@@ -58,6 +58,7 @@ final class AdminCommands implements AdminSocket.Handler {
                 yield before;
             }
             case "config-show" -> configShow();
+            case "stats" -> Json.MAPPER.valueToTree(server.context().metrics().lunStats());
             case "config-apply" -> change(request, () -> {
                 String toml = request.path("toml").asText(null);
                 if (toml == null) {
@@ -71,7 +72,7 @@ final class AdminCommands implements AdminSocket.Handler {
                     request.path("force").asBoolean(false), request.path("dry_run").asBoolean(false)));
             default -> throw new IllegalArgumentException("unknown command \"" + command + "\" (known: status, "
                     + "clone-status, clone-pause, clone-resume, clone-rate, volume-list, volume-show, target-list, target-show, "
-                    + "session-list, session-show, session-logout, config-show, config-apply, config-edit)");
+                    + "session-list, session-show, session-logout, config-show, config-apply, config-edit, stats)");
         };
     }
 

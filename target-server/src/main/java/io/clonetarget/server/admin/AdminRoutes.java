@@ -36,7 +36,8 @@ final class AdminRoutes {
             route("POST", "/v1/sessions{/name}/logout", "session-logout"),
             route("GET", "/v1/config", "config-show"),
             route("POST", "/v1/config", "config-apply"),
-            route("POST", "/v1/config/edits", "config-edit"));
+            route("POST", "/v1/config/edits", "config-edit"),
+            route("GET", "/v1/stats", "stats"));
 
     private AdminRoutes() {
     }

@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
         description = "An iSCSI target whose LUNs are instant clones and snapshots of block images.",
         subcommands = {ServeCommand.class, DemoCommand.class, ChangeCommands.Apply.class, InventoryCommands.Volume.class,
             CloneCommand.class, InventoryCommands.Target.class, ChangeCommands.Lun.class, ChangeCommands.Portal.class,
-            ChangeCommands.Acl.class, ChangeCommands.Chap.class, SessionCommand.class,
+            ChangeCommands.Acl.class, ChangeCommands.Chap.class, SessionCommand.class, StatsCommand.class,
             MetadataCommand.class,
             ConfigCommand.class, CompletionCommand.class, VersionCommand.class,
             CommandLine.HelpCommand.class})

@@ -119,6 +119,62 @@ public final class ServerMetrics {
         b.register(registry);
     }
 
+    /** One exported volume's counters as {@code clonetarget stats} shows them. */
+    public record LunStats(String target, String volume, long reads, long writes, long other, long readBytes,
+                           long writeBytes, long errors, double meanReadMicros, double meanWriteMicros) {
+    }
+
+    /** Every exported volume's counters now, by target and volume. */
+    public java.util.List<LunStats> lunStats() {
+        record Key(String target, String volume) {
+        }
+        java.util.Map<Key, long[]> counts = new java.util.TreeMap<>(
+                java.util.Comparator.comparing(Key::target).thenComparing(Key::volume));
+        java.util.Map<Key, double[]> latency = new java.util.HashMap<>();
+        for (var snapshot : registry.scrape()) {
+            String name = snapshot.getMetadata().getPrometheusName();
+            if (snapshot instanceof io.prometheus.metrics.model.snapshots.CounterSnapshot c) {
+                for (var d : c.getDataPoints()) {
+                    Key k = new Key(d.getLabels().get("target"), d.getLabels().get("volume"));
+                    if (k.target() == null || k.volume() == null) {
+                        continue;
+                    }
+                    long[] n = counts.computeIfAbsent(k, x -> new long[6]);
+                    String op = d.getLabels().get("op");
+                    long v = (long) d.getValue();
+                    switch (name) {
+                        case "clonetarget_lun_commands" -> n["read".equals(op) ? 0 : "write".equals(op) ? 1 : 2] += v;
+                        case "clonetarget_lun_bytes" -> n["read".equals(op) ? 3 : 4] += v;
+                        case "clonetarget_lun_errors" -> n[5] += v;
+                        default -> {
+                        }
+                    }
+                }
+            } else if (snapshot instanceof io.prometheus.metrics.model.snapshots.HistogramSnapshot h
+                    && name.equals("clonetarget_lun_command_seconds")) {
+                for (var d : h.getDataPoints()) {
+                    Key k = new Key(d.getLabels().get("target"), d.getLabels().get("volume"));
+                    double[] l = latency.computeIfAbsent(k, x -> new double[4]);
+                    String op = d.getLabels().get("op");
+                    if ("read".equals(op)) {
+                        l[0] += d.getSum();
+                        l[1] += d.getCount();
+                    } else if ("write".equals(op)) {
+                        l[2] += d.getSum();
+                        l[3] += d.getCount();
+                    }
+                }
+            }
+        }
+        java.util.List<LunStats> list = new java.util.ArrayList<>();
+        counts.forEach((k, n) -> {
+            double[] l = latency.getOrDefault(k, new double[4]);
+            list.add(new LunStats(k.target(), k.volume(), n[0], n[1], n[2], n[3], n[4], n[5],
+                    l[1] == 0 ? 0 : l[0] / l[1] * 1e6, l[3] == 0 ? 0 : l[2] / l[3] * 1e6));
+        });
+        return list;
+    }
+
     /** The Prometheus text format (version 0.0.4). */
     public byte[] scrape() {
         try {

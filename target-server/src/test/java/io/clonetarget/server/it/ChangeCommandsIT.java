@@ -121,6 +121,8 @@ class ChangeCommandsIT {
             ok(cli("volume", "delete", "data1", "--force"), "- volume data1", "- lun 1 of " + IQN);
             ok(cli("volume", "delete", "data1"), "nothing to change");
             ok(cli("target", "show", IQN, "-o", "json"), "\"alias\":\"tour\"");
+            ok(cli("stats"), "TARGET", "VOLUME", "READS", IQN, "vm1");
+            ok(cli("stats", "-o", "json"), "\"volume\":\"vm1\"", "\"reads\":0");
 
             // the running configuration is saved, secrets inline only where the command put them (0600)
             Path saved = dir.resolve("state").resolve(TargetServer.RUNNING_CONFIG);

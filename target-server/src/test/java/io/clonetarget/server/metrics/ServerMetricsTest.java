@@ -28,8 +28,17 @@ class ServerMetricsTest {
         assertTrue(t.contains("clonetarget_lun_command_seconds_bucket{" + l + ",le=\"5.0E-5\"} 0"), t);
         assertTrue(t.contains("clonetarget_lun_command_seconds_bucket{" + l + ",le=\"1.0E-4\"} 1"), t);
         assertTrue(t.contains("# TYPE clonetarget_lun_command_seconds histogram"), t);
+        var stats = m.lunStats();
+        assertEquals(1, stats.size());
+        var st = stats.getFirst();
+        assertEquals(List.of("iqn.2026-12.io.clonetarget:t", "db", 1L, 1L, 1L, 4096L, 8192L, 1L),
+                List.of(st.target(), st.volume(), st.reads(), st.writes(), st.other(), st.readBytes(), st.writeBytes(),
+                        st.errors()));
+        assertEquals(80.0, st.meanReadMicros(), 0.01);
+        assertEquals(2000.0, st.meanWriteMicros(), 0.01);
         lun.close();
         assertTrue(!text(m).contains("volume=\"db\""), "an unexported volume's series are dropped");
+        assertEquals(List.of(), m.lunStats());
     }
 
     @Test
