@@ -263,6 +263,10 @@ final class LiveState {
                 }
             }
         }
+        if (desired.targets().isEmpty() && !running.targets().isEmpty()) {
+            refusals.add(new Refusal("the configuration", "it removes every target (" + running.targets().size()
+                    + " running); an empty or truncated file by mistake?", true));
+        }
         // sessions that the new access rules would not admit are asked to leave
         for (TargetConfig t : desired.targets()) {
             TargetNode node = context.findTarget(t.iqn()).orElse(null);

@@ -122,6 +122,11 @@ class ChangeCommandsIT {
             ok(cli("volume", "delete", "data1"), "nothing to change");
             ok(cli("target", "show", IQN, "-o", "json"), "\"alias\":\"tour\"");
             ok(cli("stats"), "TARGET", "VOLUME", "READS", IQN, "vm1");
+            Path empty = dir.resolve("empty.toml");
+            Files.writeString(empty, "[server]\nlisten = [\"127.0.0.1:0\"]\n");
+            fails(cli("apply", "-f", empty.toString()), ExitCodes.REFUSED,
+                    "the configuration: it removes every target (1 running); an empty or truncated file by mistake?");
+            assertEquals(1, server.config().targets().size(), "never emptied by accident");
             ok(cli("stats", "-o", "json"), "\"volume\":\"vm1\"", "\"reads\":0");
 
             // the running configuration is saved, secrets inline only where the command put them (0600)

@@ -103,6 +103,73 @@ class ProcessIT {
     }
 
     @Test
+    void sighupAppliesTheChangedFileLiveAndKeepsItAcrossARestart() throws Exception {
+        Tools.require("libiscsi-bin", "iscsi-ls");
+        Path file = dir.resolve("server.toml");
+        Path state = dir.resolve("state");
+        String base = """
+                [server]
+                listen = ["127.0.0.1:0"]
+                state-dir = "%1$s"
+
+                [admin]
+                listen = "off"
+
+                [[volume]]
+                name = "a"
+                path = "%2$s/a.img"
+                size = "4M"
+
+                [[volume]]
+                name = "b"
+                path = "%2$s/b.img"
+                size = "4M"
+
+                [[target]]
+                iqn = "iqn.2026-12.io.clonetarget:hup"
+                [[target.lun]]
+                lun = 0
+                volume = "a"
+                """.formatted(state, dir);
+        Files.writeString(file, base);
+        List<String> serve = List.of(java(), "--enable-native-access=ALL-UNNAMED", "-jar", jar().toString(), "serve",
+                "--config", file.toString());
+        try (Running r = new Running(serve, dir.resolve("xdg"))) {
+            String portal = "iscsi://127.0.0.1:" + r.port;
+            assertTrue(Tools.ok(Duration.ofSeconds(30), "iscsi-ls", "-s", portal).contains("Lun:0"));
+            Files.writeString(file, base + """
+                    [[target.lun]]
+                    lun = 1
+                    volume = "b"
+                    """);
+            r.signal("HUP");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!r.output().contains("SIGHUP: reloaded " + file) && System.nanoTime() < deadline) {
+                Thread.sleep(50); // polling the output for the reload's report
+            }
+            assertTrue(r.output().contains("SIGHUP: reloaded " + file), r.output());
+            assertTrue(r.output().contains("+ lun 1 of iqn.2026-12.io.clonetarget:hup: volume b"), r.output());
+            assertTrue(Tools.ok(Duration.ofSeconds(30), "iscsi-ls", "-s", portal).contains("Lun:1"), "the new LUN is live");
+            Files.writeString(file, base.replace("size = \"4M\"\n\n[[target]]", "size = \"4M\"\nblock-size = 4096\n\n[[target]]"));
+            r.signal("HUP");
+            deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!r.output().contains("volume b block-size: read when") && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertTrue(r.output().contains("volume b block-size: read when the volume is opened"), r.output());
+            assertTrue(Tools.ok(Duration.ofSeconds(30), "iscsi-ls", "-s", portal).contains("Lun:1"), "nothing of it applied");
+            assertEquals(0, r.terminate(), r.output());
+        }
+        // without --config, the state directory's running configuration comes back, LUN 1 included
+        try (Running r = new Running(List.of(java(), "--enable-native-access=ALL-UNNAMED", "-jar", jar().toString(),
+                "serve", "--state-dir", state.toString(), "--listen", "127.0.0.1:0", "--admin-listen", "off"),
+                dir.resolve("xdg"))) {
+            assertTrue(r.output().contains("lun 1"), r.output());
+            assertEquals(0, r.terminate(), r.output());
+        }
+    }
+
+    @Test
     void serveQuickFormPrintsHowToConnectAndStopsCleanlyOnSigterm() throws Exception {
         Tools.require("libiscsi-bin", "iscsi-inq");
         Path image = dir.resolve("disk.img");
