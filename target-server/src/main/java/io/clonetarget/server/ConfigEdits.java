@@ -48,8 +48,9 @@ final class ConfigEdits {
             case "lun-unmap" -> c -> lunUnmap(c, text(r, "target"), r.path("lun").asInt(-1), optional(r, "initiator"));
             case "portal-add" -> c -> portals(c, text(r, "address"), true);
             case "portal-remove" -> c -> portals(c, text(r, "address"), false);
-            case "acl-add" -> c -> acl(c, text(r, "target"), optional(r, "initiator"), optional(r, "network"), true);
-            case "acl-remove" -> c -> acl(c, text(r, "target"), optional(r, "initiator"), optional(r, "network"), false);
+            case "acl-add" -> c -> acl(c, text(r, "target"), optional(r, "initiator"), optional(r, "network"), true, force);
+            case "acl-remove" -> c -> acl(c, text(r, "target"), optional(r, "initiator"), optional(r, "network"), false,
+                    force);
             case "chap-set" -> c -> chapSet(c, optional(r, "target"), new ChapConfig(text(r, "user"), text(r, "secret"),
                     null, optional(r, "mutual_user"), optional(r, "mutual_secret"), null));
             case "chap-remove" -> c -> chapSet(c, optional(r, "target"), null);
@@ -224,18 +225,25 @@ final class ConfigEdits {
     }
 
     /**
-     * Maps a volume as a LUN, in the default map or an initiator's own one (made when it has
-     * none); {@code lun} null takes the lowest free number.
+     * Maps a volume as a LUN, in the default map or an initiator's own one (made, as a copy of
+     * the default map, when it has none); {@code lun} null takes the lowest free number.
      */
     static ServerConfig lunMap(ServerConfig c, String iqn, Integer lun, String volume, String initiator) {
         TargetConfig t = existingTarget(c, iqn);
         existing(c, volume);
         InitiatorConfig own = initiator == null ? null : t.initiator(initiator);
-        List<LunConfig> map = initiator == null ? t.luns() : own == null ? List.of() : own.luns();
+        // an initiator's first own map starts as a copy of the default one, which it saw until now
+        List<LunConfig> map = initiator == null || own == null ? t.luns() : own.luns();
         TreeSet<Integer> taken = new TreeSet<>();
+        boolean copy = initiator != null && own == null;
         for (LunConfig l : map) {
-            if (l.volume().equals(volume) && (lun == null || l.lun().equals(lun))) {
-                return c; // mapped already
+            if (l.volume().equals(volume)) {
+                if (lun == null || l.lun().equals(lun)) {
+                    // mapped already (for a first own map: the copy of the default one is the change)
+                    return copy ? replace(c, t.withInitiators(withMap(t, initiator, map))) : c;
+                }
+                throw new IllegalArgumentException("volume " + volume + " is already lun " + l.lun() + " of " + iqn
+                        + (initiator == null ? "" : " (map of " + initiator + ")") + "; a volume appears once in a map");
             }
             taken.add(l.lun());
         }
@@ -306,7 +314,11 @@ final class ConfigEdits {
         return c.withServer(c.server().withListen(listen));
     }
 
-    static ServerConfig acl(ServerConfig c, String iqn, String initiator, String network, boolean add) {
+    /**
+     * Adds or removes an allowed initiator name or network. Removing the last entry of a list
+     * would admit every name (or address) again, so it needs {@code force}.
+     */
+    static ServerConfig acl(ServerConfig c, String iqn, String initiator, String network, boolean add, boolean force) {
         if ((initiator == null) == (network == null)) {
             throw new IllegalArgumentException("give an initiator name or a network (not both)");
         }
@@ -322,6 +334,11 @@ final class ConfigEdits {
             list.add(entry);
         } else {
             list.remove(entry);
+            if (list.isEmpty() && !force) {
+                throw new IllegalArgumentException("removing the last allowed " + (initiator != null ? "initiator" : "network")
+                        + " of " + iqn + " opens it to every " + (initiator != null ? "initiator name" : "address")
+                        + "; use --force if that is meant");
+            }
         }
         return replace(c, t.withAccess(names, networks));
     }

@@ -90,6 +90,8 @@ final class LiveState {
     private final Map<String, Map<String, TargetNode.Exported>> units = new HashMap<>();
     /** Under the monitor: the open portals by their configured address. */
     private final Map<String, Portal> portals = new LinkedHashMap<>();
+    /** Under the monitor: the server is stopping; no apply opens anything any more. */
+    private boolean stopped;
 
     /**
      * @param initial the configuration before anything is open: its settings, no inventory
@@ -144,6 +146,9 @@ final class LiveState {
      */
     synchronized ApplyResult apply(ServerConfig desired, boolean force, boolean dryRun, boolean machineChecks)
             throws ConfigException, IOException {
+        if (stopped) {
+            throw new IOException("the server is stopping");
+        }
         ServerConfig running = config;
         desired = keepStartSettings(running, desired);
         desired = ConfigFiles.validate(desired, "the desired configuration",
@@ -253,16 +258,12 @@ final class LiveState {
                         }
                     }
                 }
-                case LUN -> {
-                    if (c.op() != ConfigChange.Op.ADD) {
-                        lunInUse(running, c, refusals);
-                    }
-                }
-                case PORTAL, ACCESS, CHAP, LUN_MAP -> {
+                case PORTAL, ACCESS, CHAP, LUN_MAP, LUN -> {
                     // live: portals open and close, access applies to the next login, maps switch
                 }
             }
         }
+        viewsInUse(running, desired, refusals);
         if (desired.targets().isEmpty() && !running.targets().isEmpty()) {
             refusals.add(new Refusal("the configuration", "it removes every target (" + running.targets().size()
                     + " running); an empty or truncated file by mistake?", true));
@@ -279,6 +280,9 @@ final class LiveState {
                 if (!admits(next, s.initiatorName(), from == null ? null : from.getAddress()) && leaving.add(s)) {
                     effects.add("session " + s.tsih() + " of " + s.initiatorName() + " on " + t.iqn()
                             + " is no longer allowed and is asked to log out");
+                } else if (t.chap() != null && !t.chap().user().equals(s.authenticatedAs()) && leaving.add(s)) {
+                    effects.add("session " + s.tsih() + " of " + s.initiatorName() + " on " + t.iqn() + " did not prove"
+                            + " CHAP user " + t.chap().user() + " and is asked to log out");
                 }
             }
         }
@@ -325,32 +329,68 @@ final class LiveState {
         return null;
     }
 
-    /** A removed or replaced LUN that a logged-in session sees, or that is reserved, needs force. */
-    private void lunInUse(ServerConfig running, ConfigChange c, List<Refusal> refusals) {
-        TargetNode node = context.findTarget(c.target()).orElse(null);
-        if (node == null) {
-            return;
-        }
-        TargetConfig t = running.target(c.target());
-        List<Session> using = new ArrayList<>();
-        for (Session s : context.sessions().of(node)) {
-            boolean own = t.initiator(s.initiatorName()) != null;
-            boolean sameMap = c.initiator() == null ? !own : c.initiator().equals(s.initiatorName());
-            if (sameMap) {
-                using.add(s);
+    /**
+     * What a logged-in session would lose: every LUN number of its view (its own map, else the
+     * default one) that goes away or comes to mean another volume needs force, whatever line of
+     * the plan causes it (a LUN removed or replaced, an own map made or removed); so does a unit
+     * reserved by an initiator that goes from any view.
+     */
+    private void viewsInUse(ServerConfig running, ServerConfig desired, List<Refusal> refusals) {
+        for (TargetConfig t : running.targets()) {
+            TargetConfig next = desired.target(t.iqn());
+            if (next == null) {
+                continue; // a removed target: refused on its own if it has sessions
+            }
+            TargetNode node = context.findTarget(t.iqn()).orElse(null);
+            if (node == null) {
+                continue;
+            }
+            for (Session s : context.sessions().of(node)) {
+                Map<Integer, String> before = view(t, s.initiatorName());
+                Map<Integer, String> after = view(next, s.initiatorName());
+                for (Map.Entry<Integer, String> e : before.entrySet()) {
+                    String now = after.get(e.getKey());
+                    if (!e.getValue().equals(now)) {
+                        refusals.add(new Refusal("lun " + e.getKey() + " of " + t.iqn() + " as session " + s.tsih()
+                                + " (" + s.initiatorName() + ") sees it", now == null ? "it goes away while in use"
+                                : "it would become volume " + now + " instead of " + e.getValue() + " under a host using it",
+                                true));
+                    }
+                }
+            }
+            for (Map.Entry<String, TargetNode.Exported> e : units.getOrDefault(t.iqn(), Map.of()).entrySet()) {
+                if (!exports(next, e.getKey()) && e.getValue().unit().reserved()) {
+                    refusals.add(new Refusal("volume " + e.getKey() + " on " + t.iqn(),
+                            "reserved by an initiator (SPC-2 or persistent reservation)", true));
+                }
             }
         }
-        if (!using.isEmpty()) {
-            refusals.add(new Refusal(c.subject(), "in use: " + names(using) + " logged in and see it", true));
+    }
+
+    /** The LUN map an initiator sees on a target: its own, else the default one (number to volume). */
+    static Map<Integer, String> view(TargetConfig t, String initiator) {
+        InitiatorConfig own = t.initiator(initiator);
+        Map<Integer, String> m = new TreeMap<>();
+        for (LunConfig l : own != null ? own.luns() : t.luns()) {
+            m.put(l.lun(), l.volume());
         }
-        LogicalUnit unit = node.maps().of(c.initiator()).containsKey(c.lun())
-                ? node.maps().of(c.initiator()).get(c.lun()).unit() : null;
-        if (c.initiator() != null && !node.maps().own().containsKey(c.initiator())) {
-            unit = null;
+        return m;
+    }
+
+    private static boolean exports(TargetConfig t, String volume) {
+        for (LunConfig l : t.luns()) {
+            if (l.volume().equals(volume)) {
+                return true;
+            }
         }
-        if (unit != null && unit.reserved()) {
-            refusals.add(new Refusal(c.subject(), "reserved by an initiator (SPC-2 or persistent reservation)", true));
+        for (InitiatorConfig i : t.initiators()) {
+            for (LunConfig l : i.luns()) {
+                if (l.volume().equals(volume)) {
+                    return true;
+                }
+            }
         }
+        return false;
     }
 
     private static String names(List<Session> sessions) {
@@ -514,7 +554,10 @@ final class LiveState {
         List<TargetNode.Exported> retired = new ArrayList<>();
         for (TargetConfig t : running.targets()) {
             if (desired.target(t.iqn()) == null) {
-                context.removeTarget(t.iqn());
+                TargetNode removed = context.removeTarget(t.iqn());
+                if (removed != null) {
+                    removed.retire(); // its sessions, until they leave, see no LUN and no login is admitted
+                }
                 Map<String, TargetNode.Exported> gone = units.remove(t.iqn());
                 if (gone != null) {
                     retired.addAll(gone.values());
@@ -545,7 +588,20 @@ final class LiveState {
             }
             mine.clear();
             mine.putAll(kept);
-            Predicate<String> changed = node.setMaps(new TargetNode.Maps(defaults, own));
+            TargetNode.Maps next = new TargetNode.Maps(defaults, own);
+            Map<Session, Set<Integer>> renumbered = fresh ? Map.of() : renumbered(node, next);
+            if (!renumbered.isEmpty()) {
+                // a LUN number that comes to mean another unit (only with force): first unmapped, its
+                // commands finished, then mapped to the new unit, which tells the session it changed
+                node.setMaps(withoutRenumbered(node.maps(), next));
+                await(renumbered);
+            }
+            Predicate<String> changed = node.setMaps(next);
+            renumbered.forEach((s, numbers) -> {
+                for (int lun : numbers) {
+                    next.of(s.initiatorName()).get(lun).unit().notify(s.nexus(), Asc.INQUIRY_DATA_HAS_CHANGED);
+                }
+            });
             if (fresh) {
                 context.addTarget(node);
                 LOG.info("target {} added", t.iqn());
@@ -560,6 +616,21 @@ final class LiveState {
         }
         for (Session s : leaving) {
             requestLogout(s);
+        }
+        // a login that was under way while this switched over registered before it looked at the
+        // configuration, or looks at it after this: the ones registered now are checked here
+        for (Session s : context.sessions().all()) {
+            TargetNode node = s.target();
+            if (node == null || leaving.contains(s)) {
+                continue;
+            }
+            InetSocketAddress from = s.remote();
+            if (context.findTarget(node.name()).orElse(null) != node
+                    || !node.admits(s.initiatorName(), from == null ? null : from.getAddress())) {
+                requestLogout(s);
+                effects.add("session " + s.tsih() + " of " + s.initiatorName() + " on " + node.name()
+                        + " logged in while this changed and is asked to log out");
+            }
         }
 
         // portals: new ones were bound in prepare; close those no longer wanted
@@ -624,6 +695,66 @@ final class LiveState {
         return m;
     }
 
+    /** For each session of the node: the LUN numbers of its view that stay but mean another unit in {@code next}. */
+    private Map<Session, Set<Integer>> renumbered(TargetNode node, TargetNode.Maps next) {
+        Map<Session, Set<Integer>> found = new IdentityHashMap<>();
+        TargetNode.Maps old = node.maps();
+        for (Session s : context.sessions().of(node)) {
+            NavigableMap<Integer, TargetNode.Exported> was = old.of(s.initiatorName());
+            NavigableMap<Integer, TargetNode.Exported> now = next.of(s.initiatorName());
+            Set<Integer> numbers = new HashSet<>();
+            was.forEach((lun, e) -> {
+                TargetNode.Exported n = now.get(lun);
+                if (n != null && n.unit() != e.unit()) {
+                    numbers.add(lun);
+                }
+            });
+            if (!numbers.isEmpty()) {
+                found.put(s, numbers);
+            }
+        }
+        return found;
+    }
+
+    /** {@code next} without the numbers whose unit differs from {@code old} in the same view. */
+    private static TargetNode.Maps withoutRenumbered(TargetNode.Maps old, TargetNode.Maps next) {
+        NavigableMap<Integer, TargetNode.Exported> defaults = without(old.defaults(), next.defaults());
+        Map<String, NavigableMap<Integer, TargetNode.Exported>> own = new HashMap<>();
+        next.own().forEach((name, m) -> own.put(name, without(old.of(name), m)));
+        return new TargetNode.Maps(defaults, own);
+    }
+
+    private static NavigableMap<Integer, TargetNode.Exported> without(NavigableMap<Integer, TargetNode.Exported> old,
+                                                                      NavigableMap<Integer, TargetNode.Exported> next) {
+        NavigableMap<Integer, TargetNode.Exported> m = new TreeMap<>(next);
+        next.forEach((lun, e) -> {
+            TargetNode.Exported was = old.get(lun);
+            if (was != null && was.unit() != e.unit()) {
+                m.remove(lun);
+            }
+        });
+        return m;
+    }
+
+    /** Waits (bounded) for the sessions' commands on the given LUN numbers. */
+    private static void await(Map<Session, Set<Integer>> numbers) {
+        List<CompletableFuture<Void>> waits = new ArrayList<>();
+        numbers.forEach((s, set) -> waits.add(s.tasksDone(set::contains)));
+        awaitAll(waits);
+    }
+
+    private static void awaitAll(List<CompletableFuture<Void>> waits) {
+        try {
+            CompletableFuture.allOf(waits.toArray(CompletableFuture[]::new)).get(DRAIN.toSeconds(), TimeUnit.SECONDS);
+        } catch (TimeoutException e) {
+            LOG.warn("commands on changed LUNs still running after {} s; going on", DRAIN.toSeconds());
+        } catch (ExecutionException e) {
+            LOG.warn("waiting for commands on changed LUNs: {}", e.getCause().toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** Waits (bounded) for the commands sessions had running on units that are going away. */
     private void drain(List<TargetNode.Exported> retired, Map<Session, NavigableMap<Integer, TargetNode.Exported>> before) {
         if (retired.isEmpty()) {
@@ -643,15 +774,7 @@ final class LiveState {
                 waits.add(e.getKey().tasksDone(numbers::contains));
             }
         }
-        try {
-            CompletableFuture.allOf(waits.toArray(CompletableFuture[]::new)).get(DRAIN.toSeconds(), TimeUnit.SECONDS);
-        } catch (TimeoutException e) {
-            LOG.warn("commands on removed LUNs still running after {} s; closing them anyway", DRAIN.toSeconds());
-        } catch (ExecutionException e) {
-            LOG.warn("waiting for commands on removed LUNs: {}", e.getCause().toString());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        awaitAll(waits);
     }
 
     private static void announceLunsChanged(Session s, TargetNode node) {
@@ -674,6 +797,7 @@ final class LiveState {
 
     /** Stops listening (the server stops). */
     synchronized void closePortals() {
+        stopped = true;
         for (Portal p : portals.values()) {
             try {
                 p.close();

@@ -53,7 +53,7 @@ class ConfigEditsTest {
         assertSame(mapped, ConfigEdits.lunMap(mapped, T, null, "b", null), "mapping what is mapped changes nothing");
         assertSame(mapped, ConfigEdits.lunMap(mapped, T, 1, "b", null));
         IllegalArgumentException taken = assertThrows(IllegalArgumentException.class,
-                () -> ConfigEdits.lunMap(mapped, T, 0, "b", null));
+                () -> ConfigEdits.lunMap(c, T, 0, "b", null));
         assertEquals("lun 0 of " + T + " is volume a; unmap it first or pick another number", taken.getMessage());
         assertEquals("no volume named \"x\"", assertThrows(IllegalArgumentException.class,
                 () -> ConfigEdits.lunMap(c, T, null, "x", null)).getMessage());
@@ -65,13 +65,19 @@ class ConfigEditsTest {
     }
 
     @Test
-    void anInitiatorsOwnMapIsMadeOnItsFirstLunAndUnmappingIsIdempotent() throws ConfigException {
+    void anInitiatorsFirstOwnMapStartsAsTheDefaultOneAndUnmappingIsIdempotent() throws ConfigException {
         ServerConfig c = base();
-        ServerConfig own = ConfigEdits.lunMap(c, T, 3, "a", H1);
-        assertEquals(List.of("+ lun map of " + H1 + " on " + T, "+ lun 3 of " + T + " (map of " + H1 + "): volume a"),
-                plan(c, own));
+        ServerConfig own = ConfigEdits.lunMap(c, T, 3, "b", H1);
+        assertEquals(List.of("+ lun map of " + H1 + " on " + T, "+ lun 0 of " + T + " (map of " + H1 + "): volume a",
+                "+ lun 3 of " + T + " (map of " + H1 + "): volume b"), plan(c, own),
+                "host1 keeps what it saw: its LUN 0 stays volume a");
         ConfigFiles.validate(own, "edit", io.clonetarget.config.ConfigCheck.NONE); // a in two maps of one target
-        ServerConfig unmapped = ConfigEdits.lunUnmap(own, T, 3, H1);
+        assertEquals("volume a is already lun 0 of " + T + " (map of " + H1 + "); a volume appears once in a map",
+                assertThrows(IllegalArgumentException.class, () -> ConfigEdits.lunMap(own, T, 5, "a", H1)).getMessage());
+        ServerConfig copyOnly = ConfigEdits.lunMap(c, T, null, "a", H1);
+        assertEquals(List.of("+ lun map of " + H1 + " on " + T, "+ lun 0 of " + T + " (map of " + H1 + "): volume a"),
+                plan(c, copyOnly));
+        ServerConfig unmapped = ConfigEdits.lunUnmap(ConfigEdits.lunUnmap(own, T, 3, H1), T, 0, H1);
         assertEquals(List.of(), unmapped.target(T).initiator(H1).luns(), "the map stays, empty: it sees no LUN");
         assertSame(unmapped, ConfigEdits.lunUnmap(unmapped, T, 3, H1));
         assertSame(c, ConfigEdits.lunUnmap(c, T, 9, null));
@@ -79,14 +85,15 @@ class ConfigEditsTest {
 
     @Test
     void deletingAnExportedVolumeNeedsForceWhichUnmapsItEverywhere() throws ConfigException {
-        ServerConfig c = ConfigEdits.lunMap(base(), T, 5, "a", H1);
+        // host1's own map: LUN 0 (copied from the default map) and LUN 5 are a and b
+        ServerConfig c = ConfigEdits.lunMap(base(), T, 5, "b", H1);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> ConfigEdits.volumeDelete(c, "a", false));
-        assertEquals("volume a is exported as lun 0 of " + T + ", lun 5 of " + T + " (map of " + H1
+        assertEquals("volume a is exported as lun 0 of " + T + ", lun 0 of " + T + " (map of " + H1
                 + "); unmap it first, or use --force to unmap it too", e.getMessage());
         ServerConfig gone = ConfigEdits.volumeDelete(c, "a", true);
         assertEquals(List.of("- volume a", "- lun 0 of " + T + ": volume a",
-                "- lun 5 of " + T + " (map of " + H1 + "): volume a"), plan(c, gone));
+                "- lun 0 of " + T + " (map of " + H1 + "): volume a"), plan(c, gone));
         assertSame(gone, ConfigEdits.volumeDelete(gone, "a", false), "deleting what is gone changes nothing");
     }
 
@@ -100,6 +107,7 @@ class ConfigEditsTest {
                         VolumeConfig.file("a", "/srv/other.img", null))).getMessage());
         assertSame(c, ConfigEdits.targetCreate(c, T, null));
         ServerConfig deleted = ConfigEdits.targetDelete(c, T);
+        assertEquals(1, c.targets().size());
         assertEquals(null, deleted.target(T));
         assertSame(deleted, ConfigEdits.targetDelete(deleted, T), "deleting twice is deleting once");
     }
@@ -107,12 +115,17 @@ class ConfigEditsTest {
     @Test
     void aclPortalsAndChapEdits() throws ConfigException {
         ServerConfig c = base();
-        ServerConfig acl = ConfigEdits.acl(ConfigEdits.acl(c, T, H1, null, true), T, null, "192.0.2.0/24", true);
+        ServerConfig acl = ConfigEdits.acl(ConfigEdits.acl(c, T, H1, null, true, false), T, null, "192.0.2.0/24", true,
+                false);
         assertEquals(List.of("+ allowed-initiators of " + T + ": " + H1, "+ allowed-networks of " + T + ": 192.0.2.0/24"),
                 plan(c, acl));
-        assertSame(acl, ConfigEdits.acl(acl, T, H1, null, true));
+        assertSame(acl, ConfigEdits.acl(acl, T, H1, null, true, false));
         assertEquals("give an initiator name or a network (not both)", assertThrows(IllegalArgumentException.class,
-                () -> ConfigEdits.acl(c, T, H1, "192.0.2.0/24", true)).getMessage());
+                () -> ConfigEdits.acl(c, T, H1, "192.0.2.0/24", true, false)).getMessage());
+        assertEquals("removing the last allowed initiator of " + T + " opens it to every initiator name; use --force if "
+                + "that is meant", assertThrows(IllegalArgumentException.class,
+                () -> ConfigEdits.acl(acl, T, H1, null, false, false)).getMessage());
+        assertEquals(List.of(), ConfigEdits.acl(acl, T, H1, null, false, true).target(T).allowedInitiators());
         ServerConfig portals = ConfigEdits.portals(c, "[::1]:3260", true);
         assertEquals(List.of("+ portal [::1]:3260"), plan(c, portals));
         assertEquals("portal 127.0.0.1:3260 is the last one; add another first", assertThrows(

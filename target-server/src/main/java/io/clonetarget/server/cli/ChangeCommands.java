@@ -569,8 +569,17 @@ final class ChangeCommands {
         }
     }
 
-    @Command(name = "remove", description = "Remove an entry; sessions no longer allowed are asked to log out.")
+    @Command(name = "remove", description = "Remove an entry; sessions no longer allowed are asked to log out. "
+            + "Removing the last entry of a list admits everyone again and needs --force.")
     static final class AclRemove extends AclEdit {
+        @Option(names = "--force", description = "Even the last entry (the target then admits every name or address).")
+        boolean force;
+
+        @Override
+        boolean force() {
+            return force;
+        }
+
         @Override
         String edit() {
             return "acl-remove";

@@ -304,6 +304,11 @@ public final class BlockLogicalUnit implements LogicalUnit {
     }
 
     @Override
+    public void notify(Nexus nexus, Asc condition) {
+        attentions.establish(nexus, condition);
+    }
+
+    @Override
     public boolean reserved() {
         return reservations.held();
     }

@@ -37,6 +37,10 @@ public interface LogicalUnit extends AutoCloseable {
     /** Raises a unit attention for the nexuses that have used this unit and pass {@code which} (e.g. LUNs changed). */
     void notifyWhere(Asc condition, java.util.function.Predicate<Nexus> which);
 
+    /** Raises a unit attention for one nexus, known to the unit or not (a LUN number that now means this unit). */
+    default void notify(Nexus nexus, Asc condition) {
+    }
+
     /** Whether an initiator holds a reservation on it (SPC-2 or persistent); removing it then needs force. */
     default boolean reserved() {
         return false;

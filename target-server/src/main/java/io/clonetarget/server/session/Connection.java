@@ -318,7 +318,7 @@ public final class Connection {
         }
     }
 
-    private void completeLogin(LoginRequest req, Login.Step step, byte[] keys) {
+    private void completeLogin(LoginRequest req, Login.Step step, byte[] keys) throws LoginException {
         SessionParameters params = login.parameters();
         TargetNode target = (TargetNode) login.target();
         int tsih = context.sessions().allocateTsih();
@@ -329,8 +329,20 @@ public final class Connection {
         if (target != null) {
             s.setMetrics(context.metrics().session(target.name(), login.initiatorName(), login.isid()));
         }
-        context.metrics().login(null);
         context.sessions().add(s);
+        if (target != null && (context.findTarget(target.name()).orElse(null) != target
+                || !target.admits(login.initiatorName(), remote.getAddress()))) {
+            // the configuration changed while it logged in (the target went, or no longer admits it): a
+            // change publishes first and then looks at the sessions, a login registers first and then
+            // looks at the configuration, so one of the two always sees the other
+            context.sessions().remove(s);
+            s.metrics().close();
+            boolean gone = context.findTarget(target.name()).orElse(null) != target;
+            throw new LoginException(gone ? LoginStatus.NOT_FOUND : LoginStatus.AUTHORIZATION_FAILURE, gone
+                    ? "target " + target.name() + " was removed while the initiator logged in"
+                    : LogText.of(login.initiatorName()) + " is no longer allowed on " + target.name());
+        }
+        context.metrics().login(null);
         session = s;
         phase = new FullFeaturePhase(this, s, context, reader, outbox, new ScsiFlow(this, s, context, reader, outbox),
                 new TaskManagement(this, s, context, outbox), new TextExchange(s, outbox, local, context), login.cid());

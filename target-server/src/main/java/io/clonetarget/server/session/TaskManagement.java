@@ -99,8 +99,16 @@ final class TaskManagement {
                 }
             }
             case TARGET_WARM_RESET, TARGET_COLD_RESET -> {
-                await(abortWhere(context.sessions().of(target), -1));
-                for (LogicalUnit unit : target.units()) {
+                // the units this initiator can see, not other hosts' masked ones (SAM: the reset is of
+                // the logical units accessible to the I_T nexus)
+                java.util.Set<LogicalUnit> visible = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+                target.luns(session.initiatorName()).values().forEach(e -> visible.add(e.unit()));
+                List<CompletableFuture<Void>> waits = new ArrayList<>();
+                for (LogicalUnit unit : visible) {
+                    waits.addAll(abortWhere(context.sessions().of(target), unit));
+                }
+                await(waits);
+                for (LogicalUnit unit : visible) {
                     unit.reset(session.nexus());
                 }
                 response = FUNCTION_COMPLETE;

@@ -90,6 +90,7 @@ public final class TargetNode implements LoginTarget {
     private volatile String alias;
     private volatile Access access;
     private volatile Maps maps = Maps.EMPTY;
+    private volatile boolean retired;
 
     public TargetNode(String name, String alias, Access access) {
         this.name = name;
@@ -137,8 +138,20 @@ public final class TargetNode implements LoginTarget {
         access = next;
     }
 
+    /**
+     * The target is gone from the configuration: it admits no one any more and its sessions,
+     * until they are gone too, see no LUN (their commands get LOGICAL UNIT NOT SUPPORTED).
+     */
+    public synchronized void retire() {
+        retired = true;
+        maps = Maps.EMPTY;
+    }
+
     @Override
     public boolean admits(String initiatorName, InetAddress from) {
+        if (retired) {
+            return false;
+        }
         Access a = access;
         if (!a.names().isEmpty() && !a.names().contains(initiatorName)) {
             return false;
