@@ -64,7 +64,12 @@ final class AdminCommands implements AdminSocket.Handler {
                 if (toml == null) {
                     throw new IllegalArgumentException("config-apply needs \"toml\": the configuration file's text");
                 }
-                ServerConfig desired = ConfigFiles.parse(toml, request.path("source").asText("the file"));
+                String source = request.path("source").asText("the file");
+                ServerConfig desired = ConfigFiles.parse(toml, source);
+                List<String> relative = relativePaths(desired);
+                if (!relative.isEmpty()) {
+                    throw new ConfigException(source, relative);
+                }
                 return server.apply(desired, request.path("force").asBoolean(false),
                         request.path("dry_run").asBoolean(false));
             });
@@ -95,6 +100,41 @@ final class AdminCommands implements AdminSocket.Handler {
             throw new AdminError(409, "conflict", e.getMessage());
         } catch (IOException e) {
             throw new AdminError(500, "apply_failed", e.getMessage() + "; nothing was changed");
+        }
+    }
+
+    /**
+     * Paths a configuration sent to a running server must give absolutely: the server reads them
+     * from its own working directory, which is not the sender's.
+     */
+    static List<String> relativePaths(ServerConfig c) {
+        List<String> problems = new ArrayList<>();
+        for (int i = 0; i < c.volumes().size(); i++) {
+            io.clonetarget.config.VolumeConfig v = c.volumes().get(i);
+            relative("volume[" + i + "].path", v.path(), problems);
+            relative("volume[" + i + "].metadata", v.metadata(), problems);
+            if (v.source() != null && !v.source().contains("://")) {
+                relative("volume[" + i + "].source", v.source(), problems);
+            }
+        }
+        if (c.discovery() != null) {
+            relative("discovery.secret-file", c.discovery().secretFile(), problems);
+            relative("discovery.mutual-secret-file", c.discovery().mutualSecretFile(), problems);
+        }
+        for (int i = 0; i < c.targets().size(); i++) {
+            io.clonetarget.config.ChapConfig chap = c.targets().get(i).chap();
+            if (chap != null) {
+                relative("target[" + i + "].chap.secret-file", chap.secretFile(), problems);
+                relative("target[" + i + "].chap.mutual-secret-file", chap.mutualSecretFile(), problems);
+            }
+        }
+        return problems;
+    }
+
+    private static void relative(String field, String path, List<String> problems) {
+        if (path != null && !java.nio.file.Path.of(path).isAbsolute()) {
+            problems.add(field + ": \"" + path + "\" is relative; a running server reads it from its own working "
+                    + "directory, so give it absolutely");
         }
     }
 

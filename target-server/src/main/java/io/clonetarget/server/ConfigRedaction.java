@@ -33,10 +33,18 @@ final class ConfigRedaction {
                 chap.mutualSecret() == null ? null : HIDDEN, chap.mutualSecretFile());
     }
 
-    /** A short digest of the whole configuration (secrets included): it changes whenever the configuration does. */
+    /** Mixed into revisions so that they tell nothing about secrets to someone guessing offline. */
+    private static final byte[] SALT = new java.security.SecureRandom().generateSeed(16);
+
+    /**
+     * A short digest that changes whenever the configuration does: a keyed hash (salted per server
+     * process) of the whole text, so it confirms no guess of a secret.
+     */
     static String revision(ServerConfig c) {
         try {
-            byte[] d = MessageDigest.getInstance("SHA-256").digest(ConfigFiles.format(c).getBytes(StandardCharsets.UTF_8));
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            md.update(SALT);
+            byte[] d = md.digest(ConfigFiles.format(c).getBytes(StandardCharsets.UTF_8));
             return HexFormat.of().formatHex(d, 0, 8);
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);

@@ -67,6 +67,8 @@ public final class TargetServer implements AutoCloseable {
     private final ExecutorService background;
     private final ScheduledExecutorService timers;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Set once the start-up configuration is applied: before, changes are refused (they would be overwritten). */
+    private volatile boolean started;
     private final LiveState live;
     private AdminSocket admin;
     private AdminApi api;
@@ -148,6 +150,7 @@ public final class TargetServer implements AutoCloseable {
         } catch (io.clonetarget.config.ConfigException e) {
             throw new IllegalArgumentException("invalid configuration " + e.getMessage(), e);
         }
+        started = true;
     }
 
     /**
@@ -161,18 +164,23 @@ public final class TargetServer implements AutoCloseable {
      */
     public ApplyResult apply(ServerConfig desired, boolean force, boolean dryRun)
             throws io.clonetarget.config.ConfigException, IOException {
+        checkRunning();
+        return live.apply(desired, force, dryRun);
+    }
+
+    private void checkRunning() throws IOException {
+        if (!started) {
+            throw new IOException("the server is still starting (its configuration is being applied); try again");
+        }
         if (closed.get()) {
             throw new IOException("the server is stopping");
         }
-        return live.apply(desired, force, dryRun);
     }
 
     /** Applies an edit of the running configuration (an imperative command), as {@link #apply}. */
     public ApplyResult edit(java.util.function.UnaryOperator<ServerConfig> change, boolean force, boolean dryRun)
             throws io.clonetarget.config.ConfigException, IOException {
-        if (closed.get()) {
-            throw new IOException("the server is stopping");
-        }
+        checkRunning();
         return live.edit(change, force, dryRun);
     }
 

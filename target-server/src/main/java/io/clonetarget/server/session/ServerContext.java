@@ -53,8 +53,11 @@ public final class ServerContext implements LoginContext {
     private final DataBudget dataBudget;
     private final FailureThrottle throttle = new FailureThrottle(Clock.SYSTEM, FailureThrottle.TYPING_FAILURES);
     private final ServerMetrics metrics = new ServerMetrics();
-    private volatile ChapCredentials discoveryChap;
-    private volatile ChapCredentials discoveryMutualChap;
+    /** Discovery's credentials, replaced as a pair so that a login never sees one old and one new. */
+    private record DiscoveryChap(ChapCredentials chap, ChapCredentials mutual) {
+    }
+
+    private volatile DiscoveryChap discovery = new DiscoveryChap(null, null);
 
     public ServerContext(TargetSettings settings, Timeouts timeouts, ExecutorService commands,
                          ExecutorService background, ScheduledExecutorService timers, BufferPool buffers) {
@@ -108,18 +111,17 @@ public final class ServerContext implements LoginContext {
     }
 
     public void setDiscoveryChap(ChapCredentials chap, ChapCredentials mutual) {
-        this.discoveryChap = chap;
-        this.discoveryMutualChap = mutual;
+        this.discovery = new DiscoveryChap(chap, mutual);
     }
 
     @Override
     public ChapCredentials discoveryChap() {
-        return discoveryChap;
+        return discovery.chap();
     }
 
     @Override
     public ChapCredentials discoveryMutualChap() {
-        return discoveryMutualChap;
+        return discovery.mutual();
     }
 
     @Override

@@ -87,7 +87,7 @@ class ChangeCommandsIT {
             ok(cli("lun", "map", IQN, "data1"), "nothing to change");
             fails(cli("lun", "map", IQN, "nosuch"), ExitCodes.FAILURE, "no volume named \"nosuch\"");
             fails(cli("lun", "map", IQN, "data1", "--lun", "0"), ExitCodes.FAILURE,
-                    "lun 0 of " + IQN + " is volume vm1; unmap it first or pick another number");
+                    "volume data1 is already lun 1 of " + IQN + "; a volume appears once in a map");
             ok(cli("lun", "list"), IQN, "default", "vm1", "data1");
             ok(cli("acl", "add", IQN, "--initiator", HOST), "+ allowed-initiators of " + IQN + ": " + HOST);
             ok(cli("acl", "add", IQN, "--network", "127.0.0.0/8"), "+ allowed-networks of " + IQN + ": 127.0.0.0/8");
@@ -122,6 +122,11 @@ class ChangeCommandsIT {
             ok(cli("volume", "delete", "data1"), "nothing to change");
             ok(cli("target", "show", IQN, "-o", "json"), "\"alias\":\"tour\"");
             ok(cli("stats"), "TARGET", "VOLUME", "READS", IQN, "vm1");
+            Path relative = dir.resolve("relative.toml");
+            Files.writeString(relative, "[server]\nlisten = [\"127.0.0.1:0\"]\n[[volume]]\nname = \"r\"\npath = \"r.img\"\n"
+                    + "size = \"1M\"\n");
+            fails(cli("apply", "-f", relative.toString()), ExitCodes.CONFIG,
+                    "volume[0].path: \"r.img\" is relative; a running server reads it from its own working directory");
             Path empty = dir.resolve("empty.toml");
             Files.writeString(empty, "[server]\nlisten = [\"127.0.0.1:0\"]\n");
             fails(cli("apply", "-f", empty.toString()), ExitCodes.REFUSED,
