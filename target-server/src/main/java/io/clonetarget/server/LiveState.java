@@ -407,6 +407,8 @@ final class LiveState {
         final Map<String, OpenVolume> opened = new LinkedHashMap<>();
         final Map<String, Portal> bound = new LinkedHashMap<>();
         final Map<String, FileBlockDevice> grown = new LinkedHashMap<>();
+        /** Files that opening the new volumes created: removed again if the plan fails. */
+        final List<java.nio.file.Path> created = new ArrayList<>();
         final Map<String, TargetNode.Access> access = new HashMap<>();
         ChapCredentials discovery;
         ChapCredentials discoveryMutual;
@@ -428,6 +430,13 @@ final class LiveState {
             }
             for (OpenVolume v : opened.values()) {
                 closeVolume(v);
+            }
+            for (java.nio.file.Path f : created) {
+                try {
+                    java.nio.file.Files.deleteIfExists(f);
+                } catch (IOException e) {
+                    LOG.warn("removing {}, made for a plan that failed: {}", f, e.getMessage());
+                }
             }
         }
     }
@@ -460,6 +469,11 @@ final class LiveState {
                     p.grown.put(v.name(), f);
                 }
                 if (was == null) {
+                    for (String f : new String[] {v.path(), v.type() == VolumeType.CLONE ? v.metadata() : null}) {
+                        if (f != null && !java.nio.file.Files.exists(java.nio.file.Path.of(f))) {
+                            p.created.add(java.nio.file.Path.of(f)); // listed before opening: a failed open may leave it
+                        }
+                    }
                     OpenVolume opened = opener.open(v);
                     p.opened.put(v.name(), opened);
                     LOG.info("volume {}: {}", v.name(), opened.description());

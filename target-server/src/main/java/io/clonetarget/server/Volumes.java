@@ -9,6 +9,7 @@ import java.nio.file.Path;
 
 /** Opens the volumes a configuration describes. */
 public final class Volumes {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Volumes.class);
     private Volumes() {
     }
 
@@ -33,6 +34,21 @@ public final class Volumes {
             // read-only: O_RDONLY with a shared lock, never created, never resized
             device = FileBlockDevice.open(path, v.readOnly(), v.blockSize());
         }
+        if (v.size() != null && device.size() > v.size().bytes() && !v.readOnly() && neverWrittenPast(device, v)) {
+            // a growth the server prepared (file extended and fsynced) but a crash kept it from
+            // saving: nothing was ever served past the configured size, so taking it back loses nothing
+            long actual = device.size();
+            device.close();
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(path,
+                    java.nio.file.StandardOpenOption.WRITE)) {
+                ch.truncate(v.size().bytes());
+                ch.force(true);
+            }
+            LOG.warn("volume {}: {} was {} bytes, beyond its configured size {} and never written there (a growth "
+                    + "interrupted before it was saved); cut back to {} bytes", v.name(), path, actual, v.size(),
+                    v.size().bytes());
+            device = FileBlockDevice.openOrCreate(path, v.size().bytes(), v.blockSize());
+        }
         if (v.size() != null && device.size() != v.size().bytes()) {
             long actual = device.size();
             device.close();
@@ -46,6 +62,12 @@ public final class Volumes {
         }
         return new OpenVolume(v.name(), device, LunIdentity.fromSeed(fileSeed(path), "file"), device,
                 "file " + path);
+    }
+
+    /** Whether everything of the file past the configured size is a hole (never written). */
+    private static boolean neverWrittenPast(FileBlockDevice device, VolumeConfig v) throws IOException {
+        io.clonetarget.storage.device.BlockDevice.Extent tail = device.extentAt(v.size().bytes());
+        return !tail.allocated() && tail.offset() + tail.length() >= device.size();
     }
 
     /**

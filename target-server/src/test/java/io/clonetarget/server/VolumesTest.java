@@ -50,6 +50,32 @@ class VolumesTest {
     }
 
     @Test
+    void aGrowthACrashKeptFromBeingSavedIsTakenBackAndWrittenDataNeverIs() throws Exception {
+        // as LiveState's prepare leaves it when the process dies before the configuration is saved
+        Path img = image(dir.resolve("grown.img"), 1 << 20, (byte) 5);
+        try (var ch = java.nio.channels.FileChannel.open(img, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.allocate(1), (3 << 20) - 1); // a sparse extension (one byte written at its very end ...
+        }
+        try (var ch = java.nio.channels.FileChannel.open(img, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.truncate(3 << 20);
+        }
+        Path sparse = dir.resolve("sparse.img");
+        Files.copy(image(dir.resolve("base.img"), 1 << 20, (byte) 5), sparse);
+        try (var f = new java.io.RandomAccessFile(sparse.toFile(), "rw")) {
+            f.setLength(3 << 20); // ... and this one is holes only
+        }
+        try (var open = Volumes.open(file(sparse, "1M", false)).owner()) {
+            assertEquals(1L << 20, Files.size(sparse), "cut back to the configured size");
+        }
+        byte[] expected = new byte[1 << 20];
+        Arrays.fill(expected, (byte) 5);
+        assertArrayEquals(expected, Files.readAllBytes(sparse), "what was there stays");
+        IOException e = assertThrows(IOException.class, () -> Volumes.open(file(img, "1M", false)));
+        assertTrue(e.getMessage().contains("exists with 3145728 bytes, but the configuration says size 1M"),
+                "data past the configured size is never cut: " + e.getMessage());
+    }
+
+    @Test
     void aReadOnlyVolumeOfAnotherSizeIsRefused() throws Exception {
         Path img = image(dir.resolve("ro.img"), 1 << 20, (byte) 0);
         IOException e = assertThrows(IOException.class, () -> Volumes.open(file(img, "2M", true)));

@@ -180,6 +180,22 @@ class LiveApplyRacesIT {
     }
 
     @Test
+    void aPlanThatFailsToPrepareLeavesNothingBehind() throws Exception {
+        try (TestTarget t = start(head() + target(A, "a")); java.net.ServerSocket taken = new java.net.ServerSocket(0, 1,
+                java.net.InetAddress.getLoopbackAddress())) {
+            String next = head().replace("listen = [\"127.0.0.1:0\"]", "listen = [\"127.0.0.1:0\", \"127.0.0.1:"
+                    + taken.getLocalPort() + "\"]") + "\n[[volume]]\nname = \"c\"\npath = \"" + dir + "/c.img\"\nsize = \"4M\"\n"
+                    + target(A, "a");
+            IOException e = org.junit.jupiter.api.Assertions.assertThrows(IOException.class,
+                    () -> t.server.apply(ConfigFiles.parse(next, "next"), false, false));
+            assertTrue(e.getMessage().contains("server.listen: cannot listen on 127.0.0.1:" + taken.getLocalPort()),
+                    e.getMessage());
+            assertFalse(java.nio.file.Files.exists(dir.resolve("c.img")), "the volume file it made is gone again");
+            assertEquals(2, t.server.config().volumes().size(), "nothing changed");
+        }
+    }
+
+    @Test
     void removingTheLastAllowedNameNeedsForce() throws Exception {
         try (TestTarget t = start(head() + target(A, "a", RAW))) {
             Object[] r = CloneIT.cli("acl", "remove", A, "--initiator", RAW, "--state-dir", dir.toString());
