@@ -483,7 +483,7 @@ final class LiveState {
                 if (!portals.containsKey(listen)) {
                     InetSocketAddress address = Endpoint.parse(listen);
                     try {
-                        p.bound.put(listen, Portal.open(address, accept));
+                        p.bound.put(listen, Portal.bind(address, accept)); // accepting from the commit on
                     } catch (IOException e) {
                         throw new IOException("server.listen: cannot listen on " + listen + ": " + e.getMessage(), e);
                     }
@@ -651,6 +651,7 @@ final class LiveState {
         for (Map.Entry<String, Portal> e : p.bound.entrySet()) {
             portals.put(e.getKey(), e.getValue());
             context.addPortal(e.getValue().address());
+            e.getValue().start(); // the targets are in place: a discovery now lists them
             LOG.info("listening on {}", Endpoint.format(e.getValue().address()));
         }
         for (String listen : new ArrayList<>(portals.keySet())) {

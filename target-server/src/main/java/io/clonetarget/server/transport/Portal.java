@@ -31,6 +31,19 @@ public final class Portal implements AutoCloseable {
      * @throws IOException naming the address when it cannot be bound (in use, not local)
      */
     public static Portal open(InetSocketAddress address, Consumer<SocketChannel> onAccept) throws IOException {
+        Portal portal = bind(address, onAccept);
+        portal.start();
+        return portal;
+    }
+
+    /**
+     * Binds without accepting yet: connections wait in the backlog until {@link #start}, so that a
+     * server can hold the address before it has anything to serve on it (a configuration change
+     * binds its new portals first, to fail early, and starts them when its targets are in place).
+     *
+     * @throws IOException naming the address when it cannot be bound (in use, not local)
+     */
+    public static Portal bind(InetSocketAddress address, Consumer<SocketChannel> onAccept) throws IOException {
         ServerSocketChannel server = ServerSocketChannel.open();
         try {
             server.setOption(StandardSocketOptions.SO_REUSEADDR, true);
@@ -39,9 +52,14 @@ public final class Portal implements AutoCloseable {
             server.close();
             throw new IOException("cannot listen on " + address + ": " + e.getMessage(), e);
         }
-        Portal portal = new Portal(server, onAccept);
-        portal.thread.start();
-        return portal;
+        return new Portal(server, onAccept);
+    }
+
+    /** Starts accepting (once). */
+    public synchronized void start() {
+        if (thread.getState() == Thread.State.NEW) {
+            thread.start();
+        }
     }
 
     /** The address actually bound (with the real port when 0 was asked for). */

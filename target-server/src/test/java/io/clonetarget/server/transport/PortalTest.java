@@ -17,6 +17,21 @@ class PortalTest {
      * OutOfMemoryError ("unable to create native thread"). The listener must live on.
      */
     @Test
+    void aBoundPortalHoldsConnectionsInItsBacklogUntilItStarts() throws Exception {
+        LinkedBlockingQueue<SocketChannel> accepted = new LinkedBlockingQueue<>();
+        try (Portal portal = Portal.bind(new InetSocketAddress("127.0.0.1", 0), accepted::add);
+             Socket early = new Socket()) {
+            early.connect(portal.address(), 5000); // the kernel completes it: the address is held
+            assertTrue(accepted.isEmpty(), "nothing accepted before start: no accept thread exists yet");
+            portal.start();
+            SocketChannel c = accepted.poll(10, TimeUnit.SECONDS);
+            assertTrue(c != null, "the waiting connection is accepted once the portal starts");
+            c.close();
+            portal.start(); // twice is once
+        }
+    }
+
+    @Test
     void theListenerSurvivesConnectionsThatCannotBeStarted() throws Exception {
         AtomicInteger calls = new AtomicInteger();
         LinkedBlockingQueue<SocketChannel> started = new LinkedBlockingQueue<>();
