@@ -9,7 +9,13 @@ public enum BlockKind {
     /** An inner node of a {@link BlockArray} ("CTIX"): references to the level below. */
     INDEX(0x43544958, "index block"),
     /** What a clone is: geometry and source identity, written once ("CTCI"). */
-    CLONE_INFO(0x43544349, "clone info block");
+    CLONE_INFO(0x43544349, "clone info block"),
+    /** What a volume's snapshot store is: geometry, capacities, next snapshot id ("CTSI"). */
+    SNAPSHOT_INFO(0x43545349, "snapshot info block"),
+    /** 31 snapshot table entries ("CTST"). */
+    SNAPSHOT_TABLE(0x43545354, "snapshot table block"),
+    /** 169 exceptions: which difference-storage slot holds which chunk for which snapshots ("CTSX"). */
+    EXCEPTIONS(0x43545358, "exception block");
 
     private final int magic;
     private final String label;

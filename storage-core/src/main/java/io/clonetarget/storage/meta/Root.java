@@ -28,7 +28,12 @@ public record Root(Type type, long count, List<BlockRef> refs) {
          * A clone: refs = [clone info block, root of the hydrated-region bitset]; count = the
          * bitset's leaf blocks.
          */
-        CLONE(1);
+        CLONE(1),
+        /**
+         * A volume's snapshots: refs = [snapshot info block, root of the snapshot table, root of
+         * the exception table]; count = the exception table's leaf blocks.
+         */
+        SNAPSHOTS(2);
 
         private final int code;
 
