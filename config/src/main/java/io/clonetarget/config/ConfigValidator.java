@@ -58,6 +58,12 @@ public final class ConfigValidator {
         }
         Set<String> iqns = new HashSet<>();
         Map<String, Export> exported = new HashMap<>();
+        Set<String> snapshotted = new HashSet<>();
+        for (VolumeConfig v : config.volumes()) {
+            if (v.snapshots() != null && v.name() != null) {
+                snapshotted.add(v.name());
+            }
+        }
         for (int i = 0; i < config.targets().size(); i++) {
             TargetConfig t = config.targets().get(i);
             String at = "target[" + i + "]";
@@ -83,7 +89,7 @@ public final class ConfigValidator {
             if (t.chap() != null) {
                 chap(at + ".chap", t.chap(), problems);
             }
-            lunMap(at, t.luns(), i, volumeIndex, exported, problems);
+            lunMap(at, t.luns(), i, volumeIndex, snapshotted, exported, problems);
             Map<String, Integer> initiatorIndex = new HashMap<>();
             for (int k = 0; k < t.initiators().size(); k++) {
                 InitiatorConfig initiator = t.initiators().get(k);
@@ -99,7 +105,7 @@ public final class ConfigValidator {
                     problems.add(iat + ".name: \"" + name + "\" is not in " + at + ".allowed-initiators, so it cannot"
                             + " log in to see this map (add it there, or remove this map)");
                 }
-                lunMap(iat, initiator.luns(), i, volumeIndex, exported, problems);
+                lunMap(iat, initiator.luns(), i, volumeIndex, snapshotted, exported, problems);
             }
         }
         return problems;
@@ -116,7 +122,7 @@ public final class ConfigValidator {
      * initiators see under different numbers.
      */
     private static void lunMap(String at, List<LunConfig> map, int target, Map<String, Integer> volumeIndex,
-                               Map<String, Export> exported, List<String> problems) {
+                               Set<String> snapshotted, Map<String, Export> exported, List<String> problems) {
         Set<Integer> numbers = new HashSet<>();
         Map<String, String> inMap = new HashMap<>();
         for (int j = 0; j < map.size(); j++) {
@@ -127,10 +133,24 @@ public final class ConfigValidator {
             } else if (!numbers.add(l.lun())) {
                 problems.add(lat + ".lun: LUN " + l.lun() + " appears twice in this map");
             }
-            if (l.volume() == null || !volumeIndex.containsKey(l.volume())) {
+            if (l.volume() == null || !volumeIndex.containsKey(l.volumeName())) {
                 problems.add(lat + ".volume: " + (l.volume() == null ? "missing"
-                        : "no volume named \"" + l.volume() + "\""));
+                        : "no volume named \"" + l.volumeName() + "\""));
                 continue;
+            }
+            if (l.isSnapshot() && !snapshotted.contains(l.volumeName())) {
+                problems.add(lat + ".volume: volume \"" + l.volumeName() + "\" has no snapshots (give it a "
+                        + "[volume.snapshots] table)");
+                continue;
+            }
+            if (l.isSnapshot() && !NAME.matcher(l.snapshotName()).matches()) {
+                problems.add(lat + ".volume: \"" + l.snapshotName() + "\" is not a snapshot name (letters, digits, "
+                        + "'.', '_' and '-', up to 64)");
+                continue;
+            }
+            if (l.writeAccess() && !l.isSnapshot()) {
+                problems.add(lat + ".writable: only a snapshot (VOLUME@SNAPSHOT) is mapped writable; a volume is "
+                        + "writable unless read-only");
             }
             String before = inMap.putIfAbsent(l.volume(), lat);
             Export first = exported.putIfAbsent(l.volume(), new Export(target, lat));
@@ -221,6 +241,20 @@ public final class ConfigValidator {
         }
     }
 
+    private static void snapshots(String at, VolumeConfig v, List<String> problems) {
+        SnapshotsConfig s = v.snapshots();
+        if (v.readOnly()) {
+            problems.add(at + ": a read-only volume never changes, so it has no snapshots");
+        }
+        long chunk = s.chunkSize().bytes();
+        if (Long.bitCount(chunk) != 1 || chunk < 16 * 1024 || chunk > (1L << 20)) {
+            problems.add(at + ".chunk-size: " + s.chunkSize() + " is not a power of two from 16K to 1M");
+        } else if (s.limit() != null && s.limit().bytes() < chunk) {
+            problems.add(at + ".limit: " + s.limit() + " is smaller than one chunk (" + s.chunkSize() + ")");
+        }
+        range(at + ".low-space-percent", s.lowSpacePercent(), 0, 100, problems);
+    }
+
     private static void volume(String at, VolumeConfig v, List<String> problems) {
         if (v.name() == null || !NAME.matcher(v.name()).matches()) {
             problems.add(at + ".name: " + (v.name() == null ? "missing"
@@ -234,6 +268,9 @@ public final class ConfigValidator {
         }
         if (v.size() != null && (v.size().bytes() == 0 || v.size().bytes() % v.blockSize() != 0)) {
             problems.add(at + ".size: " + v.size() + " is not a positive multiple of the block size " + v.blockSize());
+        }
+        if (v.snapshots() != null) {
+            snapshots(at + ".snapshots", v, problems);
         }
         if (v.type() == VolumeType.FILE) {
             for (String[] field : new String[][]{{"source", v.source()}, {"metadata", v.metadata()}}) {

@@ -16,10 +16,12 @@ package io.clonetarget.config;
  * @param discardPassdown punch holes in the destination on discard
  * @param overwriteDestination a clone whose destination exists without valid metadata starts a
  *     new clone over it (by default such a clone is refused); valid metadata is always opened
+ * @param snapshots snapshots of this volume ({@code [volume.snapshots]}); null: none
  */
 public record VolumeConfig(String name, VolumeType type, String path, ByteSize size, Integer blockSize,
                            Boolean readOnly, String source, String metadata, ByteSize regionSize,
-                           HydrationConfig hydration, Boolean discardPassdown, Boolean overwriteDestination) {
+                           HydrationConfig hydration, Boolean discardPassdown, Boolean overwriteDestination,
+                           SnapshotsConfig snapshots) {
     public static final long DEFAULT_REGION_SIZE = 64 * 1024;
 
     public VolumeConfig {
@@ -33,6 +35,20 @@ public record VolumeConfig(String name, VolumeType type, String path, ByteSize s
             metadata = metadata == null && path != null ? path + ".meta" : metadata;
             overwriteDestination = overwriteDestination != null && overwriteDestination;
         }
+    }
+
+    /** A volume without snapshots. */
+    public VolumeConfig(String name, VolumeType type, String path, ByteSize size, Integer blockSize, Boolean readOnly,
+                        String source, String metadata, ByteSize regionSize, HydrationConfig hydration,
+                        Boolean discardPassdown, Boolean overwriteDestination) {
+        this(name, type, path, size, blockSize, readOnly, source, metadata, regionSize, hydration, discardPassdown,
+                overwriteDestination, null);
+    }
+
+    /** The same volume with snapshots (null: without). */
+    public VolumeConfig withSnapshots(SnapshotsConfig s) {
+        return new VolumeConfig(name, type, path, size, blockSize, readOnly, source, metadata, regionSize, hydration,
+                discardPassdown, overwriteDestination, s);
     }
 
     /** A volume that does not overwrite a clone's destination. */

@@ -127,7 +127,7 @@ class ConfigFilesTest {
     }
 
     static final String VOLUME_KEYS = "block-size, discard-passdown, hydration, metadata, name, "
-            + "overwrite-destination, path, read-only, region-size, size, source, type";
+            + "overwrite-destination, path, read-only, region-size, size, snapshots, source, type";
 
     @Test
     void everyProblemOfAFileIsReportedAtOnceInOurWordsWithItsLine() {

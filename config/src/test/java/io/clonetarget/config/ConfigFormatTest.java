@@ -88,6 +88,7 @@ class ConfigFormatTest {
             type = "clone"
             source = "/srv/images/debian-13.img"
             path = "/var/lib/clonetarget/vm2.img"
+            snapshots = { limit = "20G", chunk-size = "128K", low-space-percent = 5 }
 
             [[target]]
             iqn = "iqn.2026-11.com.example:lab"
@@ -110,7 +111,7 @@ class ConfigFormatTest {
             iqn = "iqn.2026-11.com.example:vm2"
             chap = { user = "host2", secret-file = "/etc/clonetarget/host2.secret", mutual-user = "vm2", \
             mutual-secret-file = "/etc/clonetarget/vm2-mutual.secret" }
-            lun = [ { lun = 3, volume = "vm2" } ]
+            lun = [ { lun = 3, volume = "vm2" }, { lun = 4, volume = "vm2@nightly", writable = true } ]
             """;
 
     @Test
@@ -129,7 +130,7 @@ class ConfigFormatTest {
         Map<Class<?>, Set<String>> used = new LinkedHashMap<>();
         keysUsed(new TomlMapper().readTree(EVERYTHING), ServerConfig.class, used);
         assertEquals(Set.of(ServerConfig.class, ServerSection.class, LimitsSection.class, IscsiSection.class,
-                ChapConfig.class, AdminSection.class, VolumeConfig.class, HydrationConfig.class, TargetConfig.class,
+                ChapConfig.class, AdminSection.class, VolumeConfig.class, HydrationConfig.class, SnapshotsConfig.class, TargetConfig.class,
                 LunConfig.class, InitiatorConfig.class), used.keySet());
         for (Map.Entry<Class<?>, Set<String>> e : used.entrySet()) {
             Set<String> all = Arrays.stream(e.getKey().getRecordComponents()).map(ConfigBinder::key)

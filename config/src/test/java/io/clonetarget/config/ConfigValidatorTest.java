@@ -24,7 +24,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  *
  * <p>How completeness was checked: ConfigValidator was read top to bottom and every place that
  * reports a problem was given a site name below, in the order of the source: each
- * {@code problems.add(...)} call and each call of its {@code range(...)} helper (52 sites; the
+ * {@code problems.add(...)} call and each call of its {@code range(...)} helper (59 sites; the
  * {@code problems.add} inside {@code range} itself is the helper, not a rule). A site that says
  * different things (missing or malformed, default map or initiator map, secret or mutual secret,
  * too short or too long) has an example of each. {@link #everyReportingSiteOfTheValidatorHasAnExample}
@@ -42,6 +42,8 @@ class ConfigValidatorTest {
             + "[[target]]\niqn = \"iqn.2026-11.com.example:t\"\n";
     /** A clone volume (lines 1 to 5). */
     private static final String CLONE = "[[volume]]\nname = \"c\"\ntype = \"clone\"\nsource = \"/g.img\"\npath = \"/c\"\n";
+    /** A volume with snapshots (lines 1 to 4). */
+    private static final String SNAPPED = "[[volume]]\nname = \"s\"\npath = \"/s\"\n[volume.snapshots]\n";
     private static final String HOST1 = "iqn.1993-08.org.debian:01:host1";
     private static final String HOST2 = "iqn.1993-08.org.debian:01:host2";
     private static final String NAME_FORMS = "(iqn.YYYY-MM.reversed.domain[:id], eui.<16 hex>, naa.<hex>)";
@@ -99,6 +101,24 @@ class ConfigValidatorTest {
                                 + "[[target.initiator.lun]]\nlun = 3\nvolume = \"b\"\n",
                         "target[0].initiator[0].lun[1].lun: LUN 3 appears twice in this map (line 15)"),
                 example("lun-volume", TARGET + "lun = [ { lun = 0 } ]\n", "target[0].lun[0].volume: missing (line 9)"),
+                example("lun-snapshot-of-volume-with-snapshots", TARGET + "lun = [ { lun = 0, volume = \"a@monday\" } ]\n",
+                        "target[0].lun[0].volume: volume \"a\" has no snapshots (give it a [volume.snapshots] table) (line 9)"),
+                example("lun-snapshot-name", SNAPPED + "[[target]]\niqn = \"iqn.2026-11.com.example:t\"\n"
+                                + "lun = [ { lun = 0, volume = \"s@bad name\" } ]\n",
+                        "target[0].lun[0].volume: \"bad name\" is not a snapshot name (letters, digits, '.', '_' and '-',"
+                                + " up to 64) (line 7)"),
+                example("lun-writable-snapshot-only", TARGET + "lun = [ { lun = 0, volume = \"a\", writable = true } ]\n",
+                        "target[0].lun[0].writable: only a snapshot (VOLUME@SNAPSHOT) is mapped writable; a volume is"
+                                + " writable unless read-only (line 9)"),
+                example("snapshots-read-only", "[[volume]]\nname = \"s\"\npath = \"/s\"\nread-only = true\n"
+                                + "[volume.snapshots]\n",
+                        "volume[0].snapshots: a read-only volume never changes, so it has no snapshots (line 5)"),
+                example("snapshots-chunk-size", SNAPPED + "chunk-size = \"48K\"\n",
+                        "volume[0].snapshots.chunk-size: 48K is not a power of two from 16K to 1M (line 5)"),
+                example("snapshots-limit", SNAPPED + "limit = \"8K\"\n",
+                        "volume[0].snapshots.limit: 8K is smaller than one chunk (64K) (line 5)"),
+                example("snapshots-low-space-percent", SNAPPED + "low-space-percent = 120\n",
+                        "volume[0].snapshots.low-space-percent: 120 outside 0..100 (line 5)"),
                 example("lun-volume", TARGET + "lun = [ { lun = 0, volume = \"x\" } ]\n",
                         "target[0].lun[0].volume: no volume named \"x\" (line 9)"),
                 example("lun-volume", TARGET + "[[target.initiator]]\nname = \"" + HOST1 + "\"\nlun = []\n"

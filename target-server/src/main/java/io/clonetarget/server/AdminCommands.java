@@ -59,6 +59,8 @@ final class AdminCommands implements AdminSocket.Handler {
             }
             case "config-show" -> configShow();
             case "stats" -> Json.MAPPER.valueToTree(server.context().metrics().lunStats());
+            case "snapshot-create", "snapshot-list", "snapshot-show", "snapshot-delete", "snapshot-diff",
+                 "snapshot-export", "snapshot-import" -> new SnapshotCommands(server).handle(command, request);
             case "config-apply" -> change(request, () -> {
                 String toml = request.path("toml").asText(null);
                 if (toml == null) {
@@ -77,7 +79,8 @@ final class AdminCommands implements AdminSocket.Handler {
                     request.path("force").asBoolean(false), request.path("dry_run").asBoolean(false)));
             default -> throw new IllegalArgumentException("unknown command \"" + command + "\" (known: status, "
                     + "clone-status, clone-pause, clone-resume, clone-rate, volume-list, volume-show, target-list, target-show, "
-                    + "session-list, session-show, session-logout, config-show, config-apply, config-edit, stats)");
+                    + "session-list, session-show, session-logout, config-show, config-apply, config-edit, stats, snapshot-create, "
+                    + "snapshot-list, snapshot-show, snapshot-delete, snapshot-diff, snapshot-export, snapshot-import)");
         };
     }
 

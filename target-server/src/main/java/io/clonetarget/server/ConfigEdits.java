@@ -44,7 +44,7 @@ final class ConfigEdits {
             case "target-create" -> c -> targetCreate(c, text(r, "target"), optional(r, "alias"));
             case "target-delete" -> c -> targetDelete(c, text(r, "target"));
             case "lun-map" -> c -> lunMap(c, text(r, "target"), r.hasNonNull("lun") ? r.get("lun").asInt() : null,
-                    text(r, "volume"), optional(r, "initiator"));
+                    text(r, "volume"), optional(r, "initiator"), r.path("writable").asBoolean(false));
             case "lun-unmap" -> c -> lunUnmap(c, text(r, "target"), r.path("lun").asInt(-1), optional(r, "initiator"));
             case "portal-add" -> c -> portals(c, text(r, "address"), true);
             case "portal-remove" -> c -> portals(c, text(r, "address"), false);
@@ -229,8 +229,14 @@ final class ConfigEdits {
      * the default map, when it has none); {@code lun} null takes the lowest free number.
      */
     static ServerConfig lunMap(ServerConfig c, String iqn, Integer lun, String volume, String initiator) {
+        return lunMap(c, iqn, lun, volume, initiator, false);
+    }
+
+    /** The same; {@code volume} may be a snapshot, {@code VOLUME@SNAPSHOT}, mapped read-only unless {@code writable}. */
+    static ServerConfig lunMap(ServerConfig c, String iqn, Integer lun, String volume, String initiator,
+                               boolean writable) {
         TargetConfig t = existingTarget(c, iqn);
-        existing(c, volume);
+        existing(c, new LunConfig(null, volume).volumeName());
         InitiatorConfig own = initiator == null ? null : t.initiator(initiator);
         // an initiator's first own map starts as a copy of the default one, which it saw until now
         List<LunConfig> map = initiator == null || own == null ? t.luns() : own.luns();
@@ -263,7 +269,7 @@ final class ConfigEdits {
                     + initiator + ")") + " is volume " + other + "; unmap it first or pick another number");
         }
         List<LunConfig> next = new ArrayList<>(map);
-        next.add(new LunConfig(lun, volume));
+        next.add(new LunConfig(lun, volume, writable ? Boolean.TRUE : null));
         next.sort(java.util.Comparator.comparing(LunConfig::lun));
         return replace(c, initiator == null ? t.withLuns(next) : t.withInitiators(withMap(t, initiator, next)));
     }

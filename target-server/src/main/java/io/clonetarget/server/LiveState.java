@@ -27,6 +27,10 @@ import io.clonetarget.server.target.LunAddress;
 import io.clonetarget.server.target.TargetNode;
 import io.clonetarget.server.transport.Portal;
 import io.clonetarget.storage.clone.CloneVolume;
+import io.clonetarget.storage.lock.RangeLock;
+import io.clonetarget.storage.snapshot.SnapshotFiles;
+import io.clonetarget.storage.snapshot.SnapshotVolume;
+import io.clonetarget.server.scsi.LunIdentity;
 import io.clonetarget.storage.device.FileBlockDevice;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -460,6 +464,10 @@ final class LiveState {
                 VolumeConfig was = running.volume(v.name());
                 if (was != null && v.size() != null && volumes.get(v.name()).device() instanceof FileBlockDevice f
                         && v.size().bytes() > f.size()) {
+                    if (volumes.get(v.name()).snapshots() != null) {
+                        throw new IOException("volume " + v.name() + " has snapshots, whose copy-on-write maps are made "
+                                + "for its size; it cannot grow (this version)");
+                    }
                     try {
                         f.prepareGrow(v.size().bytes());
                     } catch (IOException e) {
@@ -476,7 +484,29 @@ final class LiveState {
                     }
                     OpenVolume opened = opener.open(v);
                     p.opened.put(v.name(), opened);
+                    if (v.snapshots() != null) {
+                        opened = opened.withSnapshots(snapshots(desired, v, opened));
+                        p.opened.put(v.name(), opened);
+                    }
                     LOG.info("volume {}: {}", v.name(), opened.description());
+                }
+            }
+            for (TargetConfig t : desired.targets()) {
+                List<LunConfig> all = new ArrayList<>(t.luns());
+                for (io.clonetarget.config.InitiatorConfig i : t.initiators()) {
+                    all.addAll(i.luns());
+                }
+                for (LunConfig l : all) {
+                    if (!l.isSnapshot()) {
+                        continue;
+                    }
+                    OpenVolume ov = p.opened.containsKey(l.volumeName()) ? p.opened.get(l.volumeName())
+                            : volumes.get(l.volumeName());
+                    if (ov == null || ov.snapshots() == null || ov.snapshots().get(l.snapshotName()) == null) {
+                        throw new IOException("target " + t.iqn() + " LUN " + l.lun() + ": volume " + l.volumeName()
+                                + " has no snapshot named " + l.snapshotName() + " (take it with clonetarget snapshot "
+                                + "create " + l.volume() + ")");
+                    }
                 }
             }
             for (String listen : desired.server().listen()) {
@@ -698,10 +728,19 @@ final class LiveState {
                 e = existing.get(l.volume());
             }
             if (e == null) {
-                OpenVolume volume = open.get(l.volume());
-                VolumeConfig vc = config.volume(l.volume());
-                LogicalUnit unit = new BlockLogicalUnit(iqn + " volume " + l.volume(), volume.device(),
-                        volume.identity(), vc.readOnly(), context.buffers(), volume.ranges());
+                OpenVolume volume = open.get(l.volumeName());
+                VolumeConfig vc = config.volume(l.volumeName());
+                LogicalUnit unit;
+                if (l.isSnapshot()) {
+                    SnapshotVolume.SnapshotInfo snap = volume.snapshots().get(l.snapshotName());
+                    unit = new BlockLogicalUnit(iqn + " snapshot " + l.volume(),
+                            volume.snapshots().image(l.snapshotName(), l.writeAccess()),
+                            LunIdentity.fromSeed("snapshot:" + volume.snapshots().status().trackingId() + ":" + snap.id(),
+                                    "snapshot"), !l.writeAccess(), context.buffers(), new RangeLock());
+                } else {
+                    unit = new BlockLogicalUnit(iqn + " volume " + l.volume(), volume.served(), volume.identity(),
+                            vc.readOnly(), context.buffers(), volume.ranges());
+                }
                 e = new TargetNode.Exported(unit, context.metrics().lun(iqn, l.volume()));
             }
             kept.put(l.volume(), e);
@@ -802,7 +841,52 @@ final class LiveState {
         s.requestLogout("the configuration changed", LOGOUT_DEADLINE);
     }
 
+    /**
+     * Deletes a snapshot under the lock changes take, after {@code check} (which throws when a
+     * LUN map still shows it), so no apply can map it in between.
+     */
+    synchronized void deleteSnapshot(String volume, String snapshot, Runnable check) throws IOException {
+        check.run();
+        OpenVolume v = volumes.get(volume);
+        if (v == null || v.snapshots() == null) {
+            throw new IllegalArgumentException("no volume named \"" + volume + "\" with snapshots");
+        }
+        v.snapshots().delete(snapshot);
+    }
+
+    /** Opens (or makes) the snapshot store of a volume in {@code STATE-DIR/snapshots/NAME}. */
+    private static SnapshotVolume snapshots(ServerConfig desired, VolumeConfig v, OpenVolume opened)
+            throws IOException {
+        if (desired.server().stateDir() == null) {
+            throw new IOException("volume " + v.name() + " has snapshots, which live in the state directory; give the "
+                    + "server a state-dir");
+        }
+        java.nio.file.Path dir = java.nio.file.Path.of(desired.server().stateDir()).resolve("snapshots").resolve(v.name());
+        long size = opened.device().size();
+        SnapshotVolume.Settings d = SnapshotVolume.Settings.defaults(size);
+        int chunk = Math.toIntExact(v.snapshots().chunkSize().bytes());
+        long limit = v.snapshots().limit() == null ? Math.max(chunk, size - size % chunk)
+                : v.snapshots().limit().bytes() - v.snapshots().limit().bytes() % chunk;
+        SnapshotVolume.Settings settings = new SnapshotVolume.Settings(chunk, limit, d.growStep(),
+                v.snapshots().lowSpacePercent(), d.tableCapacity(), d.copyBuffers());
+        try {
+            SnapshotVolume sv = SnapshotFiles.open(v.name(), opened.device(), dir, settings);
+            LOG.info("volume {}: snapshots in {} ({} held, chunk {})", v.name(), dir, sv.list().size(),
+                    io.clonetarget.config.ByteSize.ofBytes(sv.chunkSize()));
+            return sv;
+        } catch (IOException e) {
+            throw new IOException("volume " + v.name() + ": snapshots in " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
     private static void closeVolume(OpenVolume v) {
+        if (v.snapshots() != null) {
+            try {
+                v.snapshots().close();
+            } catch (IOException e) {
+                LOG.error("closing the snapshots of volume {}: {}", v.name(), e.getMessage());
+            }
+        }
         try {
             v.owner().close();
         } catch (IOException e) {

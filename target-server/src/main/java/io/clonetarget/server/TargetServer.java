@@ -296,6 +296,12 @@ public final class TargetServer implements AutoCloseable {
         return context;
     }
 
+    /** Deletes a snapshot once {@code check} passes, with no configuration change in between. */
+    void deleteSnapshot(String volume, String snapshot, Runnable check) throws IOException {
+        checkRunning();
+        live.deleteSnapshot(volume, snapshot, check);
+    }
+
     /** The open volumes by name (a snapshot; changes replace it). */
     public Map<String, OpenVolume> volumes() {
         return live.volumes();

@@ -18,8 +18,8 @@ final class AdminRoutes {
         }
     }
 
-    /** Volume names, TSIHs and iSCSI names (iqn.2026-11.com.example:disk1, eui., naa.). */
-    static final String NAME = "[A-Za-z0-9._:-]{1,223}";
+    /** Volume names, TSIHs, iSCSI names (iqn.2026-11.com.example:disk1, eui., naa.) and snapshots (disk1@monday). */
+    static final String NAME = "[A-Za-z0-9._:@-]{1,223}";
 
     static final List<Route> ROUTES = List.of(
             route("GET", "/v1/status", "status"),
@@ -37,7 +37,14 @@ final class AdminRoutes {
             route("GET", "/v1/config", "config-show"),
             route("POST", "/v1/config", "config-apply"),
             route("POST", "/v1/config/edits", "config-edit"),
-            route("GET", "/v1/stats", "stats"));
+            route("GET", "/v1/stats", "stats"),
+            route("GET", "/v1/snapshots{/name}", "snapshot-list"),
+            route("POST", "/v1/snapshots{/name}", "snapshot-create"),
+            route("GET", "/v1/snapshot{/name}", "snapshot-show"),
+            route("DELETE", "/v1/snapshot{/name}", "snapshot-delete"),
+            route("POST", "/v1/snapshot{/name}/diff", "snapshot-diff"),
+            route("POST", "/v1/snapshot{/name}/export-diff", "snapshot-export"),
+            route("POST", "/v1/volumes{/name}/import-diff", "snapshot-import"));
 
     private AdminRoutes() {
     }

@@ -380,9 +380,11 @@ final class ChangeCommands {
         }
     }
 
-    @Command(name = "map", description = {"Map VOLUME as a LUN of TARGET: in the default map, or in one initiator's "
-            + "own map (which it then sees instead of the default one).", "",
-        "  clonetarget lun map iqn.2026-12.com.example:vm1 data1 --lun 1"})
+    @Command(name = "map", description = {"Map VOLUME (or a snapshot, VOLUME@SNAPSHOT, read-only unless --writable) as a "
+            + "LUN of TARGET: in the default map, or in one initiator's own map (which it then sees instead of the "
+            + "default one).", "",
+        "  clonetarget lun map iqn.2026-12.com.example:vm1 data1 --lun 1",
+        "  clonetarget lun map iqn.2026-12.com.example:vm1 data1@monday --lun 2"})
     static final class LunMap extends Edit {
         @Parameters(index = "0", paramLabel = "TARGET")
         String target;
@@ -396,6 +398,10 @@ final class ChangeCommands {
         @Option(names = "--initiator", paramLabel = "IQN", description = "Map it for this initiator only.")
         String initiator;
 
+        @Option(names = "--writable", description = "A snapshot takes writes (kept in its difference storage; it then "
+                + "no longer shows its point in time).")
+        boolean writable;
+
         @Override
         String edit() {
             return "lun-map";
@@ -404,6 +410,9 @@ final class ChangeCommands {
         @Override
         void put(ObjectNode f) {
             f.put("target", target).put("volume", volume).put("initiator", initiator);
+            if (writable) {
+                f.put("writable", true);
+            }
             if (lun != null) {
                 f.put("lun", lun);
             }

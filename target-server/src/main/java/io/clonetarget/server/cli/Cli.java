@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
         subcommands = {ServeCommand.class, DemoCommand.class, ChangeCommands.Apply.class, InventoryCommands.Volume.class,
             CloneCommand.class, InventoryCommands.Target.class, ChangeCommands.Lun.class, ChangeCommands.Portal.class,
             ChangeCommands.Acl.class, ChangeCommands.Chap.class, SessionCommand.class, StatsCommand.class,
+            SnapshotCommand.class,
             MetadataCommand.class,
             ConfigCommand.class, CompletionCommand.class, VersionCommand.class,
             CommandLine.HelpCommand.class})
