@@ -1,0 +1,179 @@
+package io.clonetarget.server.it;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.clonetarget.config.ConfigFiles;
+import io.clonetarget.server.admin.Json;
+import io.clonetarget.server.cli.ExitCodes;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Snapshots end to end through iSCSI and the CLI: a snapshot mapped as a LUN reads (with
+ * qemu-img compare over iscsi://) exactly the volume as it was when taken, refuses writes,
+ * cannot be deleted while mapped; change lists; an rbd diff stream exported from one volume and
+ * imported into another reproduces the snapshots there, and a stream on the wrong base is refused.
+ */
+class SnapshotIT {
+    static final Duration T = Duration.ofSeconds(60);
+    static final String IQN = TestTarget.IQN;
+
+    @TempDir
+    Path dir;
+
+    private String config() {
+        return """
+                [server]
+                listen = ["127.0.0.1:0"]
+                state-dir = "%s/state"
+                io-threads = 4
+
+                [admin]
+                listen = "off"
+
+                [[volume]]
+                name = "data"
+                path = "%s/data.img"
+                size = "8M"
+                [volume.snapshots]
+                chunk-size = "64K"
+
+                [[volume]]
+                name = "copy"
+                path = "%s/copy.img"
+                size = "8M"
+                [volume.snapshots]
+
+                [[target]]
+                iqn = "%s"
+                lun = [ { lun = 0, volume = "data" } ]
+                """.formatted(dir, dir, dir, IQN);
+    }
+
+    private Object[] cli(String... args) {
+        String[] all = Arrays.copyOf(args, args.length + 2);
+        all[args.length] = "--state-dir";
+        all[args.length + 1] = dir.resolve("state").toString();
+        return CloneIT.cli(all);
+    }
+
+    private static String ok(Object[] r) {
+        assertEquals(ExitCodes.OK, r[0], r[1] + "\n" + r[2]);
+        return r[1].toString();
+    }
+
+    private static void fails(Object[] r, String message) {
+        assertEquals(ExitCodes.FAILURE, r[0], r[1] + "\n" + r[2]);
+        assertTrue((r[1].toString() + r[2]).contains(message), "expected \"" + message + "\" in:\n" + r[1] + r[2]);
+    }
+
+    private static byte[] random(Random r, int n) {
+        byte[] b = new byte[n];
+        r.nextBytes(b);
+        return b;
+    }
+
+    @Test
+    void aSnapshotLunReadsThePointInTimeRefusesWritesAndStaysWhileMapped() throws Exception {
+        Tools.require("qemu-utils", "qemu-img");
+        try (TestTarget t = TestTarget.start(dir, ConfigFiles.parse(config(), "snapshots"),
+                io.clonetarget.server.Volumes::open)) {
+            RawInitiator raw = new RawInitiator(t.port());
+            raw.login(IQN);
+            raw.command(0, new byte[6], new byte[0], 0); // takes the power-on unit attention
+            Random r = new Random(9);
+            for (int i = 0; i < 16; i++) {
+                RawInitiator.Result w = raw.write10(0, i * 256L + r.nextInt(100), random(r, 64 * 1024), false);
+                assertEquals(0, w.status(), () -> "sense " + java.util.HexFormat.of().formatHex(w.sense()));
+            }
+            Path atS1 = dir.resolve("data-at-s1.img");
+            Files.copy(dir.resolve("data.img"), atS1); // no writes in flight: this is the point in time
+            String made = ok(cli("snapshot", "create", "data@s1"));
+            assertTrue(made.contains("snapshot data@s1 taken"), made);
+            for (int i = 0; i < 16; i++) {
+                RawInitiator.Result w = raw.write10(0, i * 512L, random(r, 64 * 1024), i % 3 == 0);
+                assertEquals(0, w.status(), () -> "sense " + java.util.HexFormat.of().formatHex(w.sense()));
+            }
+            ok(cli("lun", "map", IQN, "data@s1", "--lun", "1"));
+            Tools.ok(T, "qemu-img", "compare", "-f", "raw", "-F", "raw", atS1.toString(), t.url(1));
+            raw.command(1, new byte[6], new byte[0], 0); // the new unit's power-on unit attention
+            RawInitiator.Result read = raw.read10(1, 0, 2048);
+            assertEquals(0, read.status());
+            assertArrayEquals(Arrays.copyOf(Files.readAllBytes(atS1), 1 << 20), read.data());
+            RawInitiator.Result write = raw.write10(1, 0, new byte[512], false);
+            assertEquals(2, write.status(), "a write to a read-only snapshot is refused");
+            assertEquals(0x07, write.sense()[2] & 0x0f, "DATA PROTECT");
+            assertEquals(0x27, write.sense()[12] & 0xff, "WRITE PROTECTED");
+
+            JsonNode list = Json.MAPPER.readTree(ok(cli("snapshot", "list", "data", "-o", "json")));
+            assertEquals(1, list.size());
+            assertEquals("s1", list.get(0).path("name").asText());
+            assertEquals("valid", list.get(0).path("state").asText());
+            assertTrue(list.get(0).path("stored_bytes").asLong() > 0, list.toString());
+            String shown = ok(cli("snapshot", "show", "data@s1"));
+            assertTrue(shown.contains(IQN), shown);
+
+            fails(cli("snapshot", "delete", "data@s1"), "snapshot data@s1 is LUN 1 of " + IQN);
+            fails(cli("snapshot", "create", "data@s1"), "already has a snapshot named s1");
+            fails(cli("snapshot", "create", "nope@s1"), "no volume named \"nope\"");
+            fails(cli("lun", "map", IQN, "data@never", "--lun", "2"), "has no snapshot named never");
+            ok(cli("lun", "unmap", IQN, "1", "--force"));
+            ok(cli("snapshot", "delete", "data@s1"));
+            assertEquals("no snapshots\n", ok(cli("snapshot", "list")));
+            raw.close();
+        }
+    }
+
+    @Test
+    void anExportedStreamRebuildsTheSnapshotsOnAnotherVolumeAndAWrongBaseIsRefused() throws Exception {
+        try (TestTarget t = TestTarget.start(dir, ConfigFiles.parse(config(), "snapshots"),
+                io.clonetarget.server.Volumes::open)) {
+            RawInitiator raw = new RawInitiator(t.port());
+            raw.login(IQN);
+            raw.command(0, new byte[6], new byte[0], 0); // takes the power-on unit attention
+            Random r = new Random(10);
+            for (int i = 0; i < 8; i++) {
+                raw.write10(0, r.nextInt(16000), random(r, 32 * 1024), false);
+            }
+            ok(cli("snapshot", "create", "data@a"));
+            for (int i = 0; i < 4; i++) {
+                raw.write10(0, r.nextInt(16000), random(r, 4096), false);
+            }
+            ok(cli("snapshot", "create", "data@b"));
+            Path full = dir.resolve("full.diff");
+            String wrote = ok(cli("snapshot", "export-diff", "data@a", full.toString()));
+            assertTrue(wrote.contains("sha256"), wrote);
+            assertTrue(Files.exists(dir.resolve("full.diff.sha256")));
+            ok(cli("snapshot", "import-diff", full.toString(), "copy"));
+            Path inc = dir.resolve("a-to-b.diff");
+            ok(cli("snapshot", "export-diff", "--from-snap", "a", "data@b", inc.toString()));
+            JsonNode diff = Json.MAPPER.readTree(ok(cli("snapshot", "diff", "data@a", "data@b", "-o", "json")));
+            long changed = diff.path("changed_bytes").asLong();
+            assertTrue(changed > 0 && changed <= 4 * 2 * 64 * 1024, diff.toString());
+            assertTrue(Files.size(inc) < changed + 4096, "the stream is about the change: " + Files.size(inc));
+            ok(cli("snapshot", "import-diff", inc.toString(), "copy"));
+            assertArrayEquals(Files.readAllBytes(dir.resolve("data.img")), Files.readAllBytes(dir.resolve("copy.img")),
+                    "copy now holds data as of b");
+            JsonNode copies = Json.MAPPER.readTree(ok(cli("snapshot", "list", "copy", "-o", "json")));
+            assertEquals("[\"a\",\"b\"]", Json.MAPPER.writeValueAsString(copies.findValuesAsText("name")));
+
+            raw.write10(0, 100, random(r, 4096), false);
+            ok(cli("snapshot", "create", "data@c"));
+            Path wrong = dir.resolve("a-to-c.diff");
+            ok(cli("snapshot", "export-diff", "--from-snap", "a", "data@c", wrong.toString()));
+            byte[] before = Files.readAllBytes(dir.resolve("copy.img"));
+            fails(cli("snapshot", "import-diff", wrong.toString(), "copy"),
+                    "starts from snapshot a, but the latest snapshot of volume copy is b");
+            assertArrayEquals(before, Files.readAllBytes(dir.resolve("copy.img")), "nothing was applied");
+            raw.close();
+        }
+    }
+}
