@@ -54,6 +54,70 @@ final class MetadataCommand implements Runnable {
         }
     }
 
+    /** The snapshot metadata in {@code file}, or null when it is not a snapshot store (a clone's, or nothing). */
+    static io.clonetarget.storage.meta.SnapshotStore.Inspection snapshotStore(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            return null;
+        }
+        try (FileBlockDevice device = FileBlockDevice.open(file, true, 512)) {
+            var i = io.clonetarget.storage.meta.SnapshotStore.inspect(device);
+            boolean isOne = i.info() != null || !i.problems().isEmpty() && !i.problems().getFirst().contains(
+                    "no snapshot root") && !i.problems().getFirst().startsWith("no valid superblock");
+            return isOne || file.getFileName().toString().equals("snapshots.meta") ? i : null;
+        }
+    }
+
+    /** {@code check} and {@code dump} of a snapshot store: every problem named; the snapshots it holds. */
+    static int snapshots(PrintWriter out, Path file, io.clonetarget.storage.meta.SnapshotStore.Inspection i,
+                         boolean dump, boolean json) throws IOException {
+        var info = i.info();
+        if (json) {
+            var o = Json.MAPPER.createObjectNode();
+            o.put("file", file.toString()).put("kind", "snapshots").put("generation", i.generation());
+            o.put("verdict", i.generation() == 0 ? "unusable" : i.opens() ? "consistent" : "damaged");
+            if (info != null) {
+                o.put("uuid", info.uuid().toString()).put("volume_size", info.volumeSize())
+                        .put("chunk_size", info.chunkSize()).put("snapshot_capacity", info.tableCapacity())
+                        .put("slot_capacity", info.slotCapacity()).put("next_id", info.nextId())
+                        .put("tracking_id", info.trackingId().toString()).put("slots_in_use", i.slotsInUse());
+            }
+            var snaps = o.putArray("snapshots");
+            for (var e : i.entries()) {
+                snaps.addObject().put("id", e.id()).put("name", e.name()).put("state", e.state().name().toLowerCase(
+                        Locale.ROOT)).put("created_millis", e.createdMillis()).put("group", e.group())
+                        .put("group_size", e.groupSize());
+            }
+            var problems = o.putArray("problems");
+            i.problems().forEach(problems::add);
+            out.println(Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(o));
+        } else {
+            for (String p : i.problems()) {
+                out.println("damaged: " + p);
+            }
+            if (dump && info != null) {
+                out.printf(Locale.ROOT, "snapshot metadata, generation %d, uuid %s%n", i.generation(), info.uuid());
+                out.printf(Locale.ROOT, "volume %d bytes, chunk %d, %d snapshots of %d, %d of %d slots in use, next id %d,"
+                        + " tracking id %s%n", info.volumeSize(), info.chunkSize(), i.entries().size(),
+                        info.tableCapacity(), i.slotsInUse(), info.slotCapacity(), info.nextId(), info.trackingId());
+                for (var e : i.entries()) {
+                    out.printf(Locale.ROOT, "  snapshot %d %s: %s, created %s%s%n", e.id(), e.name(),
+                            e.state().name().toLowerCase(Locale.ROOT), java.time.Instant.ofEpochMilli(e.createdMillis()),
+                            e.group().isEmpty() ? "" : ", group " + e.group() + " of " + e.groupSize());
+                }
+            }
+            if (i.generation() == 0) {
+                out.println(file + ": unusable: no valid superblock");
+            } else if (!i.opens()) {
+                out.println(file + ": damaged: the snapshots will not open");
+            } else if (!dump) {
+                out.printf(Locale.ROOT, "%s: consistent (snapshot metadata, generation %d, %d snapshots, %d slots in use)%n",
+                        file, i.generation(), i.entries().size(), i.slotsInUse());
+            }
+        }
+        out.flush();
+        return i.generation() == 0 ? UNUSABLE : i.opens() ? ExitCodes.OK : DAMAGED;
+    }
+
     static String label(Severity s) {
         return switch (s) {
             case NOTE -> "note";
@@ -62,7 +126,7 @@ final class MetadataCommand implements Runnable {
         };
     }
 
-    @Command(name = "check", description = "Check every block of a metadata file; name each problem.")
+    @Command(name = "check", description = "Check every block of a metadata file (a clone's, or a volume's snapshots.meta); name each problem.")
     static final class Check implements Callable<Integer> {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
@@ -79,6 +143,10 @@ final class MetadataCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
+            var snapshots = snapshotStore(file);
+            if (snapshots != null) {
+                return snapshots(out, file, snapshots, false, false);
+            }
             MetadataInspection i = inspect(file);
             for (Finding f : i.findings()) {
                 out.println(label(f.severity()) + ": " + f);
@@ -137,8 +205,12 @@ final class MetadataCommand implements Runnable {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--output: \"" + output
                         + "\" is not text or json");
             }
-            MetadataInspection i = inspect(file);
             PrintWriter out = spec.commandLine().getOut();
+            var snapshots = snapshotStore(file);
+            if (snapshots != null) {
+                return snapshots(out, file, snapshots, true, output.equals("json"));
+            }
+            MetadataInspection i = inspect(file);
             if (output.equals("json")) {
                 out.println(Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(json(i)));
             } else {

@@ -175,5 +175,20 @@ class SnapshotIT {
             assertArrayEquals(before, Files.readAllBytes(dir.resolve("copy.img")), "nothing was applied");
             raw.close();
         }
+        // offline: the metadata tools read snapshot stores and name what is wrong
+        Path meta = dir.resolve("state/snapshots/data/snapshots.meta");
+        String check = ok(CloneIT.cli("metadata", "check", meta.toString()));
+        assertTrue(check.contains("consistent (snapshot metadata") && check.contains("3 snapshots"), check);
+        String dump = ok(CloneIT.cli("metadata", "dump", meta.toString()));
+        assertTrue(dump.contains("snapshot 1 a: valid") && dump.contains("snapshot 3 c: valid"), dump);
+        byte[] bytes = Files.readAllBytes(meta);
+        for (int b = 2; b < bytes.length / 4096; b++) {
+            bytes[b * 4096 + 100] ^= 1; // every block but the superblocks
+        }
+        Files.write(meta, bytes);
+        Object[] damaged = CloneIT.cli("metadata", "check", meta.toString());
+        assertEquals(4, damaged[0], damaged[1] + "\n" + damaged[2]);
+        assertTrue(damaged[1].toString().contains("damaged: snapshot info at") && damaged[1].toString()
+                .contains("bad checksum"), damaged[1].toString());
     }
 }
