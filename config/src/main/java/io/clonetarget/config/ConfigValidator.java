@@ -289,6 +289,13 @@ public final class ConfigValidator {
             }
             return;
         }
+        if (v.source() != null && v.source().startsWith(VolumeConfig.SNAPSHOT_SOURCE)) {
+            String ref = v.source().substring(VolumeConfig.SNAPSHOT_SOURCE.length());
+            int a = ref.indexOf('@');
+            if (a <= 0 || !NAME.matcher(ref.substring(0, a)).matches() || !NAME.matcher(ref.substring(a + 1)).matches()) {
+                problems.add(at + ".source: \"" + v.source() + "\" is not snapshot:VOLUME@SNAPSHOT");
+            }
+        }
         if (v.source() == null || v.source().isEmpty()) {
             problems.add(at + ".source: missing (a file, block device or http(s) URL)");
         }

@@ -23,6 +23,8 @@ public record VolumeConfig(String name, VolumeType type, String path, ByteSize s
                            HydrationConfig hydration, Boolean discardPassdown, Boolean overwriteDestination,
                            SnapshotsConfig snapshots) {
     public static final long DEFAULT_REGION_SIZE = 64 * 1024;
+    /** A clone source that is a snapshot of another volume: {@code snapshot:VOLUME@SNAPSHOT}. */
+    public static final String SNAPSHOT_SOURCE = "snapshot:";
 
     public VolumeConfig {
         type = type == null ? VolumeType.FILE : type;

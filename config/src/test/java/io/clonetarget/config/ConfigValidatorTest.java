@@ -24,7 +24,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  *
  * <p>How completeness was checked: ConfigValidator was read top to bottom and every place that
  * reports a problem was given a site name below, in the order of the source: each
- * {@code problems.add(...)} call and each call of its {@code range(...)} helper (59 sites; the
+ * {@code problems.add(...)} call and each call of its {@code range(...)} helper (60 sites; the
  * {@code problems.add} inside {@code range} itself is the helper, not a rule). A site that says
  * different things (missing or malformed, default map or initiator map, secret or mutual secret,
  * too short or too long) has an example of each. {@link #everyReportingSiteOfTheValidatorHasAnExample}
@@ -110,6 +110,9 @@ class ConfigValidatorTest {
                 example("lun-writable-snapshot-only", TARGET + "lun = [ { lun = 0, volume = \"a\", writable = true } ]\n",
                         "target[0].lun[0].writable: only a snapshot (VOLUME@SNAPSHOT) is mapped writable; a volume is"
                                 + " writable unless read-only (line 9)"),
+                example("clone-snapshot-source", "[[volume]]\nname = \"c\"\ntype = \"clone\"\nsource = \"snapshot:data\"\n"
+                                + "path = \"/c\"\n",
+                        "volume[0].source: \"snapshot:data\" is not snapshot:VOLUME@SNAPSHOT (line 4)"),
                 example("snapshots-read-only", "[[volume]]\nname = \"s\"\npath = \"/s\"\nread-only = true\n"
                                 + "[volume.snapshots]\n",
                         "volume[0].snapshots: a read-only volume never changes, so it has no snapshots (line 5)"),

@@ -116,7 +116,8 @@ final class AdminCommands implements AdminSocket.Handler {
             io.clonetarget.config.VolumeConfig v = c.volumes().get(i);
             relative("volume[" + i + "].path", v.path(), problems);
             relative("volume[" + i + "].metadata", v.metadata(), problems);
-            if (v.source() != null && !v.source().contains("://")) {
+            if (v.source() != null && !v.source().contains("://")
+                    && !v.source().startsWith(io.clonetarget.config.VolumeConfig.SNAPSHOT_SOURCE)) {
                 relative("volume[" + i + "].source", v.source(), problems);
             }
         }

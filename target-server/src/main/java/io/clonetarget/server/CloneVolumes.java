@@ -27,10 +27,15 @@ final class CloneVolumes {
     }
 
     static OpenVolume open(VolumeConfig v) throws IOException {
+        return open(v, CloneFiles::openSource);
+    }
+
+    /** Opens a clone whose source {@code sources} opens (a snapshot of another volume, for one). */
+    static OpenVolume open(VolumeConfig v, CloneFiles.SourceOpener sources) throws IOException {
         CloneVolume clone;
         try {
             clone = CloneFiles.open(v.name(), v.source(), Path.of(v.path()), Path.of(v.metadata()), settings(v),
-                    v.overwriteDestination());
+                    v.overwriteDestination(), sources);
         } catch (IOException e) {
             throw new IOException("volume " + v.name() + ": " + e.getMessage(), e);
         }

@@ -482,7 +482,9 @@ final class LiveState {
                             p.created.add(java.nio.file.Path.of(f)); // listed before opening: a failed open may leave it
                         }
                     }
-                    OpenVolume opened = opener.open(v);
+                    OpenVolume opened = v.type() == VolumeType.CLONE && v.source().startsWith(VolumeConfig.SNAPSHOT_SOURCE)
+                            ? CloneVolumes.open(v, location -> snapshotSource(location, v.name(), p))
+                            : opener.open(v);
                     p.opened.put(v.name(), opened);
                     if (v.snapshots() != null) {
                         opened = opened.withSnapshots(snapshots(desired, v, opened));
@@ -852,6 +854,24 @@ final class LiveState {
             throw new IllegalArgumentException("no volume named \"" + volume + "\" with snapshots");
         }
         v.snapshots().delete(snapshot);
+    }
+
+    /** A snapshot of a volume already open (or opened earlier in this plan) as the source of clone {@code clone}. */
+    private io.clonetarget.storage.clone.CloneSource snapshotSource(String location, String clone, Prepared p)
+            throws IOException {
+        String ref = location.substring(VolumeConfig.SNAPSHOT_SOURCE.length());
+        String volume = ref.substring(0, ref.indexOf('@'));
+        String snapshot = ref.substring(ref.indexOf('@') + 1);
+        OpenVolume v = p.opened.containsKey(volume) ? p.opened.get(volume) : volumes.get(volume);
+        if (v == null || v.snapshots() == null) {
+            throw new IOException("clone " + clone + ": its source " + location + " names no volume with snapshots "
+                    + "(it must be listed before the clone, with a [volume.snapshots] table)");
+        }
+        try {
+            return io.clonetarget.storage.snapshot.SnapshotSource.open(v.snapshots(), snapshot, clone);
+        } catch (IllegalArgumentException e) {
+            throw new IOException("clone " + clone + ": " + e.getMessage(), e);
+        }
     }
 
     /** Opens (or makes) the snapshot store of a volume in {@code STATE-DIR/snapshots/NAME}. */

@@ -207,6 +207,15 @@ final class SnapshotCommands {
 
     private JsonNode delete(Ref r) throws IOException {
         need(r);
+        try {
+            deleteChecked(r);
+        } catch (IllegalStateException e) {
+            throw new AdminError(409, "conflict", e.getMessage());
+        }
+        return Json.MAPPER.createObjectNode().put("deleted", r.toString());
+    }
+
+    private void deleteChecked(Ref r) throws IOException {
         server.deleteSnapshot(r.volume(), r.snapshot(), () -> {
             List<String[]> m = mappings(server.config(), r.toString());
             if (!m.isEmpty()) {
@@ -215,7 +224,6 @@ final class SnapshotCommands {
                         + "; unmap it first");
             }
         });
-        return Json.MAPPER.createObjectNode().put("deleted", r.toString());
     }
 
     private JsonNode diff(Ref to, String from) throws IOException {

@@ -129,8 +129,9 @@ final class VolumeChecks {
      */
     private Long source(String at, VolumeConfig v, boolean metadataKnown) throws IOException {
         String location = v.source();
-        if (location.startsWith("http://") || location.startsWith("https://")) {
-            return null;
+        if (location.startsWith("http://") || location.startsWith("https://")
+                || location.startsWith(io.clonetarget.config.VolumeConfig.SNAPSHOT_SOURCE)) {
+            return null; // a URL is checked when it is opened; a snapshot when its volume is
         }
         Path source = Path.of(location);
         if (!Files.exists(source)) {

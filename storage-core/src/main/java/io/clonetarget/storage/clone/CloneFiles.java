@@ -63,6 +63,19 @@ public final class CloneFiles {
      */
     public static CloneVolume open(String name, String sourceLocation, Path dest, Path metadata,
                                    CloneVolume.Settings settings, boolean overwriteDestination) throws IOException {
+        return open(name, sourceLocation, dest, metadata, settings, overwriteDestination, CloneFiles::openSource);
+    }
+
+    /** Opens a source named by its location (a path, a URL, or what the caller resolves). */
+    @FunctionalInterface
+    public interface SourceOpener {
+        CloneSource open(String location) throws IOException;
+    }
+
+    /** The same, with the sources opened by {@code opener} (e.g. snapshots of the server's volumes). */
+    public static CloneVolume open(String name, String sourceLocation, Path dest, Path metadata,
+                                   CloneVolume.Settings settings, boolean overwriteDestination, SourceOpener opener)
+            throws IOException {
         ClonePlan plan = ClonePlan.of(dest, metadata, overwriteDestination);
         if (plan.action() == ClonePlan.Action.OPEN && plan.complete()) {
             LOG.info("clone {}: fully hydrated; the source {} is not opened", name, sourceLocation);
@@ -71,7 +84,7 @@ public final class CloneFiles {
         if (plan.action() == ClonePlan.Action.REFUSE) {
             throw new IOException("clone " + name + ": " + plan.problem());
         }
-        CloneSource source = openSource(sourceLocation);
+        CloneSource source = opener.open(sourceLocation);
         try {
             return open(name, source, dest, metadata, settings, plan);
         } catch (IOException | RuntimeException e) {

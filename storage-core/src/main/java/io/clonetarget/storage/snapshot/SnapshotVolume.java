@@ -204,6 +204,8 @@ public final class SnapshotVolume implements Closeable {
     private volatile long lastHold;
     private volatile boolean closed;
     private volatile Runnable whileHeld = () -> { };
+    /** Who holds which snapshot (a clone hydrating from it), by snapshot name; guarded by itself. */
+    private final Map<String, List<String>> holders = new java.util.HashMap<>();
 
     private SnapshotVolume(String name, BlockDevice origin, BlockDevice metaDevice, SnapshotStore store,
                            BlockDevice diffDevice, Settings settings, FailureRecord failureRecord, long failedUpTo,
@@ -755,20 +757,54 @@ public final class SnapshotVolume implements Closeable {
     }
 
     /**
+     * Holds a snapshot for {@code holder} (e.g. "clone vm2"): deleting it is refused, naming the
+     * holder, until the returned action releases it (once; later calls do nothing).
+     */
+    public Runnable hold(String snapshotName, String holder) {
+        synchronized (holders) {
+            need(snapshotName); // under the lock delete marks it in: never a hold on a snapshot being deleted
+            holders.computeIfAbsent(snapshotName, k -> new ArrayList<>()).add(holder);
+        }
+        java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
+        return () -> {
+            if (released.compareAndSet(false, true)) {
+                synchronized (holders) {
+                    List<String> h = holders.get(snapshotName);
+                    if (h != null) {
+                        h.remove(holder);
+                        if (h.isEmpty()) {
+                            holders.remove(snapshotName);
+                        }
+                    }
+                }
+            }
+        };
+    }
+
+    /**
      * Deletes a snapshot and frees what only it needed; every other snapshot still reads its
      * point in time. The caller has stopped serving its image.
+     *
+     * @throws IllegalStateException while something holds it ({@link #hold}), naming it
      */
     public void delete(String snapshotName) throws IOException {
         Snap s = byName.get(snapshotName);
         if (s == null) {
             throw new IllegalArgumentException("volume " + name + " has no snapshot named " + snapshotName);
         }
-        gate.writeLock().lock();
-        try {
+        synchronized (holders) {
+            List<String> h = holders.get(snapshotName);
+            if (h != null && !h.isEmpty()) {
+                throw new IllegalStateException("snapshot " + name + "@" + snapshotName + " is the source of "
+                        + String.join(", ", h) + ", which still hydrates from it; delete it once that is done");
+            }
             if (s.deleted) {
                 throw new IllegalArgumentException("volume " + name + " has no snapshot named " + snapshotName);
             }
             s.deleted = true;
+        }
+        gate.writeLock().lock();
+        try {
             synchronized (this) {
                 byId.remove(s.id);
                 for (int slot = 0; slot < live.length; slot++) {

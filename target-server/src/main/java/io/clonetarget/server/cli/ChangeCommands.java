@@ -270,8 +270,8 @@ final class ChangeCommands {
         @Parameters(paramLabel = "NAME")
         String name;
 
-        @Option(names = "--source", required = true, paramLabel = "SOURCE", description = "A file, block device or "
-                + "http(s) URL.")
+        @Option(names = "--source", required = true, paramLabel = "SOURCE", description = "A file, block device, "
+                + "http(s) URL, or a snapshot of a volume of this server: snapshot:VOLUME@SNAPSHOT.")
         String source;
 
         @Option(names = "--path", required = true, paramLabel = "FILE", description = "The destination file.")
@@ -293,7 +293,8 @@ final class ChangeCommands {
 
         @Override
         void put(ObjectNode f) {
-            String src = source.contains("://") ? source : Path.of(source).toAbsolutePath().toString();
+            String src = source.contains("://") || source.startsWith(io.clonetarget.config.VolumeConfig.SNAPSHOT_SOURCE)
+                    ? source : Path.of(source).toAbsolutePath().toString();
             f.put("volume", name).put("source", src).put("path", Path.of(path).toAbsolutePath().toString())
                     .put("region_size", regionSize).put("rate", rate).put("paused", paused);
         }

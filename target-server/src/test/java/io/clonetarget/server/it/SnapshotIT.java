@@ -191,4 +191,37 @@ class SnapshotIT {
         assertTrue(damaged[1].toString().contains("damaged: snapshot info at") && damaged[1].toString()
                 .contains("bad checksum"), damaged[1].toString());
     }
+    @Test
+    void aCloneOfASnapshotIsThePointInTimeAndHoldsTheSnapshotWhileItHydrates() throws Exception {
+        try (TestTarget t = TestTarget.start(dir, ConfigFiles.parse(config(), "snapshots"),
+                io.clonetarget.server.Volumes::open)) {
+            RawInitiator raw = new RawInitiator(t.port());
+            raw.login(IQN);
+            raw.command(0, new byte[6], new byte[0], 0); // takes the power-on unit attention
+            Random r = new Random(11);
+            for (int i = 0; i < 8; i++) {
+                raw.write10(0, i * 2048L, random(r, 64 * 1024), false);
+            }
+            ok(cli("snapshot", "create", "data@gold"));
+            Path atGold = dir.resolve("data-at-gold.img");
+            Files.copy(dir.resolve("data.img"), atGold);
+            raw.write10(0, 0, random(r, 64 * 1024), false); // after the snapshot: not in the clone
+            ok(cli("clone", "create", "vm", "--source", "snapshot:data@gold", "--path", dir.resolve("vm.img").toString(),
+                    "--paused"));
+            fails(cli("snapshot", "delete", "data@gold"), "is the source of clone vm, which still hydrates from it");
+            ok(cli("lun", "map", IQN, "vm", "--lun", "1"));
+            raw.command(1, new byte[6], new byte[0], 0); // the new unit's power-on unit attention
+            RawInitiator.Result read = raw.read10(1, 0, 2048);
+            assertEquals(0, read.status());
+            assertArrayEquals(Arrays.copyOf(Files.readAllBytes(atGold), 1 << 20), read.data(),
+                    "the clone reads the snapshot's point in time");
+            ok(cli("clone", "resume", "vm"));
+            CloneIT.awaitComplete(t, Duration.ofSeconds(30)); // complete: hydrated, and the source let go
+            ok(cli("lun", "unmap", IQN, "1", "--force"));
+            ok(cli("snapshot", "delete", "data@gold"));
+            assertArrayEquals(Files.readAllBytes(atGold), Files.readAllBytes(dir.resolve("vm.img")),
+                    "the hydrated clone holds the snapshot, and no longer needs it");
+            raw.close();
+        }
+    }
 }
