@@ -60,7 +60,7 @@ final class AdminCommands implements AdminSocket.Handler {
             case "config-show" -> configShow();
             case "stats" -> Json.MAPPER.valueToTree(server.context().metrics().lunStats());
             case "snapshot-create", "snapshot-list", "snapshot-show", "snapshot-delete", "snapshot-diff",
-                 "snapshot-export", "snapshot-import" -> new SnapshotCommands(server).handle(command, request);
+                 "snapshot-export", "snapshot-import", "snapshot-progress" -> new SnapshotCommands(server).handle(command, request);
             case "config-apply" -> change(request, () -> {
                 String toml = request.path("toml").asText(null);
                 if (toml == null) {

@@ -28,6 +28,9 @@ import java.util.List;
  * snapshot that a LUN maps is 409 {@code conflict}, naming the LUN.
  */
 final class SnapshotCommands {
+    /** Exports and imports running now, by their file: bytes done and in all. */
+    private static final java.util.concurrent.ConcurrentHashMap<Path, long[]> RUNNING =
+            new java.util.concurrent.ConcurrentHashMap<>();
     private final TargetServer server;
 
     SnapshotCommands(TargetServer server) {
@@ -44,6 +47,7 @@ final class SnapshotCommands {
                 case "snapshot-diff" -> diff(ref(request), request.path("from").asText(null));
                 case "snapshot-export" -> export(ref(request), request.path("from").asText(null), file(request));
                 case "snapshot-import" -> importDiff(request.path("name").asText(""), file(request));
+                case "snapshot-progress" -> progress(file(request));
                 default -> throw new IllegalArgumentException("unknown command \"" + command + "\"");
             };
         } catch (IOException e) {
@@ -252,7 +256,14 @@ final class SnapshotCommands {
     private JsonNode export(Ref to, String from, Path file) throws IOException {
         SnapshotVolume sv = snapshots(to.volume());
         need(to);
-        SnapshotStreams.Exported e = SnapshotStreams.exportToFile(sv, from, to.snapshot(), file);
+        SnapshotStreams.Exported e;
+        long[] at = new long[2];
+        RUNNING.put(file, at);
+        try {
+            e = SnapshotStreams.exportToFile(sv, from, to.snapshot(), file, (done, total) -> set(at, done, total));
+        } finally {
+            RUNNING.remove(file, at);
+        }
         return Json.MAPPER.createObjectNode().put("file", file.toString()).put("sha256", e.sha256())
                 .put("bytes", e.bytes()).put("data_bytes", e.dataBytes()).put("zero_bytes", e.zeroBytes())
                 .put("checksum_file", e.checksumFile().toString());
@@ -260,8 +271,34 @@ final class SnapshotCommands {
 
     private JsonNode importDiff(String volume, Path file) throws IOException {
         SnapshotVolume sv = snapshots(volume);
-        SnapshotStreams.Imported i = SnapshotStreams.importFile(sv, file);
+        SnapshotStreams.Imported i;
+        long[] at = new long[2];
+        RUNNING.put(file, at);
+        try {
+            i = SnapshotStreams.importFile(sv, file, (done, total) -> set(at, done, total));
+        } finally {
+            RUNNING.remove(file, at);
+        }
         return Json.MAPPER.createObjectNode().put("volume", volume).put("snapshot", i.toSnap())
                 .put("data_bytes", i.dataBytes()).put("zero_bytes", i.zeroBytes()).put("sha256", i.sha256());
+    }
+
+    private static void set(long[] at, long done, long total) {
+        synchronized (at) {
+            at[0] = done;
+            at[1] = total;
+        }
+    }
+
+    /** How far the export or import of {@code file} is ({@code running: false} when none runs). */
+    private static JsonNode progress(Path file) {
+        long[] at = RUNNING.get(file);
+        ObjectNode o = Json.MAPPER.createObjectNode().put("running", at != null);
+        if (at != null) {
+            synchronized (at) {
+                o.put("done", at[0]).put("total", at[1]);
+            }
+        }
+        return o;
     }
 }

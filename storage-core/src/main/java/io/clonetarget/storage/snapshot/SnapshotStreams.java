@@ -16,7 +16,6 @@ import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.function.LongConsumer;
 
 /**
  * Incremental streams of snapshots in Ceph's {@code rbd diff v1} format: what {@code rbd
@@ -39,6 +38,14 @@ public final class SnapshotStreams {
     private SnapshotStreams() {
     }
 
+    /** Told how far a long export or import is: bytes of the volume done, of {@code total}. */
+    @FunctionalInterface
+    public interface Progress {
+        void at(long done, long total);
+
+        Progress NONE = (done, total) -> { };
+    }
+
     /** What an export wrote. */
     public record Exported(long bytes, long dataBytes, long zeroBytes, String sha256, Path checksumFile) {
     }
@@ -51,9 +58,13 @@ public final class SnapshotStreams {
      * Writes the stream from {@code from} (null: from nothing) to {@code to}; {@code progress}
      * hears the bytes of the volume done so far.
      */
-    public static void export(SnapshotVolume volume, String from, String to, OutputStream out, LongConsumer progress)
+    public static void export(SnapshotVolume volume, String from, String to, OutputStream out, Progress progress)
             throws IOException {
         List<SnapshotVolume.Extent> extents = volume.changes(from, to);
+        long total = 0;
+        for (SnapshotVolume.Extent e : extents) {
+            total += e.length();
+        }
         BlockDevice image = volume.image(to, false);
         int chunk = volume.chunkSize();
         ByteBuffer buf = ByteBuffer.allocateDirect(chunk);
@@ -81,7 +92,7 @@ public final class SnapshotStreams {
                     w.data(at, ByteBuffer.wrap(heap, 0, n));
                 }
                 done += n;
-                progress.accept(done);
+                progress.at(done, total);
             }
             if (zeroStart >= 0) {
                 w.zero(zeroStart, e.offset() + e.length() - zeroStart);
@@ -93,11 +104,11 @@ public final class SnapshotStreams {
 
     /** Exports to {@code file} (which must not exist) and writes {@code file.sha256} beside it. */
     public static Exported exportToFile(SnapshotVolume volume, String from, String to, Path file) throws IOException {
-        return exportToFile(volume, from, to, file, done -> { });
+        return exportToFile(volume, from, to, file, Progress.NONE);
     }
 
     public static Exported exportToFile(SnapshotVolume volume, String from, String to, Path file,
-                                        LongConsumer progress) throws IOException {
+                                        Progress progress) throws IOException {
         if (Files.exists(file)) {
             throw new IOException(file + " exists; an export never writes over a file");
         }
@@ -130,10 +141,10 @@ public final class SnapshotStreams {
      * structure (nothing is written if either fails), then takes its to-snapshot.
      */
     public static Imported importFile(SnapshotVolume volume, Path file) throws IOException {
-        return importFile(volume, file, done -> { });
+        return importFile(volume, file, Progress.NONE);
     }
 
-    public static Imported importFile(SnapshotVolume volume, Path file, LongConsumer progress) throws IOException {
+    public static Imported importFile(SnapshotVolume volume, Path file, Progress progress) throws IOException {
         String sha = StreamChecksum.verify(file);
         RbdDiffReader.Summary s;
         try (InputStream in = new BufferedInputStream(Files.newInputStream(file), PIECE)) {
@@ -162,6 +173,7 @@ public final class SnapshotStreams {
             throw new IOException(file + ": its to-snapshot: " + problem);
         }
         long[] applied = new long[2];
+        long total = s.dataBytes() + s.zeroBytes();
         ByteBuffer buf = ByteBuffer.allocateDirect(PIECE);
         byte[] heap = new byte[PIECE];
         try (InputStream in = new BufferedInputStream(Files.newInputStream(file), PIECE)) {
@@ -176,14 +188,14 @@ public final class SnapshotStreams {
                         done += n;
                     }
                     applied[0] += length;
-                    progress.accept(applied[0] + applied[1]);
+                    progress.at(applied[0] + applied[1], total);
                 }
 
                 @Override
                 public void zero(long offset, long length) throws IOException {
                     origin.writeZeroes(offset, length);
                     applied[1] += length;
-                    progress.accept(applied[0] + applied[1]);
+                    progress.at(applied[0] + applied[1], total);
                 }
             });
         }

@@ -44,7 +44,8 @@ final class AdminRoutes {
             route("DELETE", "/v1/snapshot{/name}", "snapshot-delete"),
             route("POST", "/v1/snapshot{/name}/diff", "snapshot-diff"),
             route("POST", "/v1/snapshot{/name}/export-diff", "snapshot-export"),
-            route("POST", "/v1/volumes{/name}/import-diff", "snapshot-import"));
+            route("POST", "/v1/volumes{/name}/import-diff", "snapshot-import"),
+            route("POST", "/v1/snapshot-streams/progress", "snapshot-progress"));
 
     private AdminRoutes() {
     }

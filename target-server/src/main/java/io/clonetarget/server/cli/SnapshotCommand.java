@@ -64,6 +64,56 @@ final class SnapshotCommand implements Runnable {
             return ExitCodes.OK;
         }
 
+        /**
+         * Runs a long export or import, showing a progress bar on a terminal (the server is asked
+         * how far the stream of {@code file} is a few times a second).
+         */
+        JsonNode callWithProgress(ObjectNode fields, String label) throws Exception {
+            if (System.console() == null) {
+                return server.call(spec.commandLine(), command(), fields);
+            }
+            java.util.concurrent.CompletableFuture<JsonNode> result = java.util.concurrent.CompletableFuture.supplyAsync(
+                    () -> {
+                        try {
+                            return server.call(spec.commandLine(), command(), fields);
+                        } catch (IOException e) {
+                            throw new java.io.UncheckedIOException(e);
+                        }
+                    }, r -> Thread.ofVirtual().start(r));
+            ObjectNode ask = Json.MAPPER.createObjectNode().put("file", fields.path("file").asText());
+            Progress bar = null;
+            try {
+                while (!result.isDone()) {
+                    JsonNode p = server.call(spec.commandLine(), "snapshot-progress", ask);
+                    if (p.path("running").asBoolean() && p.path("total").asLong() > 0) {
+                        if (bar == null) {
+                            bar = new Progress(spec.commandLine().getErr(), label, p.path("total").asLong());
+                        }
+                        bar.update(p.path("done").asLong());
+                    }
+                    try {
+                        result.get(250, java.util.concurrent.TimeUnit.MILLISECONDS);
+                    } catch (java.util.concurrent.TimeoutException notYet) {
+                        // poll again
+                    }
+                }
+            } catch (java.util.concurrent.ExecutionException e) {
+                // reported by join below
+            } finally {
+                if (bar != null) {
+                    bar.finish();
+                }
+            }
+            try {
+                return result.join();
+            } catch (java.util.concurrent.CompletionException e) {
+                if (e.getCause() instanceof java.io.UncheckedIOException u) {
+                    throw u.getCause();
+                }
+                throw e;
+            }
+        }
+
         /** Checks VOLUME@SNAPSHOT. */
         String ref(String text) {
             int at = text.indexOf('@');
@@ -281,7 +331,8 @@ final class SnapshotCommand implements Runnable {
             ObjectNode fields = Json.MAPPER.createObjectNode();
             put(fields);
             try {
-                JsonNode result = server.call(spec.commandLine(), command(), fields);
+                JsonNode result = temp != null ? server.call(spec.commandLine(), command(), fields)
+                        : callWithProgress(fields, "exporting " + to);
                 if (temp != null) {
                     try (InputStream in = Files.newInputStream(temp)) {
                         OutputStream out = System.out;
@@ -362,7 +413,11 @@ final class SnapshotCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             try {
-                return super.call();
+                ObjectNode fields = Json.MAPPER.createObjectNode();
+                put(fields);
+                JsonNode result = callWithProgress(fields, "importing into " + volume);
+                server.print(spec.commandLine().getOut(), result, this::table);
+                return ExitCodes.OK;
             } finally {
                 if (temp != null) {
                     Files.deleteIfExists(temp);
