@@ -99,6 +99,24 @@ class ConformanceIT {
         if (kind.equals("file")) {
             return TestTarget.start(dir, 1L << 30, 1);
         }
+        if (kind.equals("snapshotted") || kind.equals("writable-snapshot")) {
+            // a file volume with a snapshot held, so every write of the suite goes through copy-on-write;
+            // or that snapshot mapped writable, so every write goes to its own copies
+            io.clonetarget.config.VolumeConfig v = io.clonetarget.config.VolumeConfig.file("v0",
+                    dir.resolve("lun0.img").toString(), io.clonetarget.config.ByteSize.ofBytes(1L << 30))
+                    .withSnapshots(io.clonetarget.config.SnapshotsConfig.defaults());
+            TestTarget t = TestTarget.start(dir, List.of(v), List.of(new io.clonetarget.config.LunConfig(0, "v0")));
+            byte[] data = new byte[1 << 20];
+            new java.util.Random(8).nextBytes(data);
+            t.server.volumes().get("v0").served().write(0, java.nio.ByteBuffer.wrap(data), false);
+            t.server.volumes().get("v0").snapshots().create("before");
+            if (kind.equals("writable-snapshot")) {
+                Object[] r = CloneIT.cli("lun", "map", TestTarget.IQN, "v0@before", "--lun", "1", "--writable",
+                        "--state-dir", dir.toString());
+                assertEquals(io.clonetarget.server.cli.ExitCodes.OK, r[0], r[1] + " " + r[2]);
+            }
+            return t;
+        }
         Path golden = dir.resolve("golden.img");
         try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(golden.toFile(), "rw")) {
             byte[] data = new byte[64 << 20];
@@ -114,7 +132,7 @@ class ConformanceIT {
     }
 
     @org.junit.jupiter.params.ParameterizedTest(name = "{0} LUN")
-    @org.junit.jupiter.params.provider.ValueSource(strings = {"file", "clone"})
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"file", "clone", "snapshotted", "writable-snapshot"})
     void fullSuite(String kind) throws Exception {
         Tools.require("libiscsi-bin", "iscsi-test-cu");
         List<String> expected = new ArrayList<>();
@@ -126,8 +144,9 @@ class ConformanceIT {
         }
         assertTrue(expected.size() > 200, "the suite lists " + expected.size() + " tests");
         try (TestTarget target = lun(kind)) {
+            int lun = kind.equals("writable-snapshot") ? 1 : 0;
             Tools.Result run = Tools.run(Duration.ofMinutes(10), "iscsi-test-cu", "-d", "-S", "-t", "ALL",
-                    target.url(0), target.url(0));
+                    target.url(lun), target.url(lun));
             Map<String, String> results = parse(run.output());
             List<String> problems = new ArrayList<>();
             int passed = 0;
