@@ -144,6 +144,7 @@ public final class TargetServer implements AutoCloseable {
             api = startApi(Path.of(config.server().stateDir()), adminCommands);
         }
         context.metrics().clones(this::cloneFigures);
+        context.metrics().snapshots(this::snapshotFigures);
         try {
             // start-up is an apply from nothing: the same path as every later change
             live.apply(config, true, false, false);
@@ -223,6 +224,19 @@ public final class TargetServer implements AutoCloseable {
             }
             throw new IOException("admin.listen: " + why, e);
         }
+    }
+
+    private List<ServerMetrics.SnapshotFigures> snapshotFigures() {
+        List<ServerMetrics.SnapshotFigures> list = new ArrayList<>();
+        for (OpenVolume v : live.volumes().values()) {
+            if (v.snapshots() != null) {
+                var st = v.snapshots().status();
+                long failed = v.snapshots().failedCount();
+                list.add(new ServerMetrics.SnapshotFigures(v.name(), st.snapshots(), failed, st.diffUsedBytes(),
+                        st.diffLimitBytes(), st.lowSpace() ? 1 : 0, st.copies()));
+            }
+        }
+        return list;
     }
 
     private List<ServerMetrics.CloneFigures> cloneFigures() {

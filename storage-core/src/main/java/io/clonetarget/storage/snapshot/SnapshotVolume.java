@@ -872,6 +872,15 @@ public final class SnapshotVolume implements Closeable {
                 exclusive);
     }
 
+    /** Snapshots that failed (cheap: for metrics at every scrape). */
+    public synchronized int failedCount() {
+        int n = 0;
+        for (Snap s : byId.values()) {
+            n += s.failure == null ? 0 : 1;
+        }
+        return n;
+    }
+
     public Status status() {
         boolean low;
         synchronized (this) {

@@ -26,6 +26,9 @@ import java.util.function.Supplier;
  * clonetarget_logins_total{result,reason}            result: success, failure
  * clonetarget_clone_size_bytes{volume}, clonetarget_clone_hydrated_bytes{volume},
  * clonetarget_clone_hydration_rate_bytes_per_second{volume}, clonetarget_clone_errors_total{volume}
+ * clonetarget_snapshots{volume}, clonetarget_snapshots_failed{volume},
+ * clonetarget_snapshot_diff_used_bytes{volume}, clonetarget_snapshot_diff_limit_bytes{volume},
+ * clonetarget_snapshot_low_space{volume} (1 below the low-space threshold), clonetarget_snapshot_copies{volume}
  * </pre>
  *
  * The data path holds {@link LunMetrics} and {@link SessionMetrics} whose data points were looked
@@ -93,6 +96,40 @@ public final class ServerMetrics {
         } else {
             logins.labelValues("failure", failureReason).inc();
         }
+    }
+
+    /** One volume's snapshot figures at scrape time. */
+    public record SnapshotFigures(String volume, long snapshots, long failed, long diffUsed, long diffLimit,
+                                  long lowSpace, long copies) {
+    }
+
+    /** Reports the snapshots of volumes that have them, read from {@code volumes} at every scrape. */
+    public void snapshots(Supplier<Collection<SnapshotFigures>> volumes) {
+        snapshotGauge("clonetarget_snapshots", "Snapshots each volume holds", null, volumes, SnapshotFigures::snapshots);
+        snapshotGauge("clonetarget_snapshots_failed", "Failed snapshots of each volume (the difference storage "
+                + "overflowed)", null, volumes, SnapshotFigures::failed);
+        snapshotGauge("clonetarget_snapshot_diff_used_bytes", "Difference storage in use", Unit.BYTES, volumes,
+                SnapshotFigures::diffUsed);
+        snapshotGauge("clonetarget_snapshot_diff_limit_bytes", "Difference storage limit", Unit.BYTES, volumes,
+                SnapshotFigures::diffLimit);
+        snapshotGauge("clonetarget_snapshot_low_space", "1 while the difference storage is below its low-space "
+                + "threshold", null, volumes, SnapshotFigures::lowSpace);
+        snapshotGauge("clonetarget_snapshot_copies", "Chunks copied on write since the start", null, volumes,
+                SnapshotFigures::copies);
+    }
+
+    private void snapshotGauge(String name, String help, Unit unit, Supplier<Collection<SnapshotFigures>> volumes,
+                               java.util.function.ToLongFunction<SnapshotFigures> value) {
+        GaugeWithCallback.Builder b = GaugeWithCallback.builder().name(name).help(help).labelNames("volume")
+                .callback(cb -> {
+                    for (SnapshotFigures f : volumes.get()) {
+                        cb.call(value.applyAsLong(f), f.volume());
+                    }
+                });
+        if (unit != null) {
+            b.unit(unit);
+        }
+        b.register(registry);
     }
 
     /** Reports clones' hydration, read from {@code clones} at every scrape. */

@@ -118,6 +118,10 @@ class SnapshotIT {
             assertEquals("s1", list.get(0).path("name").asText());
             assertEquals("valid", list.get(0).path("state").asText());
             assertTrue(list.get(0).path("stored_bytes").asLong() > 0, list.toString());
+            String metrics = new String(t.server.context().metrics().scrape(), java.nio.charset.StandardCharsets.UTF_8);
+            assertTrue(metrics.contains("clonetarget_snapshots{volume=\"data\"} 1.0"), metrics);
+            assertTrue(metrics.contains("clonetarget_snapshot_low_space{volume=\"data\"} 0.0"), metrics);
+            assertTrue(metrics.contains("clonetarget_snapshot_diff_limit_bytes{volume=\"data\"} 8388608"), metrics);
             String shown = ok(cli("snapshot", "show", "data@s1"));
             assertTrue(shown.contains(IQN), shown);
 
