@@ -84,7 +84,21 @@ final class ConfigEdits {
     private static VolumeConfig volume(JsonNode r) {
         return new VolumeConfig(text(r, "volume"), VolumeType.FILE, text(r, "path"),
                 r.hasNonNull("size") ? size(r, "size") : null, r.hasNonNull("block_size") ? r.get("block_size").asInt() : null,
-                r.path("read_only").asBoolean(false) ? true : null, null, null, null, null, null);
+                r.path("read_only").asBoolean(false) ? true : null, null, null, null, null, null)
+                .withSnapshots(snapshots(r));
+    }
+
+    /** {@code "snapshots": true} or {@code {"limit": "20G", "chunk_size": "64K"}}: the volume has snapshots. */
+    private static io.clonetarget.config.SnapshotsConfig snapshots(JsonNode r) {
+        JsonNode s = r.path("snapshots");
+        if (s.isBoolean()) {
+            return s.asBoolean() ? io.clonetarget.config.SnapshotsConfig.defaults() : null;
+        }
+        if (!s.isObject()) {
+            return null;
+        }
+        return new io.clonetarget.config.SnapshotsConfig(s.hasNonNull("limit") ? size(s, "limit") : null,
+                s.hasNonNull("chunk_size") ? size(s, "chunk_size") : null, null);
     }
 
     private static VolumeConfig clone(JsonNode r) {
@@ -92,7 +106,7 @@ final class ConfigEdits {
                 r.path("paused").asBoolean(false) ? true : null, null, null, null);
         return new VolumeConfig(text(r, "volume"), VolumeType.CLONE, text(r, "path"), null, null, null,
                 text(r, "source"), optional(r, "metadata"), r.hasNonNull("region_size") ? size(r, "region_size") : null,
-                h, null);
+                h, null).withSnapshots(snapshots(r));
     }
 
     static ServerConfig volumeCreate(ServerConfig c, VolumeConfig v) {

@@ -200,6 +200,9 @@ final class ChangeCommands {
         @Option(names = "--read-only", description = "Expose it write-protected.")
         boolean readOnly;
 
+        @Mixin
+        SnapshotOptions snapshots = new SnapshotOptions();
+
         @Override
         String edit() {
             return "volume-create";
@@ -211,6 +214,35 @@ final class ChangeCommands {
                     .put("read_only", readOnly);
             if (blockSize != null) {
                 f.put("block_size", blockSize);
+            }
+            snapshots.put(f);
+        }
+    }
+
+    /** {@code --snapshots [--snapshot-limit S] [--snapshot-chunk S]}: a volume with [volume.snapshots]. */
+    static final class SnapshotOptions {
+        @Option(names = "--snapshots", description = "The volume takes snapshots ([volume.snapshots]).")
+        boolean enabled;
+
+        @Option(names = "--snapshot-limit", paramLabel = "SIZE", description = "Most difference storage its snapshots "
+                + "may use. Default: the volume's size.")
+        String limit;
+
+        @Option(names = "--snapshot-chunk", paramLabel = "SIZE", description = "Copy-on-write chunk, 16K to 1M. "
+                + "Default 64K.")
+        String chunk;
+
+        void put(ObjectNode f) {
+            if (limit != null || chunk != null) {
+                ObjectNode s = f.putObject("snapshots");
+                if (limit != null) {
+                    s.put("limit", limit);
+                }
+                if (chunk != null) {
+                    s.put("chunk_size", chunk);
+                }
+            } else if (enabled) {
+                f.put("snapshots", true);
             }
         }
     }
@@ -286,6 +318,9 @@ final class ChangeCommands {
         @Option(names = "--paused", description = "Start with background hydration paused.")
         boolean paused;
 
+        @Mixin
+        SnapshotOptions snapshots = new SnapshotOptions();
+
         @Override
         String edit() {
             return "clone-create";
@@ -297,6 +332,7 @@ final class ChangeCommands {
                     ? source : Path.of(source).toAbsolutePath().toString();
             f.put("volume", name).put("source", src).put("path", Path.of(path).toAbsolutePath().toString())
                     .put("region_size", regionSize).put("rate", rate).put("paused", paused);
+            snapshots.put(f);
         }
     }
 

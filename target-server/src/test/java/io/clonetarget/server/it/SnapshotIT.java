@@ -228,4 +228,25 @@ class SnapshotIT {
             raw.close();
         }
     }
+    @Test
+    void theReadmeTourMakesAVolumeWithSnapshotsLiveAndTakesOne() throws Exception {
+        try (TestTarget unused = TestTarget.start(dir, ConfigFiles.parse(config(), "snapshots"),
+                io.clonetarget.server.Volumes::open)) {
+            String made = ok(cli("volume", "create", "data2", "--path", dir.resolve("data2.img").toString(), "--size",
+                    "8M", "--snapshots", "--snapshot-chunk", "128K"));
+            assertTrue(made.contains("+ volume data2"), made);
+            ok(cli("lun", "map", IQN, "data2"));
+            ok(cli("snapshot", "create", "data2@monday"));
+            ok(cli("lun", "map", IQN, "data2@monday", "--lun", "3"));
+            JsonNode shown = Json.MAPPER.readTree(ok(cli("snapshot", "show", "data2@monday", "-o", "json")));
+            assertEquals(128 * 1024, shown.path("difference_storage").path("chunk_size").asInt(), shown.toString());
+            Path out = dir.resolve("data2-monday.diff");
+            ok(cli("snapshot", "export-diff", "data2@monday", out.toString()));
+            assertTrue(Files.size(out) > 0 && Files.exists(dir.resolve("data2-monday.diff.sha256")));
+            Object[] bad = cli("volume", "create", "data3", "--path", dir.resolve("data3.img").toString(), "--size", "8M",
+                    "--snapshots", "--snapshot-chunk", "48K");
+            assertEquals(ExitCodes.CONFIG, bad[0], bad[1] + "\n" + bad[2]);
+            assertTrue((bad[1] + "" + bad[2]).contains("chunk-size: 48K is not a power of two"), bad[1] + "" + bad[2]);
+        }
+    }
 }
