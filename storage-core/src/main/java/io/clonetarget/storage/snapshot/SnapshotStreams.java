@@ -79,6 +79,8 @@ public final class SnapshotStreams {
                 image.read(at, buf);
                 buf.flip();
                 boolean zero = isZero(buf);
+                done += n;
+                progress.at(done, total);
                 if (zero && from != null) {
                     zeroStart = zeroStart < 0 ? at : zeroStart;
                     continue;
@@ -91,8 +93,6 @@ public final class SnapshotStreams {
                     buf.get(0, heap, 0, n);
                     w.data(at, ByteBuffer.wrap(heap, 0, n));
                 }
-                done += n;
-                progress.at(done, total);
             }
             if (zeroStart >= 0) {
                 w.zero(zeroStart, e.offset() + e.length() - zeroStart);

@@ -304,6 +304,28 @@ class SnapshotStreamsTest {
         return v;
     }
 
+    @Test
+    void progressReachesTheTotalOfTheChangedExtentsZeroChunksIncluded() throws Exception {
+        History h = new History(volume("progress", SIZE), new Random(6));
+        h.write(0, (int) SIZE);
+        h.snapshot("A");
+        h.write(3L * CHUNK, 512);
+        h.volume.origin().writeZeroes(7L * CHUNK, 2L * CHUNK); // chunks that become zero: zero records
+        h.snapshot("B");
+        long total = 0;
+        for (SnapshotVolume.Extent e : h.volume.changes("A", "B")) {
+            total += e.length();
+        }
+        long[] last = {-1, -1};
+        SnapshotStreams.exportToFile(h.volume, "A", "B", dir.resolve("progress.diff"), (done, all) -> {
+            last[0] = done;
+            last[1] = all;
+        });
+        assertEquals(3L * CHUNK, total, "one written chunk and two zeroed ones");
+        assertEquals(total, last[1]);
+        assertEquals(total, last[0], "progress ends at the total");
+    }
+
     private static List<String> names(SnapshotVolume v) {
         return v.list().stream().map(SnapshotVolume.SnapshotInfo::name).toList();
     }
