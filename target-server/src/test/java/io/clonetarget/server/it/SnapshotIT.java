@@ -21,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
  * qemu-img compare over iscsi://) exactly the volume as it was when taken, refuses writes,
  * cannot be deleted while mapped; change lists; an rbd diff stream exported from one volume and
  * imported into another reproduces the snapshots there, and a stream on the wrong base is refused.
+ * The CLI goes through the HTTPS admin API (snapshot names in its paths: /v1/snapshot/data@s1).
  */
 class SnapshotIT {
     static final Duration T = Duration.ofSeconds(60);
@@ -37,7 +38,7 @@ class SnapshotIT {
                 io-threads = 4
 
                 [admin]
-                listen = "off"
+                listen = "127.0.0.1:0"
 
                 [[volume]]
                 name = "data"
