@@ -204,12 +204,13 @@ public final class SnapshotVolume implements Closeable {
     private volatile long lastHold;
     private volatile boolean closed;
     private volatile Runnable whileHeld = () -> { };
+    private volatile java.util.function.LongConsumer beforeCopyCommit = c -> { };
     /** Who holds which snapshot (a clone hydrating from it), by snapshot name; guarded by itself. */
     private final Map<String, List<String>> holders = new java.util.HashMap<>();
 
     private SnapshotVolume(String name, BlockDevice origin, BlockDevice metaDevice, SnapshotStore store,
                            BlockDevice diffDevice, Settings settings, FailureRecord failureRecord, long failedUpTo,
-                           String failedWhy) {
+                           String failedWhy) throws IOException {
         SnapshotStore.Info info = store.info();
         if (info.volumeSize() != origin.size()) {
             throw new IllegalArgumentException("snapshot store of " + name + " is for a volume of " + info.volumeSize()
@@ -397,12 +398,14 @@ public final class SnapshotVolume implements Closeable {
             pendingTable = new TreeMap<>();
             pendingInfo = null;
         }
-        if (slots.isEmpty() && table.isEmpty() && info == null) {
-            return;
-        }
+        // the failure first: a caller whose changes went into an earlier commit that failed shares this
+        // (empty) one, and must hear of that failure, never that its changes are durable
         String failure = metadataFailure;
         if (failure != null) {
             throw new IOException("snapshot metadata of " + name + " takes no more commits: " + failure);
+        }
+        if (slots.isEmpty() && table.isEmpty() && info == null) {
+            return;
         }
         try {
             diff.flush();
@@ -538,6 +541,7 @@ public final class SnapshotVolume implements Closeable {
                     diff.write(slot, 0, buf, false);
                 }
                 enqueue(slot, new Exception(c, from, n, false), null, null, null);
+                beforeCopyCommit.accept(c);
                 committer.commit();
                 inFlight.put(c, ChunkState.STORED);
                 copies.incrementAndGet();
@@ -1337,6 +1341,11 @@ public final class SnapshotVolume implements Closeable {
     /** For tests: runs while a creation holds this volume's writes (after the flush), e.g. to copy the origin. */
     void whileHeld(Runnable hook) {
         whileHeld = hook;
+    }
+
+    /** For tests: runs in a copy-on-write of chunk {@code c} after its exception is queued, before the commit. */
+    void beforeCopyCommit(java.util.function.LongConsumer hook) {
+        beforeCopyCommit = hook;
     }
 
     /** For tests and inspection: the durable exceptions as the store holds them. */
