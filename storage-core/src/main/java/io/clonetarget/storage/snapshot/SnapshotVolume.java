@@ -749,7 +749,26 @@ public final class SnapshotVolume implements Closeable {
         }
         Entry e = new Entry(id, snapshotName, now, SnapshotStore.State.VALID, group, groupSize);
         enqueue(null, null, index, e, store.info().withNextId(id + 1));
-        committer.commit();
+        try {
+            committer.commit();
+        } catch (IOException | RuntimeException failure) {
+            // the superblock may have reached the disk before the commit failed (its last flush), so the
+            // entry may be there after a restart: keep it here as failed, and have the failure recorded up
+            // to its id, or writes that go on would silently change a snapshot that comes back valid
+            Snap lost = new Snap(e, index, "its creation could not be committed: " + failure.getMessage());
+            lost.failureDurable = false;
+            synchronized (this) {
+                byId.put(id, lost);
+                byName.put(snapshotName, lost);
+                newest = id;
+            }
+            try {
+                failAll("snapshot metadata cannot be committed: " + failure.getMessage());
+            } catch (IOException unrecorded) {
+                failure.addSuppressed(unrecorded); // later writes keep trying to record it, and fail until then
+            }
+            throw failure;
+        }
         Snap s = new Snap(e, index, null);
         synchronized (this) {
             byId.put(id, s);

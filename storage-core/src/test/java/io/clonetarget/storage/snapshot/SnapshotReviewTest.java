@@ -155,4 +155,77 @@ class SnapshotReviewTest {
             assertTrue(Files.exists(dir.resolve("snaps").resolve(SnapshotFiles.META)), "nothing is removed");
         }
     }
+
+    /**
+     * The commit of a new snapshot fails in its last step, the flush after the superblock write:
+     * the entry may be on disk. Creation reports the failure, writes go on; after a restart the
+     * snapshot must not come back valid with the origin changed under it: the failure record
+     * must cover its id. Before the fix nothing was recorded (no snapshot was known in core, so
+     * no write copied or failed anything) and the snapshot came back valid, reading new data.
+     */
+    @Test
+    void aCreationWhoseCommitFailedAfterItsSuperblockNeverComesBackValidAndChanged() throws Exception {
+        Journal journal = new Journal();
+        var settings = new SnapshotVolume.Settings(CHUNK, SIZE, CHUNK * 8L, 10, 8, 4);
+        RecordingBlockDevice origin = new RecordingBlockDevice("origin", journal, SIZE, 512);
+        RecordingBlockDevice meta = new RecordingBlockDevice("meta", journal,
+                SnapshotStore.bytesNeeded(8, SIZE / CHUNK), 4096);
+        RecordingBlockDevice diff = new RecordingBlockDevice("diff", journal, SIZE, 4096);
+        FlushFailsAfterSuperblock m = new FlushFailsAfterSuperblock(meta);
+        long[] recorded = {0};
+        SnapshotVolume.FailureRecord record = (id, why) -> {
+            recorded[0] = Math.max(recorded[0], id);
+            return true;
+        };
+        SnapshotVolume v = SnapshotVolume.format("vol", origin, m, diff, settings, record);
+        SnapshotVolumeTest.write(v.origin(), 0, 2 * CHUNK, 1, 0);
+        byte[] atB = SnapshotVolumeTest.read(origin);
+        m.armed = true;
+        assertThrows(IOException.class, () -> v.create("b"));
+        SnapshotVolumeTest.write(v.origin(), 0, 512, 2, 0); // the volume never fails a write for a snapshot
+        SnapshotVolume reopened = SnapshotVolume.open("vol", origin, meta, diff, settings, record, recorded[0],
+                "failed before the last restart");
+        SnapshotVolume.SnapshotInfo b = reopened.get("b");
+        assertTrue(b != null, "the superblock with b reached the disk (what this test is about)");
+        assertTrue(b.failed() || java.util.Arrays.equals(atB, SnapshotVolumeTest.read(reopened.image("b", false))),
+                "snapshot b came back valid but reads data written after it; failures recorded up to "
+                        + recorded[0] + ", b is " + b.id());
+    }
+
+    /** A device whose flush fails once a superblock slot (block 0 or 1) was written while armed. */
+    static final class FlushFailsAfterSuperblock implements io.clonetarget.storage.device.BlockDevice {
+        final io.clonetarget.storage.device.BlockDevice d;
+        volatile boolean armed;
+        volatile boolean failNext;
+
+        FlushFailsAfterSuperblock(io.clonetarget.storage.device.BlockDevice d) {
+            this.d = d;
+        }
+
+        @Override public long size() { return d.size(); }
+        @Override public int logicalBlockSize() { return d.logicalBlockSize(); }
+        @Override public int physicalBlockSize() { return d.physicalBlockSize(); }
+        @Override public boolean isReadOnly() { return false; }
+        @Override public void read(long offset, java.nio.ByteBuffer dst) throws IOException { d.read(offset, dst); }
+        @Override public void discard(long offset, long length) throws IOException { d.discard(offset, length); }
+        @Override public void writeZeroes(long offset, long length) throws IOException { d.writeZeroes(offset, length); }
+        @Override public String describe() { return d.describe(); }
+        @Override public void close() { }
+
+        @Override
+        public void write(long offset, java.nio.ByteBuffer src, boolean fua) throws IOException {
+            d.write(offset, src, fua);
+            if (armed && offset < 8192) {
+                failNext = true;
+            }
+        }
+
+        @Override
+        public void flush() throws IOException {
+            if (failNext) {
+                throw new MediumErrorException("meta: injected flush error after the superblock", true);
+            }
+            d.flush();
+        }
+    }
 }
