@@ -37,11 +37,16 @@ final class DiffStorage {
         return device;
     }
 
-    /** Marks a slot the durable exception table uses (at open). */
-    synchronized void use(long slot) {
+    /**
+     * Marks a slot the durable exception table uses (at open).
+     *
+     * @throws IOException when the device is too short to hold it (truncated, or not the metadata's)
+     */
+    synchronized void use(long slot) throws IOException {
         if (slot >= allocatedSlots) {
-            throw new IllegalStateException("slot " + slot + " is past the end of " + device.describe() + " ("
-                    + allocatedSlots + " slots)");
+            throw new IOException("the snapshot metadata stores chunks in slot " + slot + " of " + device.describe()
+                    + ", which holds " + allocatedSlots + " slots (" + device.size() + " bytes; it needs at least "
+                    + (slot + 1) * chunk + "): the difference storage is truncated or not this metadata's");
         }
         if (!used.get((int) slot)) {
             used.set((int) slot);

@@ -95,7 +95,7 @@ public final class SnapshotFiles {
         }
     }
 
-    /** The failure record as a small file made durably (it never replaces an older one). */
+    /** The failure record as a small file made durably (replaced only by one covering newer snapshots). */
     static final class FailureFile implements SnapshotVolume.FailureRecord {
         private final Path path;
 
@@ -103,13 +103,30 @@ public final class SnapshotFiles {
             this.path = path;
         }
 
+        /**
+         * Records the failure; a record that already covers {@code newestId} stands, an older one
+         * (of a failure before a restart) is replaced atomically by one that covers it.
+         */
         @Override
         public boolean record(long newestId, String reason) {
-            if (Files.exists(path)) {
-                return true;
-            }
             byte[] text = (newestId + "\n" + reason.replace('\n', ' ') + "\n").getBytes(StandardCharsets.UTF_8);
             try {
+                if (Files.exists(path)) {
+                    long[] upTo = {0};
+                    read(upTo);
+                    if (upTo[0] >= newestId) {
+                        return true;
+                    }
+                    // made complete and durable beside it, then renamed over it: a crash leaves one or the other
+                    Path next = path.resolveSibling(path.getFileName() + ".next");
+                    Files.deleteIfExists(next);
+                    DurableFiles.create(next, 4096, 4096, d -> d.write(0, ByteBuffer.wrap(java.util.Arrays.copyOf(
+                            text, 4096)), false)).close();
+                    Files.move(next, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    DurableFiles.syncDirectory(path.toAbsolutePath().getParent());
+                    return true;
+                }
                 DurableFiles.create(path, 4096, 4096, d -> d.write(0, ByteBuffer.wrap(java.util.Arrays.copyOf(text,
                         4096)), false)).close();
                 return true;

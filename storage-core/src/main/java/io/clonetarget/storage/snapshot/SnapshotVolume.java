@@ -204,12 +204,13 @@ public final class SnapshotVolume implements Closeable {
     private volatile long lastHold;
     private volatile boolean closed;
     private volatile Runnable whileHeld = () -> { };
+    private volatile java.util.function.LongConsumer beforeCopyCommit = c -> { };
     /** Who holds which snapshot (a clone hydrating from it), by snapshot name; guarded by itself. */
     private final Map<String, List<String>> holders = new java.util.HashMap<>();
 
     private SnapshotVolume(String name, BlockDevice origin, BlockDevice metaDevice, SnapshotStore store,
                            BlockDevice diffDevice, Settings settings, FailureRecord failureRecord, long failedUpTo,
-                           String failedWhy) {
+                           String failedWhy) throws IOException {
         SnapshotStore.Info info = store.info();
         if (info.volumeSize() != origin.size()) {
             throw new IllegalArgumentException("snapshot store of " + name + " is for a volume of " + info.volumeSize()
@@ -397,12 +398,14 @@ public final class SnapshotVolume implements Closeable {
             pendingTable = new TreeMap<>();
             pendingInfo = null;
         }
-        if (slots.isEmpty() && table.isEmpty() && info == null) {
-            return;
-        }
+        // the failure first: a caller whose changes went into an earlier commit that failed shares this
+        // (empty) one, and must hear of that failure, never that its changes are durable
         String failure = metadataFailure;
         if (failure != null) {
             throw new IOException("snapshot metadata of " + name + " takes no more commits: " + failure);
+        }
+        if (slots.isEmpty() && table.isEmpty() && info == null) {
+            return;
         }
         try {
             diff.flush();
@@ -538,6 +541,7 @@ public final class SnapshotVolume implements Closeable {
                     diff.write(slot, 0, buf, false);
                 }
                 enqueue(slot, new Exception(c, from, n, false), null, null, null);
+                beforeCopyCommit.accept(c);
                 committer.commit();
                 inFlight.put(c, ChunkState.STORED);
                 copies.incrementAndGet();
@@ -745,7 +749,26 @@ public final class SnapshotVolume implements Closeable {
         }
         Entry e = new Entry(id, snapshotName, now, SnapshotStore.State.VALID, group, groupSize);
         enqueue(null, null, index, e, store.info().withNextId(id + 1));
-        committer.commit();
+        try {
+            committer.commit();
+        } catch (IOException | RuntimeException failure) {
+            // the superblock may have reached the disk before the commit failed (its last flush), so the
+            // entry may be there after a restart: keep it here as failed, and have the failure recorded up
+            // to its id, or writes that go on would silently change a snapshot that comes back valid
+            Snap lost = new Snap(e, index, "its creation could not be committed: " + failure.getMessage());
+            lost.failureDurable = false;
+            synchronized (this) {
+                byId.put(id, lost);
+                byName.put(snapshotName, lost);
+                newest = id;
+            }
+            try {
+                failAll("snapshot metadata cannot be committed: " + failure.getMessage());
+            } catch (IOException unrecorded) {
+                failure.addSuppressed(unrecorded); // later writes keep trying to record it, and fail until then
+            }
+            throw failure;
+        }
         Snap s = new Snap(e, index, null);
         synchronized (this) {
             byId.put(id, s);
@@ -1337,6 +1360,11 @@ public final class SnapshotVolume implements Closeable {
     /** For tests: runs while a creation holds this volume's writes (after the flush), e.g. to copy the origin. */
     void whileHeld(Runnable hook) {
         whileHeld = hook;
+    }
+
+    /** For tests: runs in a copy-on-write of chunk {@code c} after its exception is queued, before the commit. */
+    void beforeCopyCommit(java.util.function.LongConsumer hook) {
+        beforeCopyCommit = hook;
     }
 
     /** For tests and inspection: the durable exceptions as the store holds them. */
