@@ -246,7 +246,7 @@ clone_status() {  # clone_status N  -> status-N.json
 
 # ------------------------------------------------------------------ verify the previous cut
 case "$KIND" in clone|both) clone_status 0 ;; esac
-if [ "$KIND" = snapshot ]; then
+if [ "$KIND" = snapshot ] && [ "${SNAP_LIST:-0}" = 1 ]; then   # the server's view too (one more JVM: slow under TCG)
   ct_cmd snaplist snapshot list -o json --state-dir /data/state || say "snapshot list failed: $(head -c 300 "$RD/snaplist.txt")"
 fi
 for name in "${NAMES[@]}"; do
