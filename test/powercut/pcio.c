@@ -5,7 +5,7 @@
  *       writes a golden image: every 512-byte sector is a "golden stamp" (magic, own LBA, the
  *       golden seed, pseudo-random filler, CRC32C), so any sector can be recognised on its own.
  *   pcio write --dir DIR --round R --seed S [--threads T] [--max-seconds N] [--sync-permille P]
- *              [--sabotage] DEV:NAME [DEV:NAME...]
+ *              [--sabotage] [--final-sync] DEV:NAME [DEV:NAME...]
  *       writes stamped sectors to the block devices with O_DIRECT until killed (or N seconds),
  *       T threads per device; each operation is a fdatasync with probability P/1000, else a
  *       write (55% plain, 25% RWF_DSYNC, 20% SG_IO FUA). Each thread logs to DIR/log-NAME-T.txt:
@@ -20,6 +20,8 @@
  *       FUA bit and nothing else. --sabotage issues every write plain and never syncs, but logs
  *       them as F and logs fake S/D pairs: a writer that claims durability early.
  *       Creates DIR/first-ack after the first acknowledgement (the host starts its cut timer).
+ *       --final-sync: after the last write of every thread returned, one logged fdatasync per
+ *       device (exit 4 when it fails), so every acknowledged write of the run is durable.
  *   pcio scan DEV NAME OUT GSEED
  *       reads the whole device (O_DIRECT) and writes a run-length summary of what every sector
  *       holds: Z (zeroes), G (golden stamp of this LBA), W <wid> (write stamp of this LBA whose
@@ -198,6 +200,7 @@ static uint64_t g_seed;
 static int g_threads = 3;
 static int g_sabotage = 0;
 static int g_sync_permille = 50;
+static int g_final_sync = 0;
 static double g_deadline;
 static struct dev g_devs[8];
 static int g_ndev;
@@ -342,6 +345,7 @@ static int cmd_write(int argc, char **argv) {
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) g_threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--max-seconds") && i + 1 < argc) max_seconds = atof(argv[++i]);
         else if (!strcmp(argv[i], "--sabotage")) g_sabotage = 1;
+        else if (!strcmp(argv[i], "--final-sync")) g_final_sync = 1;
         else if (!strcmp(argv[i], "--sync-permille") && i + 1 < argc) g_sync_permille = atoi(argv[++i]);
         else if (argv[i][0] != '-' && strchr(argv[i], ':') && g_ndev < 8) {
             struct dev *d = &g_devs[g_ndev];
@@ -383,9 +387,20 @@ static int cmd_write(int argc, char **argv) {
             g_round, g_seed, g_ndev, g_threads, g_sync_permille, g_sabotage ? " SABOTAGE (plain writes logged as FUA, no syncs)" : "");
     for (int i = 0; i < nw; i++) pthread_create(&th[i], NULL, worker_main, &ws[i]);
     for (int i = 0; i < nw; i++) pthread_join(th[i], NULL);
+    int frc = 0;
+    if (g_final_sync) {   /* one SYNCHRONIZE CACHE per device after every write returned, logged by its thread 0 */
+        for (int i = 0; i < g_ndev; i++) {
+            struct worker *w = &ws[i * g_threads];
+            uint64_t sid = atomic_fetch_add(&g_sid, 1);
+            logline(w, "S %" PRIu64 " %" PRIu64 "\n", (uint64_t) atomic_fetch_add(&g_ev, 1), sid);
+            int rc = g_sabotage ? 0 : (fdatasync(w->d->fd) != 0 ? errno : 0);
+            logline(w, "D %" PRIu64 " %" PRIu64 " %d\n", (uint64_t) atomic_fetch_add(&g_ev, 1), sid, rc);
+            if (rc) frc = 4; else atomic_fetch_add(&g_syncs_done, 1);
+        }
+    }
     fprintf(stderr, "pcio: done: %" PRIu64 " writes acknowledged, %" PRIu64 " syncs, %" PRIu64 " errors\n",
             (uint64_t) g_writes_acked, (uint64_t) g_syncs_done, (uint64_t) g_errors);
-    return 0;
+    return frc;
 }
 
 /* ------------------------------------------------------------------ scan */

@@ -24,6 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 import verdict as V  # noqa: E402
+import snapverdict as SV  # noqa: E402
 
 GSEED = 0x5EED601D
 IQN = "iqn.2026-11.io.clonetarget:powercut"
@@ -162,7 +163,7 @@ class Series:
         self.t = totals
         self.dir = os.path.join(args.out, "s%02d-%s-%s" % (idx, mode, kind))
         self.out = os.path.join(self.dir, "out")
-        self.names = {"file": ["file"], "clone": ["clone"], "both": ["file", "clone"]}[kind]
+        self.names = {"file": ["file"], "clone": ["clone"], "both": ["file", "clone"], "snapshot": ["file"]}[kind]
 
     # ---------------------------------------------------------------- disk
     def make_disk(self):
@@ -195,7 +196,7 @@ class Series:
         env = {
             "ROUND": bno, "ACTION": action, "KIND": self.kind, "MODE": self.mode,
             "LUN_SIZE": self.a.lun_size, "RATE": self.a.rate, "GSEED": GSEED, "WSEED": wseed,
-            "THREADS": self.a.threads, "SYNC_PERMILLE": sync_pm, "SABOTAGE": "1" if self.a.sabotage == "writer" else "",
+            "THREADS": self.a.threads, "SNAP_LIMIT": self.a.snap_limit, "SYNC_PERMILLE": sync_pm, "SABOTAGE": "1" if self.a.sabotage == "writer" else "",
             "MOUNT_OPTS": "nobarrier" if self.a.sabotage == "nobarrier" else "",
             "TRACE": "1" if (self.a.trace and bno == 1) else "0",
             "GUEST_TIMEOUT": self.a.boot_timeout - 30,
@@ -255,6 +256,16 @@ class Series:
                 return info
             info["t_first_ack"] = now()
             delay = self.cut_delay()
+            if self.kind == "snapshot" and self.rng.random() < self.a.delete_cuts:
+                # aim at a deletion: wait for the next "X" line (a delete command started), then cut
+                # within the time such a command takes under TCG (JVM start, then the deletion)
+                snaplog = os.path.join(rdir, "snaplog.txt")
+                seen = count_lines(snaplog, "X ")
+                limit = now() + 240
+                while now() < limit and p.qemu.poll() is None and count_lines(snaplog, "X ") == seen:
+                    time.sleep(0.05)
+                delay = self.rng.uniform(1.0, 12.0)
+                info["aim"] = "delete"
             info["delay"] = delay
             end = now() + delay
             while now() < end and p.qemu.poll() is None:
@@ -265,6 +276,8 @@ class Series:
                 return info
             info["t_cut"] = now()
             p.cut()
+            if self.kind == "snapshot":
+                info["snaplog_at_cut"] = tail_lines(os.path.join(rdir, "snaplog.txt"), 2)
             p.reap()
         else:
             while now() < deadline and p.qemu.poll() is None:
@@ -375,15 +388,24 @@ class Series:
         vdir = self.bdir(bno)
         res = read_result(vdir)
         before = [(b["boot"], self.bdir(b["boot"])) for b in boots]
+        snap = self.kind == "snapshot"
+        if snap:
+            boot_before = before
+            before = SV.round_dirs(boot_before)   # the origin's writes are in rounds (rKK/)
         parts = []
         lost = corrupt = unknown = unstable = 0
         acked = durable = 0
         for name in self.names:
-            prev = [(e, d) for e, d in before if os.path.exists(os.path.join(d, "scan-%s.txt" % name))]
+            prev = [(e, d) for e, d in (boot_before if snap else before)
+                    if os.path.exists(os.path.join(d, "scan-%s.txt" % name))]
             try:
+                cut_epochs = None
+                if snap:
+                    prev = [(e * 64, d) for e, d in prev]
+                    cut_epochs = set(e for e, d in before if cut is not None and e // 64 == cut["boot"])
                 v = V.verdict(before, os.path.join(vdir, "scan-%s.txt" % name), name, "Z" if name == "file" else "G",
                               os.path.join(prev[-1][1], "scan-%s.txt" % name) if prev else None,
-                              prev[-1][0] if prev else None)
+                              prev[-1][0] if prev else None, cut_epochs=cut_epochs)
             except (OSError, ValueError, TypeError) as e:
                 self.t["errors"] += 1
                 parts.append("%s:verdict-error(%s)" % (name, e))
@@ -406,6 +428,38 @@ class Series:
             for e in v["examples"][:5]:
                 log("    %s: %s" % (name, e))
         meta_fail = 0
+        if snap:
+            m = res.get("snapmeta_boot")
+            if m != "0" and not (m == "absent" and bno == 1):
+                meta_fail = 1
+                parts.append("SNAP-META-CHECK=%s" % m)
+            else:
+                parts.append("snapmeta=%s" % m)
+            try:
+                sv = SV.check(self.out, bno)
+            except (OSError, ValueError, TypeError, KeyError) as e:
+                self.t["errors"] += 1
+                sv = None
+                parts.append("snap:verdict-error(%s)" % e)
+            if sv is not None:
+                with open(os.path.join(vdir, "verdict-snapshots.json"), "w") as f:
+                    json.dump(sv, f, indent=1)
+                for e in sv["examples"][:8]:
+                    log("    snapshots: %s" % e)
+                for k in ("missing", "wrong", "resurrected", "unknown", "unscanned", "checked", "exact", "created",
+                          "deletes_started"):
+                    self.t["snap_" + k] = self.t.get("snap_" + k, 0) + (sv[k] if cut is not None or k in (
+                        "missing", "wrong", "resurrected", "unknown", "unscanned", "checked", "exact") else 0)
+                parts.append("snapshots:in-store=%d,expected=%d,checked=%d,exact=%d,missing=%d,wrong=%d,resurrected=%d,"
+                             "unknown=%d,unscanned=%d,maybe(present=%d,absent=%d),created=%d,unacked=%d,deletes=%d/%d"
+                             % (sv["in_store"], sv["expected_present"], sv["checked"], sv["exact"], sv["missing"],
+                                sv["wrong"], sv["resurrected"], sv["unknown"], sv["unscanned"], sv["uncertain_present"],
+                                sv["uncertain_absent"], sv["created"], sv["create_unacked"], sv["deletes_done"],
+                                sv["deletes_started"]))
+                if not sv["ok"]:
+                    self.t["snap_fail"] = self.t.get("snap_fail", 0) + 1
+            if cut is not None and cut.get("snaplog_at_cut") is not None:
+                parts.append("aim=%s last-snaplog=[%s]" % (cut.get("aim", "random"), " | ".join(cut["snaplog_at_cut"])))
         if "clone" in self.names:
             m = res.get("meta_boot")
             if m != "0" and not (m == "absent" and bno == 1):
@@ -447,6 +501,8 @@ class Series:
         self.t["acked"] += acked
         self.t["durable"] += durable
         ok = not (lost or corrupt or unknown or meta_fail)
+        if snap and (sv is None or not sv["ok"]):
+            ok = False
         if not ok:
             self.t["failed_checks"].append("s%02d/b%03d" % (self.idx, bno))
         if cut is None:
@@ -480,6 +536,10 @@ class Series:
             hv = self.hydration(rdir)
             if hv:
                 parts.append("hydration=%s->%s/%s" % (hv[0][0], hv[-1][0], hv[0][1]))
+        if self.kind == "snapshot":
+            parts.append("snapmeta_final=%s" % res.get("snapmeta_final"))
+            if res.get("snapmeta_final") not in ("0", "absent"):
+                self.t["meta_fail"] += 1
         if res.get("fsck_final") != "0":
             self.t["fsck_errors"] += 1
         log("  s%02d final boot b%03d: %s (%.0f s)" % (self.idx, bno, " ".join(parts), info["t_end"] - info["t_start"]))
@@ -508,6 +568,22 @@ def trace_summary(path):
     return ("SCSI commands per LUN: " + "; ".join("lun %s: %s" % (l, ", ".join("%s=%d" % kv for kv in sorted(d.items())))
                                                   for l, d in sorted(scsi.items()))
             + " | block requests (dev rwbs): " + ", ".join("%s=%d" % kv for kv in sorted(rwbs.items())))
+
+
+def count_lines(path, prefix):
+    try:
+        with open(path, errors="replace") as f:
+            return sum(1 for x in f if x.startswith(prefix))
+    except OSError:
+        return 0
+
+
+def tail_lines(path, n):
+    try:
+        with open(path, errors="replace") as f:
+            return [x.strip() for x in f.readlines()[-n:]]
+    except OSError:
+        return []
 
 
 def read_result(rdir):
@@ -554,14 +630,18 @@ def main():
     ap = argparse.ArgumentParser(description="power-cut test of clonetarget (see docs/powercut.md)")
     ap.add_argument("--cuts", type=int, default=1)
     ap.add_argument("--mode", choices=["plain", "strict", "both"], default="both")
-    ap.add_argument("--kind", choices=["file", "clone", "both"], default="both")
+    ap.add_argument("--kind", choices=["file", "clone", "both", "snapshot"], default="both",
+                    help="snapshot: a file LUN with [volume.snapshots], written in rounds with a snapshot after each")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--sabotage", choices=["none", "writer", "nobarrier", "build"], default="none",
                     help="writer: plain writes logged as FUA, fake syncs; nobarrier: the data disk mounted "
                          "without flushes; build: --project is a sabotaged build (sabotage-build.sh)")
     ap.add_argument("--cuts-per-disk", type=int, default=4)
     ap.add_argument("--max-delay", type=float, default=30.0)
-    ap.add_argument("--lun-size", default="256M")
+    ap.add_argument("--lun-size", default=None, help="default 256M (64M with --kind snapshot)")
+    ap.add_argument("--snap-limit", default="512M", help="[volume.snapshots] limit (--kind snapshot)")
+    ap.add_argument("--delete-cuts", type=float, default=0.4,
+                    help="share of --kind snapshot cuts aimed at a snapshot deletion (default 0.4)")
     ap.add_argument("--rate", default="1M")
     ap.add_argument("--threads", type=int, default=3)
     ap.add_argument("--disk-mb", type=int, default=1280)
@@ -576,6 +656,8 @@ def main():
     ap.add_argument("--bindir", required=True)
     ap.add_argument("--golden", required=True)
     a = ap.parse_args()
+    if a.lun_size is None:
+        a.lun_size = "64M" if a.kind == "snapshot" else "256M"
     if a.seed is None:
         a.seed = random.SystemRandom().randrange(1 << 31)
     signal.signal(signal.SIGTERM, on_signal)
@@ -618,9 +700,14 @@ def main():
           "aborted-series=%d jvm-retries=%d target-died-before-cut=%d sabotage=%s seed=%d"
           % (t["corrupt"], t["unknown"], t["unstable"], t["fsck_errors"], t["hydration_stalls"], t["errors"],
              t["aborted_series"], t["jvm_retries"], t["target_died"], a.sabotage, a.seed))
+    if a.kind == "snapshot":
+        print("POWERCUT-SNAPSHOTS: checks-failed=%d missing=%d wrong=%d resurrected=%d unknown=%d unscanned=%d "
+              "images-checked=%d exact=%d created(acked)=%d deletes-started=%d"
+              % tuple(t.get("snap_" + k, 0) for k in ("fail", "missing", "wrong", "resurrected", "unknown", "unscanned",
+                                                      "checked", "exact", "created", "deletes_started")))
     print("POWERCUT: cuts=%d lost=%d metadata-failures=%d" % (t["cuts"], t["lost"], t["meta_fail"]), flush=True)
     clean = (t["cuts"] == a.cuts and t["lost"] == 0 and t["corrupt"] == 0 and t["unknown"] == 0
-             and t["meta_fail"] == 0 and t["aborted_series"] == 0)
+             and t["meta_fail"] == 0 and t["aborted_series"] == 0 and t.get("snap_fail", 0) == 0)
     if a.sabotage != "none":
         caught = t["lost"] > 0 or t["corrupt"] > 0 or t["meta_fail"] > 0
         print("SABOTAGE %s: %s" % (a.sabotage, "caught (the harness reported the early durability claims)"

@@ -10,7 +10,11 @@
 #   --cuts N             number of power cuts (default 1)
 #   --mode M             plain | strict | both (default both: series alternate plain/strict)
 #   --kind K             file | clone | both (default both: a file LUN and a hydrating clone LUN
-#                        in the same target, both written in every boot)
+#                        in the same target, both written in every boot) | snapshot (a file LUN
+#                        with [volume.snapshots], written in rounds, a snapshot after each round,
+#                        older ones deleted; every snapshot image checked after each cut)
+#   --snap-limit SIZE    [volume.snapshots] limit with --kind snapshot (default 512M)
+#   --delete-cuts F      share of --kind snapshot cuts aimed at a deletion (default 0.4)
 #   --seed S             master seed (default: random, printed)
 #   --sabotage X         none | writer (plain writes logged as FUA, fake syncs: must be caught) |
 #                        nobarrier (data disk mounted without flushes: caught in strict mode only) |
@@ -44,7 +48,7 @@ while [ $# -gt 0 ]; do
     --jdk) JDK=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     --trace) PASS+=("$1"); shift ;;
-    --cuts|--mode|--kind|--seed|--sabotage|--cuts-per-disk|--max-delay|--rate|--threads|--mem|--boot-timeout|--lun-size|--accel)
+    --cuts|--mode|--kind|--seed|--sabotage|--cuts-per-disk|--max-delay|--rate|--threads|--mem|--boot-timeout|--lun-size|--accel|--snap-limit|--delete-cuts)
       PASS+=("$1" "$2"); shift 2 ;;
     -h|--help) awk 'NR>1 && /^#/ {sub(/^# ?/, ""); print; next} NR>1 {exit}' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 64 ;;

@@ -115,10 +115,11 @@ def load_scan(path, sectors_hint=None):
     return n, obs, bad
 
 
-def verdict(log_dirs, scan_path, name, kind_initial, prev_scan=None, since_epoch=None):
+def verdict(log_dirs, scan_path, name, kind_initial, prev_scan=None, since_epoch=None, cut_epochs=None):
     """log_dirs: [(epoch, dir)] of every boot before the scan (in order); scan_path: what the LUN
     held; kind_initial: 'Z' for file LUNs, 'G' for clones; prev_scan: the previous scan of the same
-    LUN and since_epoch the first boot after it (for the 'unstable' warning).
+    LUN and since_epoch the first boot after it (for the 'unstable' warning); cut_epochs: the
+    epochs whose writes the issued/acked/durable counts are of (default: the last one).
     Returns a dict of counts and examples."""
     log = LunLog()
     for epoch, d in log_dirs:
@@ -205,12 +206,13 @@ def verdict(log_dirs, scan_path, name, kind_initial, prev_scan=None, since_epoch
                 if unstable <= 5:
                     ex("sector %d changed without a write since the previous scan: %s -> %s" % (s, pobs[s], obs[s]))
 
-    cut_writes = [w for w in log.writes.values() if w[0] == last]
+    cut_ep = cut_epochs if cut_epochs is not None else {last}
+    cut_writes = [w for w in log.writes.values() if w[0] in cut_ep]
     return {
         "lun": name,
         "issued": len(cut_writes),
         "acked": sum(1 for w in cut_writes if w[5] is not None and w[6] == 0),
-        "durable": sum(1 for wid, w in log.writes.items() if w[0] == last and wid in log.durable),
+        "durable": sum(1 for wid, w in log.writes.items() if w[0] in cut_ep and wid in log.durable),
         "inflight": sum(1 for w in cut_writes if w[5] is None),
         "fua": sum(1 for w in cut_writes if w[3] in ("F", "G") and w[6] == 0),
         "lost": len(lost_writes),

@@ -15,6 +15,10 @@
 #   --no-remap        skip steps 5 and 6 (map LUN 1 again, unmap and remove it at once)
 #   --remove-with M   how step 6 removes the unmapped disk: delete (echo 1 > .../delete, default)
 #                     or rescan-scsi-bus (sg3-utils' rescan-scsi-bus.sh -r)
+#   --test NAME       the guest script: rescan (guest/rescan-test.sh, default) or snapmount
+#                     (guest/snapmount-test.sh: ext4 on a volume with snapshots, fsfreeze, snapshot,
+#                     the snapshot mapped live as LUN 1, e2fsck and mounted read-only; it prints the
+#                     same RESCAN: / RESCAN-RESULT: verdict lines)
 #   --env NAME=VALUE  extra setting for the guest script (repeatable; see its header)
 #   --project DIR     clonetarget checkout whose bin/ and target-server/target/clonetarget.jar are
 #                     copied into the run and shared read-only with the guest (default: this one;
@@ -49,6 +53,7 @@ while [ $# -gt 0 ]; do
     --no-remap) ENVS+=("REMAP=0"); shift ;;
     --remove-with) ENVS+=("REMOVE_WITH=$2"); shift 2 ;;
     --env) ENVS+=("$2"); shift 2 ;;
+    --test) ENVS+=("TEST=$2"); shift 2 ;;
     --project) PROJECT=$2; shift 2 ;;
     --jdk) JDK=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;

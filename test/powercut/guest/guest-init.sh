@@ -102,6 +102,46 @@ meta_check() {  # meta_check LABEL
 }
 case "$KIND" in clone|both) meta_check boot ;; esac
 
+# ------------------------------------------------------------------ snapshots (KIND=snapshot)
+# The origin is a file volume "data" (/data/lun.img) with [volume.snapshots]; its snapshot store
+# is /data/state/snapshots/data/. While no server runs: metadata check (rc recorded) and metadata
+# dump -o json (the snapshots it holds); the server then starts from a generated --config with
+# LUN 0 = data and LUN 1.. = every valid snapshot (read-only), so that every one is scanned.
+SNAPMETA=/data/state/snapshots/data/snapshots.meta
+SNAPS=()
+snap_meta() {  # snap_meta LABEL
+  if [ -f $SNAPMETA ]; then
+    ct_cmd "snapmeta-$1" metadata check $SNAPMETA; local rc=$?
+    result "snapmeta_$1=$rc"
+    say "snapshot metadata check ($1): rc=$rc: $(tr '\n' ' ' < "$RD/snapmeta-$1.txt" | cut -c1-300)"
+    ct_cmd "snapdump-$1" metadata dump $SNAPMETA -o json || say "metadata dump ($1) failed: $(head -c 300 "$RD/snapdump-$1.txt")"
+  else
+    result "snapmeta_$1=absent"
+    say "snapshot metadata check ($1): no $SNAPMETA yet"
+  fi
+}
+snap_config() {  # snap_config FILE SNAPSHOT...: the server's configuration with these snapshot LUNs
+  local f=$1 i=1 s; shift
+  { echo '[server]'; echo 'listen = ["127.0.0.1:3260"]'; echo
+    echo '[[volume]]'; echo 'name = "data"'; echo 'path = "/data/lun.img"'; echo "size = \"$LUN_SIZE\""
+    echo '[volume.snapshots]'; echo "limit = \"${SNAP_LIMIT:-512M}\""; echo
+    echo '[[target]]'; echo "iqn = \"iqn.2026-11.io.clonetarget:powercut\""
+    printf 'lun = [ {lun = 0, volume = "data"}'
+    for s in "$@"; do printf ', {lun = %d, volume = "data@%s"}' $i "$s"; i=$((i+1)); done
+    echo ' ]'; } > "$f"
+}
+if [ "$KIND" = snapshot ]; then
+  snap_meta boot
+  if [ -f "$RD/snapdump-boot.txt" ]; then
+    mapfile -t SNAPS < <(sed -n '/^{/,$p' "$RD/snapdump-boot.txt" | jq -r '.snapshots[] | select(.state == "valid") | .name' 2>/dev/null)
+    sed -n '/^{/,$p' "$RD/snapdump-boot.txt" | jq -r '.snapshots[] | "\(.name) \(.state) \(.id)"' > "$RD/snapshots-boot.txt" 2>/dev/null
+  fi
+  say "snapshots in the store: ${SNAPS[*]:-none}"
+  snap_config /tmp/ct.toml "${SNAPS[@]}"
+  snap_config /tmp/ct-origin.toml
+  cp /tmp/ct.toml "$RD/ct.toml"
+fi
+
 # ------------------------------------------------------------------ target
 PORT=3260
 IQN=iqn.2026-11.io.clonetarget:powercut
@@ -110,6 +150,7 @@ case "$KIND" in
   file)  LUNARGS=(--lun /data/lun.img,size=$LUN_SIZE) ;;
   clone) LUNARGS=(--clone "/data/golden.img,dest=/data/clone.img,region=64K,rate=$RATE") ;;
   both)  LUNARGS=(--lun /data/lun.img,size=$LUN_SIZE --clone "/data/golden.img,dest=/data/clone.img,region=64K,rate=$RATE") ;;
+  snapshot) LUNARGS=(--config /tmp/ct.toml) ;;
 esac
 port_listening() {
   local hexport; hexport=$(printf '%04X' "$PORT")
@@ -122,7 +163,9 @@ start_target() {
     # the admin API is off: under TCG its first start (an Argon2id hash) and every HTTPS status call
     # (EC math) compile much more code, and the JVM's JIT-crash-at-random grows with it; the CLI
     # then uses the local socket. The API is not what this test is about.
-    ( cd "$RD" && exec setsid "$CT" serve --listen 127.0.0.1:$PORT --target $IQN --state-dir /data/state \
+    local quick=(--listen 127.0.0.1:$PORT --target $IQN)
+    [ "$KIND" = snapshot ] && quick=()
+    ( cd "$RD" && exec setsid "$CT" serve "${quick[@]}" --state-dir /data/state \
         --admin-listen off "${LUNARGS[@]}" ) \
         > "$RD/target.log" 2>&1 < /dev/null &
     TPID=$!
@@ -176,13 +219,18 @@ lun_dev() {
 }
 declare -A DEVS=()
 case "$KIND" in file) NAMES=(file) ;; clone) NAMES=(clone) ;; both) NAMES=(file clone) ;; esac
+if [ "$KIND" = snapshot ]; then NAMES=(file); for s in "${SNAPS[@]}"; do NAMES+=("snap-$s"); done; fi
+wait_dev() {  # wait_dev LUN -> /dev/sdX once it has a size
+  local dev="" i
+  for i in $(seq 1 150); do
+    dev=$(lun_dev "$1") && [ -b "$dev" ] && [ "$(cat "/sys/block/${dev#/dev/}/size")" -gt 0 ] && { echo "$dev"; return 0; }
+    sleep 0.2
+  done
+  return 1
+}
 for lun in "${!NAMES[@]}"; do
   name=${NAMES[$lun]}
-  dev=""
-  for i in $(seq 1 150); do
-    dev=$(lun_dev "$lun") && [ -b "$dev" ] && [ "$(cat "/sys/block/${dev#/dev/}/size")" -gt 0 ] && break
-    dev=""; sleep 0.2
-  done
+  dev=$(wait_dev "$lun")
   [ -n "$dev" ] || fatal "no disk for LUN $lun ($name)"
   DEVS[$name]=$dev
   b=${dev#/dev/}
@@ -198,12 +246,20 @@ clone_status() {  # clone_status N  -> status-N.json
 
 # ------------------------------------------------------------------ verify the previous cut
 case "$KIND" in clone|both) clone_status 0 ;; esac
+if [ "$KIND" = snapshot ] && [ "${SNAP_LIST:-0}" = 1 ]; then   # the server's view too (one more JVM: slow under TCG)
+  ct_cmd snaplist snapshot list -o json --state-dir /data/state || say "snapshot list failed: $(head -c 300 "$RD/snaplist.txt")"
+fi
 for name in "${NAMES[@]}"; do
   timeout 600 /pc/pcio scan "${DEVS[$name]}" "$name" "$RD/scan-$name.txt" "$GSEED" >> "$LOG" 2>&1 || fatal "scan $name"
 done
 say "scans done"
 echo done > "$RD/scan-done"
 case "$KIND" in clone|both) clone_status 1 ;; esac
+
+# ------------------------------------------------------------------ snapshots: write rounds, take and delete snapshots until the cut
+if [ "$ACTION" = write ] && [ "$KIND" = snapshot ]; then
+  . /harness/snapshot-rounds.sh
+fi
 
 # ------------------------------------------------------------------ write until the power cut
 if [ "$ACTION" = write ]; then
@@ -241,7 +297,7 @@ kill -TERM $TPID 2>/dev/null
 for i in $(seq 1 600); do kill -0 $TPID 2>/dev/null || break; sleep 0.1; done
 if kill -0 $TPID 2>/dev/null; then say "target did not stop on SIGTERM within 60 s"; kill -KILL -- -$TPID; result "target_stop=killed"
 else wait $TPID; result "target_stop=$?"; fi
-case "$KIND" in clone|both) meta_check final ;; esac
+case "$KIND" in clone|both) meta_check final ;; snapshot) snap_meta final ;; esac
 sync
 timeout 60 umount /data || say "umount /data failed"
 timeout 120 e2fsck -fn /dev/vdb > "$RD/e2fsck-final.txt" 2>&1; result "fsck_final=$?"

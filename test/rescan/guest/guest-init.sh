@@ -2,7 +2,7 @@
 # PID 1 of the rescan test VM (entered from vm-initiator's initramfs via switch_root: the
 # initramfs mounts the root snapshot, this directory as /harness and the results share as /out).
 # Sets up the minimal system (as vm-initiator's and test/powercut's guest-init.sh do), mounts the
-# 9p shares listed in /out/run.env (jdk, project), runs /harness/rescan-test.sh with a watchdog,
+# 9p shares listed in /out/run.env (jdk, project), runs /harness/${TEST:-rescan}-test.sh with a watchdog,
 # saves dmesg and powers the VM off.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root LANG=C LC_ALL=C TERM=${TERM:-vt100}
@@ -50,7 +50,7 @@ done
 export JAVA_HOME PATH="$JAVA_HOME/bin:$PATH"
 modprobe virtio_rng 2>/dev/null
 
-bash /harness/rescan-test.sh 2>&1 | tee /out/test.log > "$CON"
+bash "/harness/${TEST:-rescan}-test.sh" 2>&1 | tee /out/test.log > "$CON"
 
 dmesg > /out/dmesg.txt 2>&1
 say "done, powering off"
