@@ -680,6 +680,11 @@ public final class SnapshotVolume implements Closeable {
         for (SnapshotVolume v : ordered) {
             v.checkCanCreate(snapshotName);
         }
+        for (SnapshotVolume v : ordered) {
+            // most of what the flush under the gate would write, written while writes still flow (as a
+            // file system is synced before it is frozen): the flush that holds them then has little to do
+            v.origin.flush();
+        }
         int locked = 0;
         long start = System.nanoTime();
         try {
