@@ -61,6 +61,10 @@ public final class SnapshotStore {
     public static final int EXCEPTIONS_PER_BLOCK = BlockManager.PAYLOAD / EXCEPTION_BYTES;
     public static final int MAX_NAME = 64;
     public static final int MAX_GROUP = 32;
+    /** The most snapshot table entries a store may have (its table is read whole at open). */
+    public static final int MAX_TABLE = 1 << 16;
+    /** The most slots (difference-storage chunks) a store may have: 2^28 (16 TiB of 64 KiB chunks). */
+    public static final long MAX_SLOTS = 1L << 28;
     private static final int USED = 1;
     private static final int PRIVATE = 2;
 
@@ -251,6 +255,16 @@ public final class SnapshotStore {
         if (!info.uuid().equals(sb.uuid())) {
             problems.add("snapshot info at " + infoRef + ": uuid " + info.uuid() + " is not the superblock's "
                     + sb.uuid());
+        }
+        if (info.tableCapacity() > MAX_TABLE || info.slotCapacity() > MAX_SLOTS
+                || bytesNeeded(info.tableCapacity(), info.slotCapacity()) > device.size()) {
+            // checked before anything is sized by it: a checksum-valid info block with absurd
+            // capacities (crafted, or written by a bug) must not make us allocate what it says
+            problems.add("snapshot info at " + infoRef + ": capacities of " + info.tableCapacity() + " snapshots and "
+                    + info.slotCapacity() + " slots need " + bytesNeeded(Math.min(info.tableCapacity(), MAX_TABLE),
+                    Math.min(info.slotCapacity(), MAX_SLOTS)) + "+ bytes of metadata; the file has " + device.size()
+                    + " (at most " + MAX_TABLE + " snapshots and " + MAX_SLOTS + " slots)");
+            return new Inspection(null, sb.generation(), info, List.of(), 0, problems);
         }
         if (root.count() != exceptionLeaves(info.slotCapacity())) {
             problems.add("superblock: snapshot root says " + root.count() + " exception blocks, the info needs "

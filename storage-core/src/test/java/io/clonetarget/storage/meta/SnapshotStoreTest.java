@@ -1,0 +1,35 @@
+package io.clonetarget.storage.meta;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.clonetarget.storage.device.MemoryBlockDevice;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+
+/** Snapshot metadata that passes every block check but describes absurd sizes is refused before it is believed. */
+class SnapshotStoreTest {
+    @Test
+    void aChecksumValidInfoBlockWithAbsurdCapacitiesIsRefusedWithoutAllocatingThem() throws Exception {
+        SnapshotStore.Info info = new SnapshotStore.Info(UUID.randomUUID(), 1L << 20, 16384, 8, 64, 1, UUID.randomUUID());
+        MemoryBlockDevice device = new MemoryBlockDevice(Math.toIntExact(SnapshotStore.bytesNeeded(8, 64)), 4096);
+        SnapshotStore.format(device, info);
+        BlockManager bm = new BlockManager(device);
+        Superblock sb = SnapshotStore.current(bm, new ArrayList<>());
+        BlockRef infoRef = sb.root(Root.Type.SNAPSHOTS).refs().getFirst();
+        ByteBuffer block = bm.read(infoRef, BlockKind.SNAPSHOT_INFO);
+        // a billion snapshot table entries: the table is allocated whole at open (8 GiB of references if
+        // believed); the root holds no count for the table, so only this check stands in the way
+        block.putInt(60, 1 << 30);
+        bm.write(infoRef.location(), BlockKind.SNAPSHOT_INFO, infoRef.generation(), block); // resealed: checksum valid
+        SnapshotStore.Inspection i = SnapshotStore.inspect(device);
+        assertFalse(i.opens());
+        assertTrue(i.problems().getFirst().contains("capacities of 1073741824 snapshots and 64 slots"),
+                i.problems().toString());
+        MetadataException e = assertThrows(MetadataException.class, () -> SnapshotStore.open(device));
+        assertTrue(e.getMessage().contains("snapshot info at"), e.getMessage());
+    }
+}
