@@ -178,6 +178,8 @@ public final class SnapshotVolume implements Closeable {
     private final GroupCommitter committer = new GroupCommitter(this::commitOnce);
     private final Semaphore buffers;
     private final ConcurrentLinkedQueue<ByteBuffer> idleBuffers = new ConcurrentLinkedQueue<>();
+    /** One chunk of zeroes, never written: what writable images write for write-zeroes and discard. */
+    private final ByteBuffer zeros;
     private final ConcurrentHashMap<Long, ChunkState> inFlight = new ConcurrentHashMap<>();
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
     private final Origin originView = new Origin();
@@ -227,6 +229,7 @@ public final class SnapshotVolume implements Closeable {
         this.failureRecord = failureRecord;
         this.diff = new DiffStorage(diffDevice, chunk, info.slotCapacity(), settings.growStep());
         this.buffers = new Semaphore(settings.copyBuffers());
+        this.zeros = ByteBuffer.allocateDirect(chunk);
         int n = Math.toIntExact(chunks);
         this.last = new AtomicLongArray(n);
         this.head = new int[n];
@@ -514,11 +517,7 @@ public final class SnapshotVolume implements Closeable {
                 return;
             }
             inFlight.put(c, ChunkState.LOADING);
-            buffers.acquireUninterruptibly();
-            ByteBuffer buf = idleBuffers.poll();
-            if (buf == null) {
-                buf = ByteBuffer.allocateDirect(chunk);
-            }
+            ByteBuffer buf = takeBuffer();
             long slot = -1;
             try {
                 long start = c << shift;
@@ -555,8 +554,7 @@ public final class SnapshotVolume implements Closeable {
                 fail(from, n, "copy-on-write of chunk " + c + " failed: " + e.getMessage());
                 raiseLast(c, n);
             } finally {
-                idleBuffers.add(buf);
-                buffers.release();
+                giveBuffer(buf);
             }
         } finally {
             inFlight.remove(c);
@@ -1082,11 +1080,7 @@ public final class SnapshotVolume implements Closeable {
 
     /** Under the chunk's claim: gives snapshot {@code s} its own copy of chunk {@code c} with {@code piece} in it. */
     private void copyUp(Snap s, long c, int in, ByteBuffer piece) throws IOException {
-        buffers.acquireUninterruptibly();
-        ByteBuffer buf = idleBuffers.poll();
-        if (buf == null) {
-            buf = ByteBuffer.allocateDirect(chunk);
-        }
+        ByteBuffer buf = takeBuffer();
         long slot = -1;
         try {
             long start = c << shift;
@@ -1115,9 +1109,20 @@ public final class SnapshotVolume implements Closeable {
             }
             throw e;
         } finally {
-            idleBuffers.add(buf);
-            buffers.release();
+            giveBuffer(buf);
         }
+    }
+
+    /** A chunk buffer from the bounded pool ({@code copyBuffers} at most): waits while all are in use. */
+    private ByteBuffer takeBuffer() {
+        buffers.acquireUninterruptibly();
+        ByteBuffer buf = idleBuffers.poll();
+        return buf != null ? buf : ByteBuffer.allocateDirect(chunk);
+    }
+
+    private void giveBuffer(ByteBuffer buf) {
+        idleBuffers.add(buf);
+        buffers.release();
     }
 
     @Override
@@ -1144,8 +1149,8 @@ public final class SnapshotVolume implements Closeable {
         }
     }
 
-    /** The origin as LUNs see it: every change preserves what the snapshots need first. */
-    private final class Origin implements BlockDevice {
+    /** A device over the origin's geometry; the volume's owner closes what is underneath. */
+    private abstract class View implements BlockDevice {
         @Override
         public long size() {
             return origin.size();
@@ -1161,6 +1166,32 @@ public final class SnapshotVolume implements Closeable {
             return origin.physicalBlockSize();
         }
 
+        @Override
+        public void close() {
+            // the snapshot volume and the volume's owner close the devices
+        }
+    }
+
+    /** One change of the origin, made once what it overwrites is preserved. */
+    @FunctionalInterface
+    private interface Change<T> {
+        T apply() throws IOException;
+    }
+
+    /** Under the gate (shared): preserves what the snapshots need of the range, then changes it. */
+    private <T> T change(long offset, long length, Change<T> change) throws IOException {
+        Ranges.check(origin, offset, length);
+        gate.readLock().lock();
+        try {
+            preserve(offset, length);
+            return change.apply();
+        } finally {
+            gate.readLock().unlock();
+        }
+    }
+
+    /** The origin as LUNs see it: every change preserves what the snapshots need first. */
+    private final class Origin extends View {
         @Override
         public boolean isReadOnly() {
             return origin.isReadOnly();
@@ -1178,14 +1209,10 @@ public final class SnapshotVolume implements Closeable {
 
         @Override
         public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-            Ranges.check(origin, offset, src.remaining());
-            gate.readLock().lock();
-            try {
-                preserve(offset, src.remaining());
+            change(offset, src.remaining(), () -> {
                 origin.write(offset, src, fua);
-            } finally {
-                gate.readLock().unlock();
-            }
+                return null;
+            });
         }
 
         @Override
@@ -1213,26 +1240,18 @@ public final class SnapshotVolume implements Closeable {
 
         @Override
         public void discard(long offset, long length) throws IOException {
-            Ranges.check(origin, offset, length);
-            gate.readLock().lock();
-            try {
-                preserve(offset, length);
+            change(offset, length, () -> {
                 origin.discard(offset, length);
-            } finally {
-                gate.readLock().unlock();
-            }
+                return null;
+            });
         }
 
         @Override
         public void writeZeroes(long offset, long length) throws IOException {
-            Ranges.check(origin, offset, length);
-            gate.readLock().lock();
-            try {
-                preserve(offset, length);
+            change(offset, length, () -> {
                 origin.writeZeroes(offset, length);
-            } finally {
-                gate.readLock().unlock();
-            }
+                return null;
+            });
         }
 
         @Override
@@ -1247,14 +1266,7 @@ public final class SnapshotVolume implements Closeable {
 
         @Override
         public boolean copyFrom(BlockDevice source, long sourceOffset, long offset, long length) throws IOException {
-            Ranges.check(origin, offset, length);
-            gate.readLock().lock();
-            try {
-                preserve(offset, length);
-                return origin.copyFrom(source, sourceOffset, offset, length);
-            } finally {
-                gate.readLock().unlock();
-            }
+            return change(offset, length, () -> origin.copyFrom(source, sourceOffset, offset, length));
         }
 
         @Override
@@ -1266,36 +1278,16 @@ public final class SnapshotVolume implements Closeable {
         public String describe() {
             return origin.describe();
         }
-
-        @Override
-        public void close() {
-            // the volume's owner closes the device underneath
-        }
     }
 
     /** A snapshot's image. */
-    private final class Image implements BlockDevice {
+    private final class Image extends View {
         private final Snap snap;
         private final boolean writable;
 
         Image(Snap snap, boolean writable) {
             this.snap = snap;
             this.writable = writable;
-        }
-
-        @Override
-        public long size() {
-            return origin.size();
-        }
-
-        @Override
-        public int logicalBlockSize() {
-            return origin.logicalBlockSize();
-        }
-
-        @Override
-        public int physicalBlockSize() {
-            return origin.physicalBlockSize();
         }
 
         @Override
@@ -1338,10 +1330,9 @@ public final class SnapshotVolume implements Closeable {
         public void writeZeroes(long offset, long length) throws IOException {
             Ranges.check(origin, offset, length);
             checkWritable();
-            ByteBuffer zeros = ByteBuffer.allocateDirect((int) Math.min(length, chunk));
             for (long at = offset; at < offset + length; ) {
                 int n = (int) Math.min(offset + length - at, chunk - (at & (chunk - 1)));
-                writeImage(snap, at, zeros.clear().limit(n), false);
+                writeImage(snap, at, zeros.duplicate().limit(n), false);
                 at += n;
             }
         }
@@ -1356,10 +1347,6 @@ public final class SnapshotVolume implements Closeable {
             return "snapshot " + name + "@" + snap.name;
         }
 
-        @Override
-        public void close() {
-            // the snapshot volume owns the devices
-        }
     }
 
     /** For tests: runs while a creation holds this volume's writes (after the flush), e.g. to copy the origin. */
