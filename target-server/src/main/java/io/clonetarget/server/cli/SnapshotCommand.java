@@ -41,6 +41,20 @@ final class SnapshotCommand implements Runnable {
         spec.commandLine().usage(spec.commandLine().getOut());
     }
 
+    /** A stream file in a new private directory (mode 0700), for a stream that passes through - . */
+    static Path spool(String what) throws IOException {
+        return Files.createTempDirectory("clonetarget-" + what + "-").resolve("stream.diff");
+    }
+
+    /** Removes a spooled stream, its checksum file and their directory (null: nothing). */
+    static void removeSpool(Path stream) throws IOException {
+        if (stream != null) {
+            Files.deleteIfExists(stream);
+            Files.deleteIfExists(Path.of(stream + ".sha256"));
+            Files.deleteIfExists(stream.getParent());
+        }
+    }
+
     /** A command that sends fields and prints the answer as a table or JSON. */
     abstract static class Call implements Callable<Integer> {
         @CommandLine.Spec
@@ -204,20 +218,23 @@ final class SnapshotCommand implements Runnable {
         }
     }
 
-    @Command(name = "show", description = "One snapshot: state, creation time, the difference it holds, where it is "
-            + "mapped, and its volume's difference storage.")
-    static final class Show extends Call {
+    /** A command on one snapshot, VOLUME@NAME. */
+    abstract static class OnSnapshot extends Call {
         @Parameters(paramLabel = "VOLUME@NAME")
         String name;
 
         @Override
-        String command() {
-            return "snapshot-show";
-        }
-
-        @Override
         void put(ObjectNode f) {
             f.put("name", ref(name));
+        }
+    }
+
+    @Command(name = "show", description = "One snapshot: state, creation time, the difference it holds, where it is "
+            + "mapped, and its volume's difference storage.")
+    static final class Show extends OnSnapshot {
+        @Override
+        String command() {
+            return "snapshot-show";
         }
 
         @Override
@@ -228,18 +245,10 @@ final class SnapshotCommand implements Runnable {
 
     @Command(name = "delete", description = "Delete a snapshot (any one) and free what only it needed; every other "
             + "snapshot keeps its point in time. A mapped snapshot is unmapped first (lun unmap).")
-    static final class Delete extends Call {
-        @Parameters(paramLabel = "VOLUME@NAME")
-        String name;
-
+    static final class Delete extends OnSnapshot {
         @Override
         String command() {
             return "snapshot-delete";
-        }
-
-        @Override
-        void put(ObjectNode f) {
-            f.put("name", ref(name));
         }
 
         @Override
@@ -317,8 +326,7 @@ final class SnapshotCommand implements Runnable {
             }
             Path target;
             if (file.equals("-")) {
-                Path dir = Files.createTempDirectory("clonetarget-export-");
-                temp = dir.resolve("stream.diff");
+                temp = spool("export");
                 target = temp;
             } else {
                 target = Path.of(file).toAbsolutePath();
@@ -346,11 +354,7 @@ final class SnapshotCommand implements Runnable {
                 server.print(spec.commandLine().getOut(), result, this::table);
                 return ExitCodes.OK;
             } finally {
-                if (temp != null) {
-                    Files.deleteIfExists(temp);
-                    Files.deleteIfExists(Path.of(temp + ".sha256"));
-                    Files.deleteIfExists(temp.getParent());
-                }
+                removeSpool(temp);
             }
         }
 
@@ -394,8 +398,7 @@ final class SnapshotCommand implements Runnable {
                     throw new CommandLine.ParameterException(spec.commandLine(),
                             "--sha256: the stream's SHA-256 as 64 hex digits (needed to read a stream from -)");
                 }
-                Path dir = Files.createTempDirectory("clonetarget-import-");
-                temp = dir.resolve("stream.diff");
+                temp = spool("import");
                 if (file.equals("-")) {
                     Files.copy(System.in, temp);
                 } else {
@@ -419,11 +422,7 @@ final class SnapshotCommand implements Runnable {
                 server.print(spec.commandLine().getOut(), result, this::table);
                 return ExitCodes.OK;
             } finally {
-                if (temp != null) {
-                    Files.deleteIfExists(temp);
-                    Files.deleteIfExists(Path.of(temp + ".sha256"));
-                    Files.deleteIfExists(temp.getParent());
-                }
+                removeSpool(temp);
             }
         }
 

@@ -164,7 +164,14 @@ class SnapshotIT {
             long changed = diff.path("changed_bytes").asLong();
             assertTrue(changed > 0 && changed <= 4 * 2 * 64 * 1024, diff.toString());
             assertTrue(Files.size(inc) < changed + 4096, "the stream is about the change: " + Files.size(inc));
-            ok(cli("snapshot", "import-diff", inc.toString(), "copy"));
+            String incSha = Files.readString(dir.resolve("a-to-b.diff.sha256")).substring(0, 64);
+            String wrongSha = (incSha.charAt(0) == '0' ? "1" : "0") + incSha.substring(1);
+            fails(cli("snapshot", "import-diff", inc.toString(), "copy", "--sha256", wrongSha), "SHA-256");
+            Object[] badArg = cli("snapshot", "import-diff", inc.toString(), "copy", "--sha256", "12ab");
+            assertEquals(ExitCodes.USAGE, badArg[0], badArg[1] + "\n" + badArg[2]);
+            assertTrue(badArg[2].toString().contains("the stream's SHA-256 as 64 hex digits"), badArg[2].toString());
+            // --sha256 spools the stream with that checksum beside it, as for a stream from standard input
+            ok(cli("snapshot", "import-diff", inc.toString(), "copy", "--sha256", incSha));
             assertArrayEquals(Files.readAllBytes(dir.resolve("data.img")), Files.readAllBytes(dir.resolve("copy.img")),
                     "copy now holds data as of b");
             JsonNode copies = Json.MAPPER.readTree(ok(cli("snapshot", "list", "copy", "-o", "json")));
@@ -231,13 +238,14 @@ class SnapshotIT {
     }
     @Test
     void theReadmeTourMakesAVolumeWithSnapshotsLiveAndTakesOne() throws Exception {
-        try (TestTarget unused = TestTarget.start(dir, ConfigFiles.parse(config(), "snapshots"),
+        try (TestTarget t = TestTarget.start(dir, ConfigFiles.parse(config(), "snapshots"),
                 io.clonetarget.server.Volumes::open)) {
             String made = ok(cli("volume", "create", "data2", "--path", dir.resolve("data2.img").toString(), "--size",
                     "8M", "--snapshots", "--snapshot-chunk", "128K"));
             assertTrue(made.contains("+ volume data2"), made);
             ok(cli("lun", "map", IQN, "data2"));
             ok(cli("snapshot", "create", "data2@monday"));
+            assertEquals(128 * 1024, t.server.volumes().get("data2").snapshots().chunkSize(), "the chunk asked for");
             ok(cli("lun", "map", IQN, "data2@monday", "--lun", "3"));
             JsonNode shown = Json.MAPPER.readTree(ok(cli("snapshot", "show", "data2@monday", "-o", "json")));
             assertEquals(128 * 1024, shown.path("difference_storage").path("chunk_size").asInt(), shown.toString());
