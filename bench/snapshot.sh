@@ -306,16 +306,16 @@ phase_a() {
 }
 
 # ---------------------------------------------------------------- phase b
-create_one() { # create_one NAME cli|socket: records wall seconds and hold_nanos
+create_one() { # create_one NAME cli|socket: records wall seconds, hold_nanos and flush_nanos
   local t0 t1 out
   if [ "$2" = cli ]; then
     t0=$(now)
     out=$(timeout "$TMO" "${CT[@]}" snapshot create "$1" --state-dir "$DIR/state" -o json 2>&1) || { log "FAILED snapshot create $1: $out"; return 1; }
     t1=$(now)
-    record create "$3-$2" "$1" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.6f", b - a}')" "$(jget 'd[0]["hold_nanos"]' <<<"$out")" ""
+    record create "$3-$2" "$1" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.6f", b - a}')" "$(jget 'd[0]["hold_nanos"]' <<<"$out")" "$(jget 'd[0].get("flush_nanos", "")' <<<"$out")"
   else
     out=$(timeout "$TMO" python3 "$DIR/admin.py" "$DIR/state/admin.sock" snapshot-create "name=$1" 2>&1) || { log "FAILED snapshot-create $1: $out"; return 1; }
-    record create "$3-$2" "$1" "$(jget 'd["elapsed"]' <<<"$out")" "$(jget 'd["result"][0]["hold_nanos"]' <<<"$out")" ""
+    record create "$3-$2" "$1" "$(jget 'd["elapsed"]' <<<"$out")" "$(jget 'd["result"][0]["hold_nanos"]' <<<"$out")" "$(jget 'd["result"][0].get("flush_nanos", "")' <<<"$out")"
   fi
 }
 
@@ -399,73 +399,78 @@ def pct(xs, p):
 name = {"ct:1": "clonetarget, 1 snapshot", "ct:2": "clonetarget, 32 snapshots", "qcow2:q1:none": "qcow2 -t none, 1 snapshot",
         "qcow2:q32:none": "qcow2 -t none, 32 snapshots", "qcow2:qw:writeback": "qcow2 -t writeback, 1 snapshot",
         "ct:0": "clonetarget", "qcow2:q0:none": "qcow2 -t none"}
+def ran(section): return any(k[0] == section for k in by)
 
-print("### First write to a chunk after a snapshot (%d MiB, chunk/cluster %d KiB; 4 KiB writes, each to its own chunk)" % (size_mb, chunk >> 10))
-print()
-print("| peer | QD | before the snapshot us/write | first write after it us/write (runs) | first / before | file grown per write |")
-print("|---|---|---|---|---|---|")
-for p in ["ct:1", "ct:2", "qcow2:q1:none", "qcow2:q32:none", "qcow2:qw:writeback"]:
-    for qd in (1, 32):
-        b = by.get(("first", "before-qd%d" % qd, p), [])
-        a = by.get(("first", "after-qd%d" % qd, p), [])
-        if not a:
-            print("| %s | %d | | failed | | |" % (name[p], qd)); continue
-        bu = med([float(v.split()[0]) / int(u) * 1e6 for v, u, _ in b])
-        au = med([float(v.split()[0]) / int(u) * 1e6 for v, u, _ in a])
-        n = sum(int(u) for _, u, _ in a)
-        grown = sum(int(x) for _, _, x in a) / n
-        runs = " ".join("%.0f" % (float(v.split()[0]) / int(u) * 1e6) for v, u, _ in a)
-        print("| %s | %d | %.0f | %.0f (%s) | %.1fx | %.1f KiB |" % (name[p], qd, bu, au, runs, au / bu, grown / 1024))
-print()
-sc = [(p, by[("syscalls", "first", p)][0]) for p in ("ct:1", "qcow2:q1:none") if ("syscalls", "first", p) in by]
-if sc:
-    print("System calls per first write (QD1, strace, untimed): " + "; ".join(
-        "%s: %.1f KiB in %.1f pwrite, %.1f fdatasync/fsync" % (name[p], int(v.split()[0]) / int(u) / 1024, int(v.split()[1]) / int(u), int(v.split()[2]) / int(u))
-        for p, (v, u, _) in sc) + ".")
-    print()
+# the sections of phase a, when it ran (BENCH_PHASES=b leaves them out)
+if ran("first"):
+  print("### First write to a chunk after a snapshot (%d MiB, chunk/cluster %d KiB; 4 KiB writes, each to its own chunk)" % (size_mb, chunk >> 10))
+  print()
+  print("| peer | QD | before the snapshot us/write | first write after it us/write (runs) | first / before | file grown per write |")
+  print("|---|---|---|---|---|---|")
+  for p in ["ct:1", "ct:2", "qcow2:q1:none", "qcow2:q32:none", "qcow2:qw:writeback"]:
+      for qd in (1, 32):
+          b = by.get(("first", "before-qd%d" % qd, p), [])
+          a = by.get(("first", "after-qd%d" % qd, p), [])
+          if not a:
+              print("| %s | %d | | failed | | |" % (name[p], qd)); continue
+          bu = med([float(v.split()[0]) / int(u) * 1e6 for v, u, _ in b])
+          au = med([float(v.split()[0]) / int(u) * 1e6 for v, u, _ in a])
+          n = sum(int(u) for _, u, _ in a)
+          grown = sum(int(x) for _, _, x in a) / n
+          runs = " ".join("%.0f" % (float(v.split()[0]) / int(u) * 1e6) for v, u, _ in a)
+          print("| %s | %d | %.0f | %.0f (%s) | %.1fx | %.1f KiB |" % (name[p], qd, bu, au, runs, au / bu, grown / 1024))
+  print()
+  sc = [(p, by[("syscalls", "first", p)][0]) for p in ("ct:1", "qcow2:q1:none") if ("syscalls", "first", p) in by]
+  if sc:
+      print("System calls per first write (QD1, strace, untimed): " + "; ".join(
+          "%s: %.1f KiB in %.1f pwrite, %.1f fdatasync/fsync" % (name[p], int(v.split()[0]) / int(u) / 1024, int(v.split()[1]) / int(u), int(v.split()[2]) / int(u))
+          for p, (v, u, _) in sc) + ".")
+      print()
 
-print("### Steady state after every chunk was copied (%d MiB; ratio to 0 snapshots, goal >= 0.95)" % size_mb)
-print()
-print("Medians of %d runs, interleaved, (lowest-highest) run." % max(len(v) for k, v in by.items() if k[0] == "steady"))
-print()
-print("| peer | case | 0 snapshots | 1 snapshot | 32 snapshots | 1 / 0 | 32 / 0 |")
-print("|---|---|---|---|---|---|---|")
-for peer, ids in (("clonetarget", ["ct:0", "ct:1", "ct:2"]), ("qcow2 -t none", ["qcow2:q0:none", "qcow2:q1:none", "qcow2:q32:none"])):
-    for case in ("w4k1", "w4k32", "w1m32"):
-        vals, cells = [], []
-        for p in ids:
-            rs = [int(u) / float(v.split()[0]) for v, u, _ in by.get(("steady", case, p), [])]
-            vals.append(med(rs))
-            unit = "IOPS" if case != "w1m32" else "MiB/s"
-            cells.append("%.0f %s (%.0f-%.0f)" % (med(rs), unit, min(rs), max(rs)) if rs else "failed")
-        label = {"w4k1": "4k-rand-write QD1", "w4k32": "4k-rand-write QD32", "w1m32": "1M-seq-write QD32"}[case]
-        print("| %s | %s | %s | %s | %s | **%.2f** | **%.2f** |" % (peer, label, cells[0], cells[1], cells[2], vals[1] / vals[0], vals[2] / vals[0]))
-print()
+  print("### Steady state after every chunk was copied (%d MiB; ratio to 0 snapshots, goal >= 0.95)" % size_mb)
+  print()
+  print("Medians of %d runs, interleaved, (lowest-highest) run." % max(len(v) for k, v in by.items() if k[0] == "steady"))
+  print()
+  print("| peer | case | 0 snapshots | 1 snapshot | 32 snapshots | 1 / 0 | 32 / 0 |")
+  print("|---|---|---|---|---|---|---|")
+  for peer, ids in (("clonetarget", ["ct:0", "ct:1", "ct:2"]), ("qcow2 -t none", ["qcow2:q0:none", "qcow2:q1:none", "qcow2:q32:none"])):
+      for case in ("w4k1", "w4k32", "w1m32"):
+          vals, cells = [], []
+          for p in ids:
+              rs = [int(u) / float(v.split()[0]) for v, u, _ in by.get(("steady", case, p), [])]
+              vals.append(med(rs))
+              unit = "IOPS" if case != "w1m32" else "MiB/s"
+              cells.append("%.0f %s (%.0f-%.0f)" % (med(rs), unit, min(rs), max(rs)) if rs else "failed")
+          label = {"w4k1": "4k-rand-write QD1", "w4k32": "4k-rand-write QD32", "w1m32": "1M-seq-write QD32"}[case]
+          print("| %s | %s | %s | %s | %s | **%.2f** | **%.2f** |" % (peer, label, cells[0], cells[1], cells[2], vals[1] / vals[0], vals[2] / vals[0]))
+  print()
 
-print("### Reading a snapshot LUN against its origin (1 MiB sequential reads, whole volume, MiB/s)")
-print()
-print("| QD | origin v1 | v1@s1 | v32@s1 (oldest of 32) | v1@s1 / origin | v32@s1 / origin |")
-print("|---|---|---|---|---|---|")
-for qd in (1, 32):
-    v = [med([int(u) / float(x.split()[0]) for x, u, _ in by.get(("read", "r1m%d" % qd, p), [])]) for p in ("ct:1", "ct:3", "ct:4")]
-    print("| %d | %.0f | %.0f | %.0f | %.2f | %.2f |" % (qd, v[0], v[1], v[2], v[1] / v[0], v[2] / v[0]))
-print()
+  print("### Reading a snapshot LUN against its origin (1 MiB sequential reads, whole volume, MiB/s)")
+  print()
+  print("| QD | origin v1 | v1@s1 | v32@s1 (oldest of 32) | v1@s1 / origin | v32@s1 / origin |")
+  print("|---|---|---|---|---|---|")
+  for qd in (1, 32):
+      v = [med([int(u) / float(x.split()[0]) for x, u, _ in by.get(("read", "r1m%d" % qd, p), [])]) for p in ("ct:1", "ct:3", "ct:4")]
+      print("| %d | %.0f | %.0f | %.0f | %.2f | %.2f |" % (qd, v[0], v[1], v[2], v[1] / v[0], v[2] / v[0]))
+  print()
 
 print("### snapshot create (%d MiB volume)" % size_mb)
 print()
-print("| load | how | n | wall p50 ms | wall p99 ms | wall max ms | writes held p50 ms | held p99 ms | held max ms |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| load | how | n | wall p50 ms | wall p99 ms | wall max ms | writes held p50 ms | held p99 ms | held max ms | origin flush p50 ms | flush p99 ms |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for load, hows in (("idle", ("cli", "socket")), ("load", ("cli", "socket")), ("offline", ("qcow2",))):
     for how in hows:
         rs = [r for (s, c, _), v in by.items() if s == "create" and c == "%s-%s" % (load, how) for r in v]
         if not rs:
-            print("| %s | %s | 0 | failed | | | | | |" % (load, how)); continue
+            print("| %s | %s | 0 | failed | | | | | | | |" % (load, how)); continue
         w = [float(v) * 1e3 for v, _, _ in rs]
         h = [int(u) / 1e6 for _, u, _ in rs]
-        print("| %s | %s | %d | %.1f | %.1f | %.1f | %.2f | %.2f | %.2f |" % (
+        fl = [int(x) / 1e6 for _, _, x in rs if x not in ("", "None")]
+        print("| %s | %s | %d | %.1f | %.1f | %.1f | %.2f | %.2f | %.2f | %s | %s |" % (
             {"load": "QD32 4k random writes", "idle": "idle", "offline": "image not in use"}[load],
             {"cli": "clonetarget snapshot create (CLI, JVM start)", "socket": "admin socket request", "qcow2": "qemu-img snapshot -c (qcow2, 32 in a row)"}[how],
-            len(rs), pct(w, 50), pct(w, 99), max(w), pct(h, 50), pct(h, 99), max(h)))
+            len(rs), pct(w, 50), pct(w, 99), max(w), pct(h, 50), pct(h, 99), max(h),
+            "%.1f" % pct(fl, 50) if fl else "-", "%.1f" % pct(fl, 99) if fl else "-"))
 li = [float(v) for v, _, _ in by.get(("create", "load-iops", "ct:0"), [])]
 print()
 print("Write load while snapshots were taken: %s IOPS per 20000-write run." % " ".join("%.0f" % x for x in li))

@@ -257,15 +257,26 @@ class Series:
             info["t_first_ack"] = now()
             delay = self.cut_delay()
             if self.kind == "snapshot" and self.rng.random() < self.a.delete_cuts:
-                # aim at a deletion: wait for the next "X" line (a delete command started), then cut
-                # within the time such a command takes under TCG (JVM start, then the deletion)
+                # aim at a deletion inside the server: wait for the next "X" line (a delete command
+                # started), then for the server's own "deleting" line (logged under the gates, before
+                # the deletion's commit: the CLI's JVM start under TCG takes seconds), then cut within
+                # the time the commit takes; without that line in 120 s, 1 to 12 s after the X line
                 snaplog = os.path.join(rdir, "snaplog.txt")
+                target_log = os.path.join(rdir, "target.log")
                 seen = count_lines(snaplog, "X ")
                 limit = now() + 240
                 while now() < limit and p.qemu.poll() is None and count_lines(snaplog, "X ") == seen:
                     time.sleep(0.05)
-                delay = self.rng.uniform(1.0, 12.0)
-                info["aim"] = "delete"
+                deleting = count_matching(target_log, ": deleting,")
+                limit = now() + 120
+                while now() < limit and p.qemu.poll() is None and count_matching(target_log, ": deleting,") == deleting:
+                    time.sleep(0.02)
+                if count_matching(target_log, ": deleting,") > deleting:
+                    delay = self.rng.uniform(0.0, 0.4)
+                    info["aim"] = "delete-in-server"
+                else:
+                    delay = self.rng.uniform(1.0, 12.0)
+                    info["aim"] = "delete"
             info["delay"] = delay
             end = now() + delay
             while now() < end and p.qemu.poll() is None:
@@ -574,6 +585,14 @@ def count_lines(path, prefix):
     try:
         with open(path, errors="replace") as f:
             return sum(1 for x in f if x.startswith(prefix))
+    except OSError:
+        return 0
+
+
+def count_matching(path, text):
+    try:
+        with open(path, errors="replace") as f:
+            return sum(1 for x in f if text in x)
     except OSError:
         return 0
 

@@ -493,6 +493,7 @@ final class LiveState {
                     LOG.info("volume {}: {}", v.name(), opened.description());
                 }
             }
+            settleGroups(p);
             for (TargetConfig t : desired.targets()) {
                 List<LunConfig> all = new ArrayList<>(t.luns());
                 for (io.clonetarget.config.InitiatorConfig i : t.initiators()) {
@@ -871,6 +872,20 @@ final class LiveState {
             return io.clonetarget.storage.snapshot.SnapshotSource.open(v.snapshots(), snapshot, clone);
         } catch (IllegalArgumentException e) {
             throw new IOException("clone " + clone + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Settles the group snapshots of volumes just opened whose creation a crash cut short. */
+    private void settleGroups(Prepared p) throws IOException {
+        List<SnapshotVolume> opened = new ArrayList<>();
+        List<SnapshotVolume> others = new ArrayList<>();
+        p.opened.values().stream().map(OpenVolume::snapshots).filter(java.util.Objects::nonNull).forEach(opened::add);
+        volumes.values().stream().map(OpenVolume::snapshots).filter(java.util.Objects::nonNull)
+                .filter(sv -> !opened.contains(sv)).forEach(others::add);
+        if (!opened.isEmpty()) {
+            for (String line : SnapshotVolume.resolveGroups(opened, others)) {
+                LOG.warn("{}", line);
+            }
         }
     }
 

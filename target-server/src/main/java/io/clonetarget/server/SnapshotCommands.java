@@ -138,6 +138,7 @@ final class SnapshotCommands {
         o.put("stored_bytes", s.storedBytes());
         o.put("exclusive_bytes", s.exclusiveBytes());
         o.put("hold_nanos", sv.lastHoldNanos());
+        o.put("flush_nanos", sv.lastFlushNanos());
         return o;
     }
 

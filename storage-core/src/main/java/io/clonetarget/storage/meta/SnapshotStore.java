@@ -101,18 +101,29 @@ public final class SnapshotStore {
     /** A snapshot's entry. */
     public enum State { VALID, FAILED }
 
-    /** One snapshot as the table records it. */
-    public record Entry(long id, String name, long createdMillis, State state, String group, int groupSize) {
+    /**
+     * One snapshot as the table records it. {@code groupPending}: a member of a group snapshot
+     * whose other members may not be durable yet (the creation is not finished); it is marked
+     * complete once every member is committed.
+     */
+    public record Entry(long id, String name, long createdMillis, State state, String group, int groupSize,
+                        boolean groupPending) {
         public Entry {
             group = group == null ? "" : group;
             if (id < 1 || name == null || name.isEmpty() || utf8(name) > MAX_NAME || utf8(group) > MAX_GROUP
-                    || groupSize < 0 || groupSize > 0xffff) {
-                throw new IllegalArgumentException("snapshot entry " + id + " '" + name + "' group '" + group + "'");
+                    || groupSize < 0 || groupSize > 0xffff || groupPending && groupSize == 0) {
+                throw new IllegalArgumentException("snapshot entry " + id + " '" + name + "' group '" + group + "'"
+                        + (groupPending ? " (pending)" : ""));
             }
         }
 
         public Entry failed() {
-            return new Entry(id, name, createdMillis, State.FAILED, group, groupSize);
+            return new Entry(id, name, createdMillis, State.FAILED, group, groupSize, groupPending);
+        }
+
+        /** The entry once every member of its group is durable. */
+        public Entry groupComplete() {
+            return new Entry(id, name, createdMillis, state, group, groupSize, false);
         }
     }
 
@@ -406,18 +417,20 @@ public final class SnapshotStore {
                 continue;
             }
             int state = b.get(at + 16);
+            int flags = b.get(at + 17) & 0xff;
             int n = b.getShort(at + 18) & 0xffff;
             int g = b.getShort(at + 20) & 0xffff;
-            if (id >= info.nextId() || (state != 1 && state != 2) || n < 1 || n > MAX_NAME || g > MAX_GROUP) {
-                problems.add(where + ": id " + id + " (next " + info.nextId() + "), state " + state + ", name length "
-                        + n + ", group length " + g);
+            if (id >= info.nextId() || (state != 1 && state != 2) || (flags & ~1) != 0 || n < 1 || n > MAX_NAME
+                    || g > MAX_GROUP) {
+                problems.add(where + ": id " + id + " (next " + info.nextId() + "), state " + state + ", flags "
+                        + flags + ", name length " + n + ", group length " + g);
                 continue;
             }
             String name = string(b, at + 32, n);
             String group = string(b, at + 96, g);
             try {
                 entries[(int) index] = new Entry(id, name, b.getLong(at + 8), state == 1 ? State.VALID : State.FAILED,
-                        group, b.getShort(at + 22) & 0xffff);
+                        group, b.getShort(at + 22) & 0xffff, (flags & 1) != 0);
             } catch (IllegalArgumentException e) {
                 problems.add(where + ": " + e.getMessage());
             }
@@ -552,6 +565,7 @@ public final class SnapshotStore {
             b.putLong(at, e.id());
             b.putLong(at + 8, e.createdMillis());
             b.put(at + 16, (byte) (e.state() == State.VALID ? 1 : 2));
+            b.put(at + 17, (byte) (e.groupPending() ? 1 : 0));
             b.putShort(at + 18, (short) name.length);
             b.putShort(at + 20, (short) group.length);
             b.putShort(at + 22, (short) e.groupSize());

@@ -52,9 +52,13 @@ import org.slf4j.LoggerFactory;
  * copy-on-write can overwrite the origin in between. A hydrating clone as the origin serves its
  * logical content; hydration writes below it and never triggers a copy.
  *
- * <p><b>Creation</b> takes the write gate exclusively: in-flight writes drain, the origin is
- * flushed, the new entry committed; new writes wait only that long. <b>Deletion</b> (any
- * snapshot) frees the slots no other snapshot needs, in one commit, under the same gate.
+ * <p><b>Creation</b> takes the write gate exclusively: in-flight changes of the origin drain
+ * and the new entry is queued; new writes wait only that long (copies run outside the gate, so
+ * the drain waits for no commit). The commit that first carries the entry flushes the origin
+ * before anything else, so a durable snapshot never lacks data acknowledged before it; every
+ * first write after the creation waits for that commit (its copy shares it), and creation
+ * returns once it is durable. <b>Deletion</b> (any snapshot) frees the slots no other snapshot
+ * needs, in one commit, under both gates.
  *
  * <p><b>Overflow.</b> When the difference storage is full at its limit, the snapshots the copy
  * was for are marked failed (committed) and the origin write proceeds: the origin never loses
@@ -63,8 +67,11 @@ import org.slf4j.LoggerFactory;
  * outside the metadata ({@link FailureRecord}) before the origin is written; only when even that
  * fails does the origin write fail, since completing it would silently corrupt a snapshot.
  *
- * <p>Locks: {@code gate} (writes shared, create/delete exclusive) → chunk claims (ascending) →
- * {@code this} (the in-core maps, short sections) / {@code pendingLock}. Thread-safe.
+ * <p>Locks: {@code copyGate} (copies shared, delete and close exclusive) → chunk claims
+ * (ascending) → {@code gate} (changes of the origin shared, create/delete/close exclusive) →
+ * {@code this} (the in-core maps, short sections) / {@code pendingLock}. A change of the origin
+ * preserves its chunks first (under the copy gate), then takes the write gate and checks that
+ * no creation came in between (else it preserves again). Thread-safe.
  */
 public final class SnapshotVolume implements Closeable {
     private static final Logger LOG = LoggerFactory.getLogger(SnapshotVolume.class);
@@ -145,6 +152,10 @@ public final class SnapshotVolume implements Closeable {
         /** Whether the failure is committed or recorded (only then may the origin change what it lost). */
         volatile boolean failureDurable;
         volatile boolean deleted;
+        /** Whether its creation is committed, and for a group every member's (before that, only copy-on-write knows of it). */
+        volatile boolean committed;
+        /** A member of a group snapshot not yet marked complete (durably so while its entry says so). */
+        volatile boolean groupPending;
 
         Snap(Entry e, int index, String failure) {
             this.id = e.id();
@@ -155,10 +166,12 @@ public final class SnapshotVolume implements Closeable {
             this.index = index;
             this.failure = failure;
             this.failureDurable = failure != null;
+            this.groupPending = e.groupPending();
+            this.committed = !groupPending;
         }
 
         Entry entry() {
-            Entry e = new Entry(id, name, created, SnapshotStore.State.VALID, group, groupSize);
+            Entry e = new Entry(id, name, created, SnapshotStore.State.VALID, group, groupSize, groupPending);
             return failure == null ? e : e.failed();
         }
     }
@@ -174,6 +187,7 @@ public final class SnapshotVolume implements Closeable {
     private final long chunks;
     private final FailureRecord failureRecord;
     private final ReentrantReadWriteLock gate = new ReentrantReadWriteLock(true);
+    private final ReentrantReadWriteLock copyGate = new ReentrantReadWriteLock(true);
     private final RegionClaims claims = new RegionClaims();
     private final GroupCommitter committer = new GroupCommitter(this::commitOnce);
     private final Semaphore buffers;
@@ -200,13 +214,19 @@ public final class SnapshotVolume implements Closeable {
     private TreeMap<Long, Exception> pendingSlots = new TreeMap<>();
     private TreeMap<Integer, Entry> pendingTable = new TreeMap<>();
     private SnapshotStore.Info pendingInfo;
+    /** Whether the next commit carries a new entry, so must flush the origin first. */
+    private boolean pendingOriginFlush;
 
     private volatile long newest;
     private volatile String metadataFailure;
     private volatile long lastHold;
+    /** Time the last creation spent flushing the origin: before holding writes, and in its commit. */
+    private volatile long lastPreFlush;
+    private volatile long lastCommitFlush;
     private volatile boolean closed;
     private volatile Runnable whileHeld = () -> { };
     private volatile java.util.function.LongConsumer beforeCopyCommit = c -> { };
+    private volatile Runnable beforeGroupComplete = () -> { };
     /** Who holds which snapshot (a clone hydrating from it), by snapshot name; guarded by itself. */
     private final Map<String, List<String>> holders = new java.util.HashMap<>();
 
@@ -393,13 +413,16 @@ public final class SnapshotVolume implements Closeable {
         TreeMap<Long, Exception> slots;
         TreeMap<Integer, Entry> table;
         SnapshotStore.Info info;
+        boolean flushOrigin;
         synchronized (pendingLock) {
             slots = pendingSlots;
             table = pendingTable;
             info = pendingInfo;
+            flushOrigin = pendingOriginFlush;
             pendingSlots = new TreeMap<>();
             pendingTable = new TreeMap<>();
             pendingInfo = null;
+            pendingOriginFlush = false;
         }
         // the failure first: a caller whose changes went into an earlier commit that failed shares this
         // (empty) one, and must hear of that failure, never that its changes are durable
@@ -411,6 +434,13 @@ public final class SnapshotVolume implements Closeable {
             return;
         }
         try {
+            if (flushOrigin) {
+                // what was acknowledged before the new snapshot's point in time, durable before the
+                // entry that makes the snapshot read it from the origin
+                long t0 = System.nanoTime();
+                origin.flush();
+                lastCommitFlush = System.nanoTime() - t0;
+            }
             diff.flush();
             store.commit(info, table, slots);
         } catch (IOException | RuntimeException e) {
@@ -441,7 +471,13 @@ public final class SnapshotVolume implements Closeable {
     }
 
     private void enqueue(Long slot, Exception x, Integer index, Entry e, SnapshotStore.Info info) {
+        enqueue(slot, x, index, e, info, false);
+    }
+
+    private void enqueue(Long slot, Exception x, Integer index, Entry e, SnapshotStore.Info info,
+                         boolean flushOrigin) {
         synchronized (pendingLock) {
+            pendingOriginFlush |= flushOrigin;
             if (slot != null) {
                 pendingSlots.put(slot, x);
             }
@@ -488,14 +524,19 @@ public final class SnapshotVolume implements Closeable {
 
     /** Preserves, for the snapshots that need it, every chunk a change of {@code [offset, offset+length)} touches. */
     private void preserve(long offset, long length) throws IOException {
-        long n = newest;
-        if (n == 0 || length == 0) {
+        if (!needsCopy(offset, length)) {
             return;
         }
-        for (long c = offset >>> shift; c <= (offset + length - 1) >>> shift; c++) {
-            if (last.get((int) c) < n) {
-                preserveChunk(c, n);
+        copyGate.readLock().lock();
+        try {
+            long n = newest;
+            for (long c = offset >>> shift; c <= (offset + length - 1) >>> shift; c++) {
+                if (last.get((int) c) < n) {
+                    preserveChunk(c, n);
+                }
             }
+        } finally {
+            copyGate.readLock().unlock();
         }
     }
 
@@ -656,8 +697,10 @@ public final class SnapshotVolume implements Closeable {
 
     /**
      * Takes one snapshot named {@code snapshotName} of every volume at one point in time: writes
-     * to all of them are held (in-flight ones drain), each origin is flushed, each entry
-     * committed, then writes go on. {@code group} names the group in each entry ("" for none).
+     * to all of them are held while in-flight ones drain and the new entries are queued; then
+     * writes go on, and each volume's entry is committed (its origin flushed first). A write
+     * after the point in time waits for that commit only where it changes a chunk, which it must
+     * preserve first anyway. {@code group} names the group in each entry ("" for none).
      */
     public static List<SnapshotInfo> createGroup(List<SnapshotVolume> volumes, String snapshotName, String group)
             throws IOException {
@@ -679,10 +722,13 @@ public final class SnapshotVolume implements Closeable {
             v.checkCanCreate(snapshotName);
         }
         for (SnapshotVolume v : ordered) {
-            // most of what the flush under the gate would write, written while writes still flow (as a
-            // file system is synced before it is frozen): the flush that holds them then has little to do
+            // most of what the commit's flush would write, written while writes still flow (as a file
+            // system is synced before it is frozen): the flush that then delays first writes has little to do
+            long t0 = System.nanoTime();
             v.origin.flush();
+            v.lastPreFlush = System.nanoTime() - t0;
         }
+        List<Snap> made = new ArrayList<>();
         int locked = 0;
         long start = System.nanoTime();
         try {
@@ -692,15 +738,12 @@ public final class SnapshotVolume implements Closeable {
             }
             for (SnapshotVolume v : ordered) {
                 v.checkCanCreate(snapshotName);
-                v.origin.flush();
-                v.whileHeld.run();
             }
-            List<SnapshotInfo> made = new ArrayList<>();
             long now = System.currentTimeMillis();
             for (SnapshotVolume v : volumes) {
-                made.add(v.commitNew(snapshotName, now, group, group.isEmpty() ? 0 : volumes.size()));
+                v.whileHeld.run();
+                made.add(v.queueNew(snapshotName, now, group, group.isEmpty() ? 0 : volumes.size()));
             }
-            return made;
         } finally {
             long held = System.nanoTime() - start;
             for (int i = locked - 1; i >= 0; i--) {
@@ -708,6 +751,88 @@ public final class SnapshotVolume implements Closeable {
                 ordered.get(i).gate.writeLock().unlock();
             }
         }
+        IOException failed = null;
+        List<Integer> durable = new ArrayList<>();
+        for (int i = 0; i < volumes.size(); i++) {
+            try {
+                volumes.get(i).commitNew(made.get(i));
+                durable.add(i);
+            } catch (IOException e) {
+                failed = failed == null ? e : failed;
+            }
+        }
+        if (failed != null) {
+            if (!group.isEmpty()) {
+                // a group is all or nothing: the members that are durable go again (pending, so a crash
+                // before that is undone at the next start, see resolveGroups)
+                for (int i : durable) {
+                    try {
+                        volumes.get(i).drop(made.get(i));
+                    } catch (IOException e) {
+                        failed.addSuppressed(e);
+                    }
+                }
+            }
+            throw failed;
+        }
+        if (!group.isEmpty()) {
+            // every member is durable (pending): now mark them complete; a crash from here on keeps the
+            // group, since resolveGroups completes the rest once one member is complete
+            for (int i = 0; i < volumes.size(); i++) {
+                volumes.get(i).beforeGroupComplete.run();
+                volumes.get(i).completeGroup(made.get(i));
+            }
+        }
+        List<SnapshotInfo> out = new ArrayList<>();
+        for (int i = 0; i < volumes.size(); i++) {
+            out.add(volumes.get(i).describe(made.get(i)));
+        }
+        return out;
+    }
+
+    /**
+     * At start, after a crash: settles group snapshots whose creation did not finish. A group
+     * with a member marked complete was durable on every volume (members are marked only then),
+     * so its pending members are completed; a group with none was never acknowledged, so its
+     * members are deleted.
+     *
+     * @param opened volumes just opened, whose pending members are settled
+     * @param others the other volumes open (whose complete members count; a creation may be under way in them)
+     * @return what was done, one line per member, for the log
+     */
+    public static List<String> resolveGroups(java.util.Collection<SnapshotVolume> opened,
+                                             java.util.Collection<SnapshotVolume> others) throws IOException {
+        java.util.Set<String> complete = new java.util.HashSet<>();
+        List<Map.Entry<SnapshotVolume, Snap>> pending = new ArrayList<>();
+        List<SnapshotVolume> all = new ArrayList<>(opened);
+        all.addAll(others);
+        for (SnapshotVolume v : all) {
+            synchronized (v) {
+                for (Snap s : v.byId.values()) {
+                    if (s.groupPending) {
+                        if (opened.contains(v)) {
+                            pending.add(Map.entry(v, s));
+                        }
+                    } else if (!s.group.isEmpty()) {
+                        complete.add(s.group + "\0" + s.name);
+                    }
+                }
+            }
+        }
+        List<String> done = new ArrayList<>();
+        for (Map.Entry<SnapshotVolume, Snap> p : pending) {
+            SnapshotVolume v = p.getKey();
+            Snap s = p.getValue();
+            String what = "group snapshot " + v.name + "@" + s.name + " (group " + s.group + " of " + s.groupSize + ")";
+            if (complete.contains(s.group + "\0" + s.name)) {
+                v.completeGroup(s);
+                done.add(what + ": its creation was interrupted after every member was durable; completed");
+            } else {
+                v.drop(s);
+                done.add(what + ": its creation was interrupted before every member was durable; deleted");
+            }
+        }
+        return done;
     }
 
     private void checkCanCreate(String snapshotName) throws IOException {
@@ -728,12 +853,13 @@ public final class SnapshotVolume implements Closeable {
         }
     }
 
-    /** Under the gate: commits a new entry and makes it the newest snapshot. */
-    private SnapshotInfo commitNew(String snapshotName, long now, String group, int groupSize) throws IOException {
-        int index;
-        long id;
+    /**
+     * Under the write gate: makes a new snapshot the newest, so every later change of the origin
+     * preserves for it, and queues its entry for a commit that flushes the origin first.
+     */
+    private Snap queueNew(String snapshotName, long now, String group, int groupSize) {
         synchronized (this) {
-            id = store.info().nextId();
+            long id = store.info().nextId();
             synchronized (pendingLock) {
                 if (pendingInfo != null) {
                     id = pendingInfo.nextId();
@@ -743,28 +869,37 @@ public final class SnapshotVolume implements Closeable {
             for (Snap s : byId.values()) {
                 taken[s.index] = true;
             }
-            index = -1;
+            int index = -1;
             for (int i = 0; i < taken.length && index < 0; i++) {
                 if (!taken[i]) {
                     index = i;
                 }
             }
+            Entry e = new Entry(id, snapshotName, now, SnapshotStore.State.VALID, group, groupSize, groupSize > 0);
+            Snap s = new Snap(e, index, null);
+            s.committed = false;
+            enqueue(null, null, index, e, store.info().withNextId(id + 1), true);
+            byId.put(id, s);
+            byName.put(snapshotName, s);
+            newest = id;
+            return s;
         }
-        Entry e = new Entry(id, snapshotName, now, SnapshotStore.State.VALID, group, groupSize);
-        enqueue(null, null, index, e, store.info().withNextId(id + 1));
+    }
+
+    /** After the write gate: returns once the new snapshot's entry is durable (for a group, as pending). */
+    private void commitNew(Snap s) throws IOException {
         try {
             committer.commit();
         } catch (IOException | RuntimeException failure) {
             // the superblock may have reached the disk before the commit failed (its last flush), so the
             // entry may be there after a restart: keep it here as failed, and have the failure recorded up
             // to its id, or writes that go on would silently change a snapshot that comes back valid
-            Snap lost = new Snap(e, index, "its creation could not be committed: " + failure.getMessage());
-            lost.failureDurable = false;
             synchronized (this) {
-                byId.put(id, lost);
-                byName.put(snapshotName, lost);
-                newest = id;
+                if (s.failure == null) {
+                    s.failure = "its creation could not be committed: " + failure.getMessage();
+                }
             }
+            s.committed = true;
             try {
                 failAll("snapshot metadata cannot be committed: " + failure.getMessage());
             } catch (IOException unrecorded) {
@@ -772,14 +907,23 @@ public final class SnapshotVolume implements Closeable {
             }
             throw failure;
         }
-        Snap s = new Snap(e, index, null);
-        synchronized (this) {
-            byId.put(id, s);
-            byName.put(snapshotName, s);
-            newest = id;
+        if (!s.groupPending) {
+            s.committed = true;
         }
-        LOG.info("snapshot {}@{} taken (id {})", name, snapshotName, id);
-        return describe(s);
+        LOG.info("snapshot {}@{} taken (id {}{})", name, s.name, s.id, s.groupPending ? ", group pending" : "");
+    }
+
+    /** Marks a member of a group snapshot complete, durably. */
+    private void completeGroup(Snap s) throws IOException {
+        synchronized (this) {
+            s.groupPending = false;
+            enqueue(null, null, s.index, s.entry(), null);
+        }
+        try {
+            committer.commit();
+        } finally {
+            s.committed = true; // visible either way: a metadata failure fails every snapshot from here
+        }
     }
 
     /**
@@ -815,7 +959,7 @@ public final class SnapshotVolume implements Closeable {
      */
     public void delete(String snapshotName) throws IOException {
         Snap s = byName.get(snapshotName);
-        if (s == null) {
+        if (s == null || !s.committed) {
             throw new IllegalArgumentException("volume " + name + " has no snapshot named " + snapshotName);
         }
         synchronized (holders) {
@@ -829,8 +973,17 @@ public final class SnapshotVolume implements Closeable {
             }
             s.deleted = true;
         }
+        drop(s);
+    }
+
+    /** Deletes {@code s}, already marked deleted or never visible, in one commit under both gates. */
+    private void drop(Snap s) throws IOException {
+        s.deleted = true;
+        String snapshotName = s.name;
+        copyGate.writeLock().lock();
         gate.writeLock().lock();
         try {
+            int freeing = 0;
             synchronized (this) {
                 byId.remove(s.id);
                 for (int slot = 0; slot < live.length; slot++) {
@@ -838,10 +991,12 @@ public final class SnapshotVolume implements Closeable {
                     if (x != null && x.covers(s.id) && (x.privateCopy() || byId.subMap(x.from(), true, x.to(), true)
                             .isEmpty())) {
                         enqueue((long) slot, null, null, null, null);
+                        freeing++;
                     }
                 }
             }
             enqueue(null, null, s.index, null, null);
+            LOG.info("snapshot {}@{}: deleting, {} slots to free", name, snapshotName, freeing);
             try {
                 committer.commit();
             } catch (IOException e) {
@@ -858,6 +1013,7 @@ public final class SnapshotVolume implements Closeable {
             LOG.info("snapshot {}@{} deleted", name, snapshotName);
         } finally {
             gate.writeLock().unlock();
+            copyGate.writeLock().unlock();
         }
     }
 
@@ -870,7 +1026,9 @@ public final class SnapshotVolume implements Closeable {
         }
         List<SnapshotInfo> out = new ArrayList<>();
         for (Snap s : all) {
-            out.add(describe(s));
+            if (s.committed) {
+                out.add(describe(s));
+            }
         }
         return out;
     }
@@ -878,7 +1036,7 @@ public final class SnapshotVolume implements Closeable {
     /** The snapshot of that name, or null. */
     public SnapshotInfo get(String snapshotName) {
         Snap s = byName.get(snapshotName);
-        return s == null || s.deleted ? null : describe(s);
+        return s == null || s.deleted || !s.committed ? null : describe(s);
     }
 
     private SnapshotInfo describe(Snap s) {
@@ -917,14 +1075,23 @@ public final class SnapshotVolume implements Closeable {
                 store.info().trackingId(), metadataFailure);
     }
 
-    /** Writes held by the last snapshot creation, in nanoseconds (drain, flush, commit). */
+    /** Writes held by the last snapshot creation, in nanoseconds (the drain of in-flight changes). */
     public long lastHoldNanos() {
         return lastHold;
     }
 
+    /**
+     * Time the last creation spent flushing the origin (what the load had dirtied), in
+     * nanoseconds: before writes were held, and in the commit that made it durable. Writes are
+     * not held for it; it is most of a creation's time under a write load.
+     */
+    public long lastFlushNanos() {
+        return lastPreFlush + lastCommitFlush;
+    }
+
     private Snap need(String snapshotName) {
         Snap s = byName.get(snapshotName);
-        if (s == null || s.deleted) {
+        if (s == null || s.deleted || !s.committed) {
             throw new IllegalArgumentException("volume " + name + " has no snapshot named " + snapshotName);
         }
         return s;
@@ -1054,6 +1221,16 @@ public final class SnapshotVolume implements Closeable {
     }
 
     private void writeImage(Snap s, long offset, ByteBuffer src, boolean fua) throws IOException {
+        copyGate.readLock().lock();
+        try {
+            writeImageChunks(s, offset, src, fua);
+        } finally {
+            copyGate.readLock().unlock();
+        }
+    }
+
+    /** Under the copy gate (shared), so no deletion frees what a copy-up is about to record. */
+    private void writeImageChunks(Snap s, long offset, ByteBuffer src, boolean fua) throws IOException {
         checkReadable(s);
         int end = src.limit();
         long at = offset;
@@ -1127,6 +1304,7 @@ public final class SnapshotVolume implements Closeable {
 
     @Override
     public void close() throws IOException {
+        copyGate.writeLock().lock();
         gate.writeLock().lock();
         try {
             if (closed) {
@@ -1135,6 +1313,7 @@ public final class SnapshotVolume implements Closeable {
             closed = true;
         } finally {
             gate.writeLock().unlock();
+            copyGate.writeLock().unlock();
         }
         IOException failure = null;
         for (BlockDevice d : List.of(diff.device(), metaDevice)) {
@@ -1178,15 +1357,23 @@ public final class SnapshotVolume implements Closeable {
         T apply() throws IOException;
     }
 
-    /** Under the gate (shared): preserves what the snapshots need of the range, then changes it. */
+    /**
+     * Preserves what the snapshots need of the range, then changes it under the write gate
+     * (shared), once no creation came in between: a creation's drain waits for origin writes, never
+     * for a copy and its commit.
+     */
     private <T> T change(long offset, long length, Change<T> change) throws IOException {
         Ranges.check(origin, offset, length);
-        gate.readLock().lock();
-        try {
+        while (true) {
             preserve(offset, length);
-            return change.apply();
-        } finally {
-            gate.readLock().unlock();
+            gate.readLock().lock();
+            try {
+                if (!needsCopy(offset, length)) {
+                    return change.apply();
+                }
+            } finally {
+                gate.readLock().unlock();
+            }
         }
     }
 
@@ -1352,6 +1539,11 @@ public final class SnapshotVolume implements Closeable {
     /** For tests: runs while a creation holds this volume's writes (after the flush), e.g. to copy the origin. */
     void whileHeld(Runnable hook) {
         whileHeld = hook;
+    }
+
+    /** For tests: runs before this volume's member of a group snapshot is marked complete (e.g. to stop there, as a crash). */
+    void beforeGroupComplete(Runnable hook) {
+        beforeGroupComplete = hook;
     }
 
     /** For tests: runs in a copy-on-write of chunk {@code c} after its exception is queued, before the commit. */

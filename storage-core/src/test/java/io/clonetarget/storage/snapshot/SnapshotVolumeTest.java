@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -423,6 +424,109 @@ class SnapshotVolumeTest {
         assertThrows(IllegalArgumentException.class,
                 () -> SnapshotVolume.createGroup(List.of(a.volume, b.volume), "g1", "nightly"), "name taken");
         assertThrows(IllegalArgumentException.class, () -> a.volume.create("bad name"));
+    }
+
+    @Test
+    void aCreationHoldsWritesOnlyWhileInFlightOnesDrainNotWhileACopyCommits() throws Exception {
+        Fixture f = new Fixture(SIZE, 8);
+        Copies copies = new Copies(f);
+        write(f.volume.origin(), 0, CHUNK, 1, 0);
+        copies.create(f, "s1");
+        java.util.concurrent.CountDownLatch inCopy = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch goOn = new java.util.concurrent.CountDownLatch(1);
+        f.volume.beforeCopyCommit(c -> {
+            if (c == 0 && inCopy.getCount() > 0) {
+                inCopy.countDown();
+                try {
+                    goOn.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        });
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            Future<?> writer = pool.submit(() -> {
+                write(f.volume.origin(), 0, 512, 2, 1); // the first write to chunk 0 after s1: a copy
+                return null;
+            });
+            assertTrue(inCopy.await(30, java.util.concurrent.TimeUnit.SECONDS), "the writer reached its copy");
+            // the copy is queued, its commit not begun: the creation neither waits for it nor for the write
+            Future<?> creation = pool.submit(() -> {
+                copies.create(f, "s2");
+                return null;
+            });
+            creation.get(30, java.util.concurrent.TimeUnit.SECONDS);
+            assertFalse(writer.isDone(), "the write still waits for its copy");
+            goOn.countDown();
+            writer.get(30, java.util.concurrent.TimeUnit.SECONDS);
+        } finally {
+            goOn.countDown();
+            pool.shutdownNow();
+        }
+        // s2 was taken before the write landed: both snapshots read the first stamp, the origin the second
+        assertImage(f, "s1", copies.get("s1"));
+        assertImage(f, "s2", copies.get("s2"));
+        assertArrayEquals(copies.get("s1"), copies.get("s2"));
+        assertEquals(2, ByteBuffer.wrap(read(f.volume.origin())).getLong(8), "the origin holds the write");
+        f.reopen();
+        assertImage(f, "s1", copies.get("s1"));
+        assertImage(f, "s2", copies.get("s2"));
+    }
+
+    @Test
+    void aGroupWhoseCreationWasCutShortIsAllOrNothingAtTheNextStart() throws Exception {
+        Fixture a = new Fixture(SIZE, 8);
+        Fixture b = new Fixture(SIZE, 8);
+        write(a.volume.origin(), 0, CHUNK, 1, 0);
+        write(b.volume.origin(), 0, CHUNK, 1, 0);
+        byte[] atA = read(a.origin);
+        byte[] atB = read(b.origin);
+        // stopped (as by a crash) after both members were durable as pending, before either was marked complete
+        a.volume.beforeGroupComplete(() -> {
+            throw new IllegalStateException("stopped here");
+        });
+        assertThrows(IllegalStateException.class,
+                () -> SnapshotVolume.createGroup(List.of(a.volume, b.volume), "g1", "nightly"));
+        assertNull(a.volume.get("g1"), "a pending member is not shown");
+        assertNull(b.volume.get("g1"));
+        a.reopen();
+        b.reopen();
+        List<String> settled = SnapshotVolume.resolveGroups(List.of(a.volume, b.volume), List.of());
+        assertEquals(2, settled.size(), settled.toString());
+        assertTrue(settled.getFirst().endsWith("deleted"), settled.toString());
+        assertNull(a.volume.get("g1"));
+        assertNull(b.volume.get("g1"));
+        // stopped after a's member was marked complete, before b's: the group was durable everywhere, so it stays
+        b.volume.beforeGroupComplete(() -> {
+            throw new IllegalStateException("stopped here");
+        });
+        write(a.volume.origin(), 0, 512, 2, 0);
+        assertThrows(IllegalStateException.class,
+                () -> SnapshotVolume.createGroup(List.of(a.volume, b.volume), "g2", "nightly"));
+        write(a.volume.origin(), 0, CHUNK, 3, 0); // after the point in time: not in g2
+        write(b.volume.origin(), 0, CHUNK, 3, 0);
+        byte[] g2a = atA.clone();
+        ByteBuffer.wrap(g2a).put(ByteBuffer.wrap(stamped(0, 512, 2)));
+        a.reopen();
+        b.reopen();
+        settled = SnapshotVolume.resolveGroups(List.of(a.volume, b.volume), List.of());
+        assertEquals(1, settled.size(), settled.toString());
+        assertTrue(settled.getFirst().startsWith("group snapshot vol@g2") && settled.getFirst().endsWith("completed"),
+                settled.toString());
+        a.reopen();
+        b.reopen();
+        assertEquals(List.of(), SnapshotVolume.resolveGroups(List.of(a.volume, b.volume), List.of()), "settled durably");
+        assertEquals(2, a.volume.get("g2").groupSize());
+        assertImage(a, "g2", g2a);
+        assertImage(b, "g2", atB);
+        assertNull(a.volume.get("g1"));
+    }
+
+    private static byte[] stamped(long offset, int length, long seq) {
+        ByteBuffer b = ByteBuffer.allocate(length);
+        stamp(b, offset, seq, 0);
+        return b.array();
     }
 
     @Test

@@ -180,7 +180,8 @@ final class SnapshotCommand implements Runnable {
             for (JsonNode s : made) {
                 b.append("snapshot ").append(s.path("volume").asText()).append('@').append(s.path("name").asText())
                         .append(" taken (id ").append(s.path("id").asLong()).append(", writes held ")
-                        .append(String.format(java.util.Locale.ROOT, "%.1f ms", s.path("hold_nanos").asLong() / 1e6))
+                        .append(String.format(java.util.Locale.ROOT, "%.1f ms, volume flushed in %.1f ms",
+                                s.path("hold_nanos").asLong() / 1e6, s.path("flush_nanos").asLong() / 1e6))
                         .append(")\n");
             }
             return b.toString();
