@@ -876,7 +876,7 @@ final class LiveState {
     }
 
     /** Settles the group snapshots of volumes just opened whose creation a crash cut short. */
-    private void settleGroups(Prepared p) throws IOException {
+    private void settleGroups(Prepared p) {
         List<SnapshotVolume> opened = new ArrayList<>();
         List<SnapshotVolume> others = new ArrayList<>();
         p.opened.values().stream().map(OpenVolume::snapshots).filter(java.util.Objects::nonNull).forEach(opened::add);

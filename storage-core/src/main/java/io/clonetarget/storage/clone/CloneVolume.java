@@ -327,6 +327,11 @@ public final class CloneVolume implements BlockDevice {
         committer.commit();
     }
 
+    @Override
+    public void startWriteback() throws IOException {
+        dest.startWriteback();
+    }
+
     private void commitOnce() throws IOException {
         checkNotFailed();
         try {

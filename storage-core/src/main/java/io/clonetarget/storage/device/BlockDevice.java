@@ -105,6 +105,13 @@ public interface BlockDevice extends Closeable {
         return false;
     }
 
+    /**
+     * A hint: begin writing back what the device holds in a volatile cache, without waiting
+     * (nothing is durable by it), so that a later {@link #flush} has little left to write.
+     */
+    default void startWriteback() throws IOException {
+    }
+
     /** A hint that the range will be read soon. */
     default void prefetch(long offset, long length) throws IOException {
         Ranges.check(this, offset, length);

@@ -260,6 +260,21 @@ public final class FileBlockDevice implements BlockDevice {
     }
 
     @Override
+    public void startWriteback() throws IOException {
+        if (readOnly) {
+            return;
+        }
+        fence.enter();
+        try {
+            NativeIo.startWriteback(fd);
+        } catch (NativeIoException e) {
+            throw translate(e, true);
+        } finally {
+            fence.exit();
+        }
+    }
+
+    @Override
     public void flush() throws IOException {
         if (readOnly) {
             return;

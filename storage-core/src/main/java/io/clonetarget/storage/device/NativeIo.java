@@ -48,6 +48,7 @@ public final class NativeIo {
     static final int LOCK_NB = 4;
     static final int RWF_DSYNC = 0x02;
     static final int RWF_NOWAIT = 0x08;
+    static final int SYNC_FILE_RANGE_WRITE = 2;
 
     public static final int EPERM = 1;
     public static final int ENOENT = 2;
@@ -86,6 +87,8 @@ public final class NativeIo {
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_INT));
     private static final MethodHandle FDATASYNC = bind("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle FSYNC = bind("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle SYNC_FILE_RANGE = bind("sync_file_range",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT));
     private static final MethodHandle FALLOCATE =
             bind("fallocate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle LSEEK =
@@ -310,6 +313,26 @@ public final class NativeIo {
     /** fsync(2). */
     public static void fsync(int fd) throws NativeIoException {
         simple(FSYNC, fd, "fsync");
+    }
+
+    /** sync_file_range(2) of the whole file with SYNC_FILE_RANGE_WRITE: starts writeback, waits for none. */
+    public static void startWriteback(int fd) throws NativeIoException {
+        try {
+            MemorySegment state = STATE.get();
+            while (true) {
+                int r = (int) SYNC_FILE_RANGE.invokeExact(state, fd, 0L, 0L, SYNC_FILE_RANGE_WRITE);
+                if (r == 0) {
+                    return;
+                }
+                if (errno(state) != EINTR) {
+                    throw new NativeIoException("sync_file_range", errno(state));
+                }
+            }
+        } catch (NativeIoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
     }
 
     private static void simple(MethodHandle handle, int fd, String what) throws NativeIoException {

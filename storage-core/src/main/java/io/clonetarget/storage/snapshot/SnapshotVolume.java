@@ -67,9 +67,12 @@ import org.slf4j.LoggerFactory;
  * outside the metadata ({@link FailureRecord}) before the origin is written; only when even that
  * fails does the origin write fail, since completing it would silently corrupt a snapshot.
  *
- * <p>Locks: {@code copyGate} (copies shared, delete and close exclusive) → chunk claims
+ * <p>Locks: {@code creating} (one creation at a time, from its first check to its last commit;
+ * close) → {@code copyGate} (copies shared, delete and close exclusive) → chunk claims
  * (ascending) → {@code gate} (changes of the origin shared, create/delete/close exclusive) →
- * {@code this} (the in-core maps, short sections) / {@code pendingLock}. A change of the origin
+ * {@code this} (the in-core maps, short sections) / {@code pendingLock}. One exception: a copy
+ * from a snapshot image into the origin holds the gate shared while the image takes claims;
+ * nothing waits for the gate while it holds a claim, so that cannot deadlock. A change of the origin
  * preserves its chunks first (under the copy gate), then takes the write gate and checks that
  * no creation came in between (else it preserves again). Thread-safe.
  */
@@ -199,6 +202,11 @@ public final class SnapshotVolume implements Closeable {
     private final Origin originView = new Origin();
     private final AtomicLong copies = new AtomicLong();
     private final AtomicLong copiedBytes = new AtomicLong();
+    /** Bytes written to the origin since writeback of it was last started. */
+    private final AtomicLong unwritten = new AtomicLong();
+    private final java.util.concurrent.atomic.AtomicBoolean writingBack = new java.util.concurrent.atomic.AtomicBoolean();
+    /** Writeback of the origin is started every this many bytes written, so that a creation's flush has little to do. */
+    static final long WRITEBACK_BYTES = 8L << 20;
 
     // guarded by this
     private final AtomicLongArray last;
@@ -214,10 +222,14 @@ public final class SnapshotVolume implements Closeable {
     private TreeMap<Long, Exception> pendingSlots = new TreeMap<>();
     private TreeMap<Integer, Entry> pendingTable = new TreeMap<>();
     private SnapshotStore.Info pendingInfo;
-    /** Whether the next commit carries a new entry, so must flush the origin first. */
-    private boolean pendingOriginFlush;
+    /** New snapshots whose entries the next commit carries: it flushes the origin first. */
+    private List<Snap> pendingNew = new ArrayList<>();
 
     private volatile long newest;
+    /** The id the next snapshot gets (the store's advances only with a commit); guarded by this. */
+    private long nextId;
+    /** Held by a creation from its first check to its last commit: creations of a volume one at a time. */
+    private final java.util.concurrent.locks.ReentrantLock creating = new java.util.concurrent.locks.ReentrantLock();
     private volatile String metadataFailure;
     private volatile long lastHold;
     /** Time the last creation spent flushing the origin: before holding writes, and in its commit. */
@@ -275,6 +287,7 @@ public final class SnapshotVolume implements Closeable {
             }
         }
         this.newest = byId.isEmpty() ? 0 : byId.lastKey();
+        this.nextId = info.nextId();
     }
 
     /**
@@ -413,16 +426,16 @@ public final class SnapshotVolume implements Closeable {
         TreeMap<Long, Exception> slots;
         TreeMap<Integer, Entry> table;
         SnapshotStore.Info info;
-        boolean flushOrigin;
+        List<Snap> fresh;
         synchronized (pendingLock) {
             slots = pendingSlots;
             table = pendingTable;
             info = pendingInfo;
-            flushOrigin = pendingOriginFlush;
+            fresh = pendingNew;
             pendingSlots = new TreeMap<>();
             pendingTable = new TreeMap<>();
             pendingInfo = null;
-            pendingOriginFlush = false;
+            pendingNew = new ArrayList<>();
         }
         // the failure first: a caller whose changes went into an earlier commit that failed shares this
         // (empty) one, and must hear of that failure, never that its changes are durable
@@ -433,14 +446,10 @@ public final class SnapshotVolume implements Closeable {
         if (slots.isEmpty() && table.isEmpty() && info == null) {
             return;
         }
+        if (!fresh.isEmpty()) {
+            flushForNew(fresh, table);
+        }
         try {
-            if (flushOrigin) {
-                // what was acknowledged before the new snapshot's point in time, durable before the
-                // entry that makes the snapshot read it from the origin
-                long t0 = System.nanoTime();
-                origin.flush();
-                lastCommitFlush = System.nanoTime() - t0;
-            }
             diff.flush();
             store.commit(info, table, slots);
         } catch (IOException | RuntimeException e) {
@@ -470,14 +479,35 @@ public final class SnapshotVolume implements Closeable {
         checkSpace();
     }
 
-    private void enqueue(Long slot, Exception x, Integer index, Entry e, SnapshotStore.Info info) {
-        enqueue(slot, x, index, e, info, false);
+    /**
+     * Makes what was acknowledged before the new snapshots' point in time durable before the
+     * entries that make them read it from the origin. When the origin cannot be flushed, only
+     * those snapshots fail (their entries in {@code table} say so): the others and the metadata
+     * go on.
+     */
+    private void flushForNew(List<Snap> fresh, TreeMap<Integer, Entry> table) {
+        long t0 = System.nanoTime();
+        try {
+            origin.flush();
+        } catch (IOException | RuntimeException e) {
+            String why = "the volume could not be flushed when it was taken: " + e.getMessage();
+            LOG.error("snapshots of {}: {}", name, why);
+            synchronized (this) {
+                for (Snap s : fresh) {
+                    if (s.failure == null) {
+                        s.failure = why;
+                    }
+                    if (!s.deleted) {
+                        table.put(s.index, s.entry());
+                    }
+                }
+            }
+        }
+        lastCommitFlush = System.nanoTime() - t0;
     }
 
-    private void enqueue(Long slot, Exception x, Integer index, Entry e, SnapshotStore.Info info,
-                         boolean flushOrigin) {
+    private void enqueue(Long slot, Exception x, Integer index, Entry e, SnapshotStore.Info info) {
         synchronized (pendingLock) {
-            pendingOriginFlush |= flushOrigin;
             if (slot != null) {
                 pendingSlots.put(slot, x);
             }
@@ -718,6 +748,23 @@ public final class SnapshotVolume implements Closeable {
                 throw new IllegalArgumentException("volume " + ordered.get(i).name + " is named twice");
             }
         }
+        int creating = 0;
+        try {
+            for (SnapshotVolume v : ordered) {
+                v.creating.lock();
+                creating++;
+            }
+            return createHeld(volumes, ordered, snapshotName, group);
+        } finally {
+            for (int i = creating - 1; i >= 0; i--) {
+                ordered.get(i).creating.unlock();
+            }
+        }
+    }
+
+    /** {@link #createGroup} once it holds every volume's creation lock. */
+    private static List<SnapshotInfo> createHeld(List<SnapshotVolume> volumes, List<SnapshotVolume> ordered,
+                                                 String snapshotName, String group) throws IOException {
         for (SnapshotVolume v : ordered) {
             v.checkCanCreate(snapshotName);
         }
@@ -777,10 +824,18 @@ public final class SnapshotVolume implements Closeable {
         }
         if (!group.isEmpty()) {
             // every member is durable (pending): now mark them complete; a crash from here on keeps the
-            // group, since resolveGroups completes the rest once one member is complete
+            // group, since resolveGroups completes the rest once one member is complete. So it is decided:
+            // every member is marked (and shown) even when one of the commits fails
             for (int i = 0; i < volumes.size(); i++) {
                 volumes.get(i).beforeGroupComplete.run();
-                volumes.get(i).completeGroup(made.get(i));
+                try {
+                    volumes.get(i).completeGroup(made.get(i));
+                } catch (IOException e) {
+                    failed = failed == null ? e : failed;
+                }
+            }
+            if (failed != null) {
+                throw failed;
             }
         }
         List<SnapshotInfo> out = new ArrayList<>();
@@ -793,28 +848,34 @@ public final class SnapshotVolume implements Closeable {
     /**
      * At start, after a crash: settles group snapshots whose creation did not finish. A group
      * with a member marked complete was durable on every volume (members are marked only then),
-     * so its pending members are completed; a group with none was never acknowledged, so its
-     * members are deleted.
+     * so its pending members are completed; a group with none, all of whose members are seen
+     * pending, was never acknowledged, so its members are deleted. A group with none complete and
+     * fewer members seen than it had (a volume not open) is left pending, undecided. One creation
+     * is told from another of the same names by its creation time and size, which all its members
+     * share.
      *
      * @param opened volumes just opened, whose pending members are settled
      * @param others the other volumes open (whose complete members count; a creation may be under way in them)
-     * @return what was done, one line per member, for the log
+     * @return what was done, one line per member, for the log; a member that could not be settled says why
      */
     public static List<String> resolveGroups(java.util.Collection<SnapshotVolume> opened,
-                                             java.util.Collection<SnapshotVolume> others) throws IOException {
-        java.util.Set<String> complete = new java.util.HashSet<>();
+                                             java.util.Collection<SnapshotVolume> others) {
+        Map<String, Integer> complete = new java.util.HashMap<>();
+        Map<String, Integer> seen = new java.util.HashMap<>();
         List<Map.Entry<SnapshotVolume, Snap>> pending = new ArrayList<>();
         List<SnapshotVolume> all = new ArrayList<>(opened);
         all.addAll(others);
         for (SnapshotVolume v : all) {
             synchronized (v) {
                 for (Snap s : v.byId.values()) {
+                    if (s.group.isEmpty() || s.groupPending && !opened.contains(v)) {
+                        continue;
+                    }
+                    seen.merge(groupKey(s), 1, Integer::sum);
                     if (s.groupPending) {
-                        if (opened.contains(v)) {
-                            pending.add(Map.entry(v, s));
-                        }
-                    } else if (!s.group.isEmpty()) {
-                        complete.add(s.group + "\0" + s.name);
+                        pending.add(Map.entry(v, s));
+                    } else {
+                        complete.merge(groupKey(s), 1, Integer::sum);
                     }
                 }
             }
@@ -823,16 +884,28 @@ public final class SnapshotVolume implements Closeable {
         for (Map.Entry<SnapshotVolume, Snap> p : pending) {
             SnapshotVolume v = p.getKey();
             Snap s = p.getValue();
+            String key = groupKey(s);
             String what = "group snapshot " + v.name + "@" + s.name + " (group " + s.group + " of " + s.groupSize + ")";
-            if (complete.contains(s.group + "\0" + s.name)) {
-                v.completeGroup(s);
-                done.add(what + ": its creation was interrupted after every member was durable; completed");
-            } else {
-                v.drop(s);
-                done.add(what + ": its creation was interrupted before every member was durable; deleted");
+            try {
+                if (complete.containsKey(key)) {
+                    v.completeGroup(s);
+                    done.add(what + ": its creation was interrupted after every member was durable; completed");
+                } else if (seen.get(key) >= s.groupSize) {
+                    v.drop(s);
+                    done.add(what + ": its creation was interrupted before every member was durable; deleted");
+                } else {
+                    done.add(what + ": its creation was interrupted, and only " + seen.get(key) + " of its "
+                            + s.groupSize + " members are open; left pending until the others are");
+                }
+            } catch (IOException e) {
+                done.add(what + ": could not be settled: " + e.getMessage());
             }
         }
         return done;
+    }
+
+    private static String groupKey(Snap s) {
+        return s.group + "\0" + s.name + "\0" + s.created + "\0" + s.groupSize;
     }
 
     private void checkCanCreate(String snapshotName) throws IOException {
@@ -859,12 +932,7 @@ public final class SnapshotVolume implements Closeable {
      */
     private Snap queueNew(String snapshotName, long now, String group, int groupSize) {
         synchronized (this) {
-            long id = store.info().nextId();
-            synchronized (pendingLock) {
-                if (pendingInfo != null) {
-                    id = pendingInfo.nextId();
-                }
-            }
+            long id = nextId++;
             boolean[] taken = new boolean[store.info().tableCapacity()];
             for (Snap s : byId.values()) {
                 taken[s.index] = true;
@@ -878,7 +946,10 @@ public final class SnapshotVolume implements Closeable {
             Entry e = new Entry(id, snapshotName, now, SnapshotStore.State.VALID, group, groupSize, groupSize > 0);
             Snap s = new Snap(e, index, null);
             s.committed = false;
-            enqueue(null, null, index, e, store.info().withNextId(id + 1), true);
+            synchronized (pendingLock) {
+                enqueue(null, null, index, e, store.info().withNextId(nextId));
+                pendingNew.add(s);
+            }
             byId.put(id, s);
             byName.put(snapshotName, s);
             newest = id;
@@ -906,6 +977,10 @@ public final class SnapshotVolume implements Closeable {
                 failure.addSuppressed(unrecorded); // later writes keep trying to record it, and fail until then
             }
             throw failure;
+        }
+        if (s.failure != null) {
+            s.committed = true; // durably failed (the commit carried it so): shown, and deleted by the user
+            throw new IOException("snapshot " + name + "@" + s.name + " could not be taken: " + s.failure);
         }
         if (!s.groupPending) {
             s.committed = true;
@@ -1070,7 +1145,11 @@ public final class SnapshotVolume implements Closeable {
         synchronized (this) {
             low = lowSpace;
         }
-        return new Status(byName.size(), chunk, diff.slotsInUse() * chunk, diff.allocatedSlots() * chunk,
+        int shown = 0;
+        for (Snap s : byName.values()) {
+            shown += s.committed && !s.deleted ? 1 : 0;
+        }
+        return new Status(shown, chunk, diff.slotsInUse() * chunk, diff.allocatedSlots() * chunk,
                 diff.capacity() * chunk, low, copies.get(), copiedBytes.get(), lastHold, store.commits(),
                 store.info().trackingId(), metadataFailure);
     }
@@ -1290,6 +1369,27 @@ public final class SnapshotVolume implements Closeable {
         }
     }
 
+    /**
+     * Counts bytes written to the origin; every {@link #WRITEBACK_BYTES} starts writeback of it
+     * on a thread of its own (a hint to the page cache, waiting for nothing), so the dirty data a
+     * snapshot creation must flush stays small under a write load.
+     */
+    private void wrote(long bytes) {
+        if (unwritten.addAndGet(bytes) < WRITEBACK_BYTES || !writingBack.compareAndSet(false, true)) {
+            return;
+        }
+        unwritten.set(0);
+        Thread.ofPlatform().daemon().name("snapshot-writeback-" + name).start(() -> {
+            try {
+                origin.startWriteback();
+            } catch (IOException | RuntimeException e) {
+                LOG.debug("snapshots of {}: starting writeback: {}", name, e.getMessage()); // a flush reports it
+            } finally {
+                writingBack.set(false);
+            }
+        });
+    }
+
     /** A chunk buffer from the bounded pool ({@code copyBuffers} at most): waits while all are in use. */
     private ByteBuffer takeBuffer() {
         buffers.acquireUninterruptibly();
@@ -1304,6 +1404,7 @@ public final class SnapshotVolume implements Closeable {
 
     @Override
     public void close() throws IOException {
+        creating.lock(); // a creation finishes its commits first
         copyGate.writeLock().lock();
         gate.writeLock().lock();
         try {
@@ -1314,6 +1415,7 @@ public final class SnapshotVolume implements Closeable {
         } finally {
             gate.writeLock().unlock();
             copyGate.writeLock().unlock();
+            creating.unlock();
         }
         IOException failure = null;
         for (BlockDevice d : List.of(diff.device(), metaDevice)) {
@@ -1396,10 +1498,14 @@ public final class SnapshotVolume implements Closeable {
 
         @Override
         public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-            change(offset, src.remaining(), () -> {
+            int n = src.remaining();
+            change(offset, n, () -> {
                 origin.write(offset, src, fua);
                 return null;
             });
+            if (!fua) {
+                wrote(n);
+            }
         }
 
         @Override
@@ -1413,11 +1519,17 @@ public final class SnapshotVolume implements Closeable {
                 Thread.currentThread().interrupt();
                 return false;
             }
+            int n = src.remaining();
+            boolean done;
             try {
-                return !needsCopy(offset, src.remaining()) && origin.tryWrite(offset, src);
+                done = !needsCopy(offset, n) && origin.tryWrite(offset, src);
             } finally {
                 gate.readLock().unlock();
             }
+            if (done) {
+                wrote(n);
+            }
+            return done;
         }
 
         @Override

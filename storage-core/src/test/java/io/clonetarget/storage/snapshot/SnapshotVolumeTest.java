@@ -475,6 +475,80 @@ class SnapshotVolumeTest {
     }
 
     @Test
+    void creationsOfOneVolumeRunOneAtATimeThroughTheirCommitsAndGetDistinctIds() throws Exception {
+        Fixture f = new Fixture(SIZE, 8);
+        write(f.volume.origin(), 0, CHUNK, 1, 0);
+        java.util.concurrent.atomic.AtomicInteger flushes = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.CountDownLatch inCommit = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch goOn = new java.util.concurrent.CountDownLatch(1);
+        f.origin.onFlush(() -> {
+            if (flushes.incrementAndGet() == 2) { // a's pre-flush passes; the flush in a's commit waits
+                inCommit.countDown();
+                try {
+                    goOn.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        });
+        java.util.concurrent.atomic.AtomicInteger held = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.CountDownLatch secondHeld = new java.util.concurrent.CountDownLatch(1);
+        f.volume.whileHeld(() -> {
+            if (held.incrementAndGet() == 2) {
+                secondHeld.countDown();
+            }
+        });
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            Future<SnapshotVolume.SnapshotInfo> a = pool.submit(() -> f.volume.create("a"));
+            assertTrue(inCommit.await(30, java.util.concurrent.TimeUnit.SECONDS), "a is in its commit");
+            Future<SnapshotVolume.SnapshotInfo> b = pool.submit(() -> f.volume.create("b"));
+            // before: b took its point in time (and a's id) while a's commit had not advanced the store
+            assertFalse(secondHeld.await(2, java.util.concurrent.TimeUnit.SECONDS),
+                    "b must not take its point in time while a commits");
+            goOn.countDown();
+            long ia = a.get(30, java.util.concurrent.TimeUnit.SECONDS).id();
+            long ib = b.get(30, java.util.concurrent.TimeUnit.SECONDS).id();
+            assertTrue(ia < ib, "ids " + ia + ", " + ib);
+            assertEquals(java.util.Map.of(ia, "a", ib, "b"), f.volume.ids());
+        } finally {
+            goOn.countDown();
+            pool.shutdownNow();
+        }
+        f.reopen();
+        assertEquals(2, f.volume.list().size());
+    }
+
+    @Test
+    void anOriginThatCannotBeFlushedFailsOnlyTheSnapshotBeingTaken() throws Exception {
+        Fixture f = new Fixture(SIZE, 8);
+        Copies copies = new Copies(f);
+        write(f.volume.origin(), 0, CHUNK, 1, 0);
+        copies.create(f, "s1");
+        write(f.volume.origin(), 0, 512, 2, 0);
+        java.util.concurrent.atomic.AtomicInteger flushes = new java.util.concurrent.atomic.AtomicInteger();
+        f.origin.onFlush(() -> {
+            if (flushes.incrementAndGet() == 2) { // the pre-flush passes, the commit's flush fails
+                throw new java.io.UncheckedIOException(new IOException("injected flush error"));
+            }
+        });
+        IOException e = assertThrows(IOException.class, () -> copies.create(f, "s2"));
+        assertTrue(e.getMessage().contains("could not be flushed"), e.getMessage());
+        assertTrue(f.volume.get("s2").failed(), "shown, failed");
+        assertFalse(f.volume.get("s1").failed());
+        assertImage(f, "s1", copies.get("s1"));
+        write(f.volume.origin(), 0, CHUNK, 3, 0);
+        copies.create(f, "s3"); // the metadata goes on
+        write(f.volume.origin(), 0, CHUNK, 4, 0);
+        assertImage(f, "s3", copies.get("s3"));
+        f.reopen();
+        assertTrue(f.volume.get("s2").failed());
+        assertImage(f, "s1", copies.get("s1"));
+        assertImage(f, "s3", copies.get("s3"));
+        assertThrows(MediumErrorException.class, () -> read(f.volume.image("s2", false)));
+    }
+
+    @Test
     void aGroupWhoseCreationWasCutShortIsAllOrNothingAtTheNextStart() throws Exception {
         Fixture a = new Fixture(SIZE, 8);
         Fixture b = new Fixture(SIZE, 8);
@@ -521,6 +595,23 @@ class SnapshotVolumeTest {
         assertImage(a, "g2", g2a);
         assertImage(b, "g2", atB);
         assertNull(a.volume.get("g1"));
+        // a later creation of the same names, cut short before any member was complete: with only one of
+        // its volumes open nothing is decided; with both, it is deleted
+        a.volume.delete("g2");
+        b.volume.delete("g2");
+        a.volume.beforeGroupComplete(() -> {
+            throw new IllegalStateException("stopped here");
+        });
+        assertThrows(IllegalStateException.class,
+                () -> SnapshotVolume.createGroup(List.of(a.volume, b.volume), "g2", "nightly"));
+        a.reopen();
+        b.reopen();
+        settled = SnapshotVolume.resolveGroups(List.of(a.volume), List.of());
+        assertTrue(settled.size() == 1 && settled.getFirst().contains("only 1 of its 2 members are open"),
+                settled.toString());
+        assertNull(a.volume.get("g2"));
+        settled = SnapshotVolume.resolveGroups(List.of(a.volume, b.volume), List.of());
+        assertTrue(settled.size() == 2 && settled.getFirst().endsWith("deleted"), settled.toString());
     }
 
     private static byte[] stamped(long offset, int length, long seq) {

@@ -137,6 +137,64 @@ class SnapshotIT {
         }
     }
 
+    /** The CLI as its own process (the built jar), standard input and output redirected to files. */
+    private Object[] process(Path stdin, Path stdout, String... args) throws Exception {
+        java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of(ProcessIT.java(),
+                "--enable-native-access=ALL-UNNAMED", "-jar", ProcessIT.jar().toString()));
+        command.addAll(Arrays.asList(args));
+        command.addAll(java.util.List.of("--state-dir", dir.resolve("state").toString()));
+        ProcessBuilder pb = new ProcessBuilder(command).redirectOutput(stdout.toFile());
+        pb.redirectInput(stdin == null ? ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))
+                : ProcessBuilder.Redirect.from(stdin.toFile()));
+        Path err = Files.createTempFile(dir, "stderr", ".txt");
+        pb.redirectError(err.toFile());
+        Process p = pb.start();
+        assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "the CLI process finished");
+        // standard output may be a binary stream: as Latin-1, every byte is one character
+        return new Object[]{p.exitValue(), new String(Files.readAllBytes(stdout), java.nio.charset.StandardCharsets.ISO_8859_1),
+                Files.readString(err)};
+    }
+
+    @Test
+    void exportDiffToStandardOutputAndImportDiffFromStandardInputCarryTheSameStream() throws Exception {
+        try (TestTarget t = TestTarget.start(dir, ConfigFiles.parse(config(), "snapshots"),
+                io.clonetarget.server.Volumes::open)) {
+            RawInitiator raw = new RawInitiator(t.port());
+            raw.login(IQN);
+            raw.command(0, new byte[6], new byte[0], 0); // takes the power-on unit attention
+            Random r = new Random(11);
+            for (int i = 0; i < 8; i++) {
+                raw.write10(0, r.nextInt(16000), random(r, 32 * 1024), false);
+            }
+            raw.close();
+            ok(cli("snapshot", "create", "data@a"));
+            Path file = dir.resolve("a.diff");
+            ok(cli("snapshot", "export-diff", "data@a", file.toString()));
+            String sha = Files.readString(dir.resolve("a.diff.sha256")).substring(0, 64);
+
+            Path piped = dir.resolve("piped.diff");
+            Object[] export = process(null, piped, "snapshot", "export-diff", "data@a", "-");
+            assertEquals(ExitCodes.OK, export[0], export[2].toString());
+            assertArrayEquals(Files.readAllBytes(file), Files.readAllBytes(piped),
+                    "the stream on standard output is the stream written to a file");
+            assertTrue(export[2].toString().contains("sha256 " + sha), "the digest goes to standard error: " + export[2]);
+
+            byte[] before = Files.readAllBytes(dir.resolve("copy.img"));
+            String wrong = (sha.charAt(0) == '0' ? "1" : "0") + sha.substring(1);
+            Path out = dir.resolve("import-out.txt");
+            Object[] refused = process(piped, out, "snapshot", "import-diff", "-", "copy", "--sha256", wrong);
+            assertEquals(ExitCodes.FAILURE, refused[0], refused[1] + "\n" + refused[2]);
+            assertTrue((refused[1].toString() + refused[2]).contains("SHA-256"), refused[1] + "\n" + refused[2]);
+            assertArrayEquals(before, Files.readAllBytes(dir.resolve("copy.img")), "nothing was applied");
+            Object[] imported = process(piped, out, "snapshot", "import-diff", "-", "copy", "--sha256", sha);
+            assertEquals(ExitCodes.OK, imported[0], imported[1] + "\n" + imported[2]);
+            assertArrayEquals(Files.readAllBytes(dir.resolve("data.img")), Files.readAllBytes(dir.resolve("copy.img")),
+                    "copy holds data as of a");
+            JsonNode copies = Json.MAPPER.readTree(ok(cli("snapshot", "list", "copy", "-o", "json")));
+            assertEquals("[\"a\"]", Json.MAPPER.writeValueAsString(copies.findValuesAsText("name")));
+        }
+    }
+
     @Test
     void anExportedStreamRebuildsTheSnapshotsOnAnotherVolumeAndAWrongBaseIsRefused() throws Exception {
         try (TestTarget t = TestTarget.start(dir, ConfigFiles.parse(config(), "snapshots"),
