@@ -56,7 +56,9 @@ public final class AdminApi implements Closeable {
     static {
         // the JDK server's own limits (read once, when its first server is made): no slow-loris
         System.setProperty("sun.net.httpserver.maxReqTime", System.getProperty("sun.net.httpserver.maxReqTime", "10"));
-        System.setProperty("sun.net.httpserver.maxRspTime", System.getProperty("sun.net.httpserver.maxRspTime", "30"));
+        // no limit on the response: the JDK counts the handler's time in it (from the request's last byte),
+        // and an export-diff or import-diff of a large volume runs for minutes; answers are small JSON
+        System.setProperty("sun.net.httpserver.maxRspTime", System.getProperty("sun.net.httpserver.maxRspTime", "-1"));
         System.setProperty("sun.net.httpserver.idleInterval",
                 System.getProperty("sun.net.httpserver.idleInterval", "30"));
         System.setProperty("sun.net.httpserver.maxConnections",

@@ -82,8 +82,13 @@ public final class AdminHttpClient {
             throw new ApiException(400, "bad_request", "no volume, target or session named \"" + name + "\"");
         }
         String path = route.path(name);
-        return send(route.method(), path, route.method().equals("GET") || body.isEmpty() ? null : body);
+        return send(route.method(), path, route.method().equals("GET") || body.isEmpty() ? null : body,
+                LONG_RUNNING.contains(command) ? null : REQUEST_TIMEOUT);
     }
+
+    /** How long an answer may take, but for the commands that stream a volume (minutes, for a large one). */
+    static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(60);
+    static final java.util.Set<String> LONG_RUNNING = java.util.Set.of("snapshot-export", "snapshot-import");
 
     public JsonNode get(String path) throws IOException {
         return send("GET", path, null);
@@ -99,8 +104,14 @@ public final class AdminHttpClient {
 
     /** Sends a request; returns the answer's JSON, or throws the server's error. */
     public JsonNode send(String method, String path, JsonNode body) throws IOException {
-        HttpRequest.Builder b = HttpRequest.newBuilder(base.resolve(path)).timeout(Duration.ofSeconds(60))
-                .header("Accept", "application/json");
+        return send(method, path, body, REQUEST_TIMEOUT);
+    }
+
+    private JsonNode send(String method, String path, JsonNode body, Duration timeout) throws IOException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(base.resolve(path)).header("Accept", "application/json");
+        if (timeout != null) {
+            b.timeout(timeout);
+        }
         if (token != null) {
             b.header("Authorization", "Bearer " + token);
         }

@@ -48,7 +48,8 @@ public final class AdminSocket implements Closeable {
     static final int MAX_REQUEST = 64 * 1024;
     static final Set<PosixFilePermission> OWNER_ONLY_FILE = PosixFilePermissions.fromString("rw-------");
     static final Set<PosixFilePermission> OWNER_ONLY_DIR = PosixFilePermissions.fromString("rwx------");
-    static final long REQUEST_TIMEOUT_SECONDS = 10;
+    /** How long a client may take to send its request (not how long the command may run: an export takes minutes). */
+    static final long REQUEST_TIMEOUT_MILLIS = 10_000;
 
     /** Answers requests. */
     @FunctionalInterface
@@ -65,12 +66,14 @@ public final class AdminSocket implements Closeable {
     private final FileLock lock;
     private final ServerSocketChannel server;
     private final Handler handler;
+    private final long requestTimeoutMillis;
     private final ScheduledExecutorService timeouts = Executors.newSingleThreadScheduledExecutor(
             r -> Thread.ofPlatform().daemon().name("admin-timeouts").unstarted(r));
     private volatile boolean closed;
 
     private AdminSocket(Path socketPath, FileChannel lockChannel, FileLock lock, ServerSocketChannel server,
-                        Handler handler) {
+                        Handler handler, long requestTimeoutMillis) {
+        this.requestTimeoutMillis = requestTimeoutMillis;
         this.socketPath = socketPath;
         this.lockChannel = lockChannel;
         this.lock = lock;
@@ -84,6 +87,11 @@ public final class AdminSocket implements Closeable {
      * @throws IOException when another server holds the directory, or the socket cannot be made
      */
     public static AdminSocket open(Path stateDir, Handler handler) throws IOException {
+        return open(stateDir, handler, REQUEST_TIMEOUT_MILLIS);
+    }
+
+    /** {@link #open(Path, Handler)} with another limit on the time a client may take to send its request. */
+    static AdminSocket open(Path stateDir, Handler handler, long requestTimeoutMillis) throws IOException {
         if (!Files.isDirectory(stateDir)) {
             Files.createDirectories(stateDir, PosixFilePermissions.asFileAttribute(OWNER_ONLY_DIR));
         }
@@ -115,7 +123,7 @@ public final class AdminSocket implements Closeable {
             lockChannel.close();
             throw new IOException("cannot create the admin socket " + socketPath + ": " + e.getMessage(), e);
         }
-        AdminSocket admin = new AdminSocket(socketPath, lockChannel, lock, server, handler);
+        AdminSocket admin = new AdminSocket(socketPath, lockChannel, lock, server, handler, requestTimeoutMillis);
         Thread.ofVirtual().name("admin-accept").start(admin::acceptLoop);
         return admin;
     }
@@ -203,13 +211,18 @@ public final class AdminSocket implements Closeable {
     }
 
     private void serve(SocketChannel client) {
-        ScheduledFuture<?> timeout = timeouts.schedule(() -> closeQuietly(client), REQUEST_TIMEOUT_SECONDS,
-                TimeUnit.SECONDS);
+        // a client that does not send its request in time is cut off; once it has, the command takes
+        // as long as it needs (an export of a large volume runs for minutes)
+        ScheduledFuture<?> timeout = timeouts.schedule(() -> closeQuietly(client), requestTimeoutMillis,
+                TimeUnit.MILLISECONDS);
         try (client; InputStream in = Channels.newInputStream(client); OutputStream out = Channels.newOutputStream(client)) {
             ObjectNode answer = Json.MAPPER.createObjectNode();
             try {
                 checkPeer(client);
                 byte[] line = readLine(in);
+                if (!timeout.cancel(false)) {
+                    return; // cut off while it was read
+                }
                 JsonNode request = Json.MAPPER.readTree(line);
                 if (request == null || !request.isObject() || !request.path("command").isTextual()) {
                     throw new IllegalArgumentException("a request is a JSON object with a \"command\"");

@@ -56,6 +56,27 @@ class AdminSocketTest {
     }
 
     @Test
+    void aClientMustSendItsRequestInTimeButACommandMayRunLonger() throws Exception {
+        long limit = 300;
+        try (AdminSocket admin = AdminSocket.open(dir, request -> {
+            try {
+                Thread.sleep(3 * limit); // a command that runs longer than a request may take to arrive
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return Json.MAPPER.createObjectNode().put("done", request.path("command").asText());
+        }, limit)) {
+            // before: the connection was closed at the limit whatever the command did, and the answer lost
+            assertEquals("export", AdminClient.call(admin.path(), "export", null).path("done").asText());
+            try (SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+                c.connect(UnixDomainSocketAddress.of(admin.path()));
+                // sends nothing: cut off after the limit (readAllBytes returns at end of stream)
+                assertEquals(0, Channels.newInputStream(c).readAllBytes().length);
+            }
+        }
+    }
+
+    @Test
     void aSecondServerCannotShareTheStateDirectoryAndAStaleSocketIsReplaced() throws Exception {
         try (AdminSocket first = AdminSocket.open(dir, AdminSocketTest::echo)) {
             IOException e = assertThrows(IOException.class, () -> AdminSocket.open(dir, AdminSocketTest::echo));
