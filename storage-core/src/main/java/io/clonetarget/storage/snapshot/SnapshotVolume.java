@@ -1094,18 +1094,54 @@ public final class SnapshotVolume implements Closeable {
 
     // ---- queries ---------------------------------------------------------------------------
 
+    /**
+     * Every snapshot, oldest first, with the data it holds: one pass over the slots, whatever
+     * the number of snapshots (a shared slot adds to the snapshots of its id range at once).
+     */
     public List<SnapshotInfo> list() {
-        List<Snap> all;
-        synchronized (this) {
-            all = new ArrayList<>(byId.values());
-        }
         List<SnapshotInfo> out = new ArrayList<>();
-        for (Snap s : all) {
-            if (s.committed) {
-                out.add(describe(s));
+        synchronized (this) {
+            Snap[] snaps = byId.values().toArray(new Snap[0]);
+            long[] ids = new long[snaps.length];
+            for (int i = 0; i < snaps.length; i++) {
+                ids[i] = snaps[i].id;
+            }
+            long[] storedDelta = new long[snaps.length + 1];
+            long[] exclusive = new long[snaps.length];
+            for (Exception x : live) {
+                if (x == null) {
+                    continue;
+                }
+                int first = ceilingIndex(ids, x.from());
+                int end = ceilingIndex(ids, x.to() + 1); // the snapshots it covers: [first, end)
+                if (x.privateCopy()) {
+                    end = first < ids.length && ids[first] == x.from() ? first + 1 : first;
+                }
+                if (first < end) {
+                    storedDelta[first] += chunk;
+                    storedDelta[end] -= chunk;
+                    if (end - first == 1) {
+                        exclusive[first] += chunk;
+                    }
+                }
+            }
+            long stored = 0;
+            for (int i = 0; i < snaps.length; i++) {
+                stored += storedDelta[i];
+                Snap sn = snaps[i];
+                if (sn.committed) {
+                    out.add(new SnapshotInfo(sn.id, sn.name, sn.created, sn.failure != null, sn.failure, sn.group,
+                            sn.groupSize, stored, exclusive[i]));
+                }
             }
         }
         return out;
+    }
+
+    /** The index of the first of the ascending {@code ids} at or above {@code id} ({@code ids.length} if none). */
+    private static int ceilingIndex(long[] ids, long id) {
+        int i = Arrays.binarySearch(ids, id);
+        return i >= 0 ? i : -i - 1;
     }
 
     /** The snapshot of that name, or null. */

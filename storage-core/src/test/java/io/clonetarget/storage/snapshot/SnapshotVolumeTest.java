@@ -256,6 +256,14 @@ class SnapshotVolumeTest {
             assertImage(f, n, copies.get(n));
         }
         assertThrows(IllegalArgumentException.class, () -> f.volume.image(names.getFirst(), false));
+        // list's one pass over the slots says for each snapshot what describing it alone says
+        long exclusive = 0;
+        for (SnapshotVolume.SnapshotInfo s : f.volume.list()) {
+            assertEquals(f.volume.get(s.name()), s);
+            exclusive += s.exclusiveBytes();
+        }
+        assertTrue(exclusive > 0 && f.volume.list().stream().anyMatch(s -> s.storedBytes() > s.exclusiveBytes()),
+                "shared and exclusive data both counted");
     }
 
     @Test
