@@ -99,10 +99,14 @@ final class SnapshotCommands {
         String group = request.path("group").asText(null);
         List<SnapshotVolume.SnapshotInfo> made;
         List<String> volumes = new ArrayList<>();
+        String of = request.path("of").asText(null);
         if (group == null) {
             Ref r = ref(request);
             volumes.add(r.volume());
-            made = List.of(snapshots(r.volume()).create(r.snapshot()));
+            made = List.of(of == null ? snapshots(r.volume()).create(r.snapshot())
+                    : snapshots(r.volume()).createOf(r.snapshot(), of));
+        } else if (of != null) {
+            throw new IllegalArgumentException("\"of\" (a snapshot of a snapshot) takes one VOLUME@NAME, not a group");
         } else {
             List<SnapshotVolume> members = new ArrayList<>();
             for (JsonNode n : request.path("volumes")) {
@@ -134,6 +138,9 @@ final class SnapshotCommands {
         if (!s.group().isEmpty()) {
             o.put("group", s.group());
             o.put("group_size", s.groupSize());
+        }
+        if (!s.of().isEmpty()) {
+            o.put("of", s.of());
         }
         o.put("stored_bytes", s.storedBytes());
         o.put("exclusive_bytes", s.exclusiveBytes());

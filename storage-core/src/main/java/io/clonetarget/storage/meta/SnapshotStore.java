@@ -104,26 +104,32 @@ public final class SnapshotStore {
     /**
      * One snapshot as the table records it. {@code groupPending}: a member of a group snapshot
      * whose other members may not be durable yet (the creation is not finished); it is marked
-     * complete once every member is committed.
+     * complete once every member is committed. {@code base}: 0 for a snapshot of the volume; for
+     * a snapshot of snapshot {@code base}'s image, that snapshot's id (always lower).
      */
     public record Entry(long id, String name, long createdMillis, State state, String group, int groupSize,
-                        boolean groupPending) {
+                        boolean groupPending, long base) {
         public Entry {
             group = group == null ? "" : group;
             if (id < 1 || name == null || name.isEmpty() || utf8(name) > MAX_NAME || utf8(group) > MAX_GROUP
-                    || groupSize < 0 || groupSize > 0xffff || groupPending && groupSize == 0) {
+                    || groupSize < 0 || groupSize > 0xffff || groupPending && groupSize == 0 || base < 0 || base >= id) {
                 throw new IllegalArgumentException("snapshot entry " + id + " '" + name + "' group '" + group + "'"
-                        + (groupPending ? " (pending)" : ""));
+                        + (groupPending ? " (pending)" : "") + (base != 0 ? " of " + base : ""));
             }
         }
 
+        public Entry(long id, String name, long createdMillis, State state, String group, int groupSize,
+                     boolean groupPending) {
+            this(id, name, createdMillis, state, group, groupSize, groupPending, 0);
+        }
+
         public Entry failed() {
-            return new Entry(id, name, createdMillis, State.FAILED, group, groupSize, groupPending);
+            return new Entry(id, name, createdMillis, State.FAILED, group, groupSize, groupPending, base);
         }
 
         /** The entry once every member of its group is durable. */
         public Entry groupComplete() {
-            return new Entry(id, name, createdMillis, state, group, groupSize, false);
+            return new Entry(id, name, createdMillis, state, group, groupSize, false, base);
         }
     }
 
@@ -430,7 +436,7 @@ public final class SnapshotStore {
             String group = string(b, at + 96, g);
             try {
                 entries[(int) index] = new Entry(id, name, b.getLong(at + 8), state == 1 ? State.VALID : State.FAILED,
-                        group, b.getShort(at + 22) & 0xffff, (flags & 1) != 0);
+                        group, b.getShort(at + 22) & 0xffff, (flags & 1) != 0, b.getLong(at + 24));
             } catch (IllegalArgumentException e) {
                 problems.add(where + ": " + e.getMessage());
             }
@@ -569,6 +575,7 @@ public final class SnapshotStore {
             b.putShort(at + 18, (short) name.length);
             b.putShort(at + 20, (short) group.length);
             b.putShort(at + 22, (short) e.groupSize());
+            b.putLong(at + 24, e.base());
             b.put(at + 32, name);
             b.put(at + 96, group);
         }

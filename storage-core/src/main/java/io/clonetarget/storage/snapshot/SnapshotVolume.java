@@ -128,7 +128,11 @@ public final class SnapshotVolume implements Closeable {
 
     /** What a snapshot is now. */
     public record SnapshotInfo(long id, String name, long createdMillis, boolean failed, String failure, String group,
-                               int groupSize, long storedBytes, long exclusiveBytes) {
+                               int groupSize, long storedBytes, long exclusiveBytes, String of) {
+        /** {@code of}: for a snapshot of another snapshot's image, that snapshot's name ("" otherwise). */
+        public SnapshotInfo {
+            of = of == null ? "" : of;
+        }
     }
 
     /** The volume's snapshot status. */
@@ -151,6 +155,8 @@ public final class SnapshotVolume implements Closeable {
         final String group;
         final int groupSize;
         final int index;
+        /** 0, or for a snapshot of another snapshot's image, that snapshot's id. */
+        final long base;
         volatile String failure;
         /** Whether the failure is committed or recorded (only then may the origin change what it lost). */
         volatile boolean failureDurable;
@@ -167,14 +173,20 @@ public final class SnapshotVolume implements Closeable {
             this.group = e.group();
             this.groupSize = e.groupSize();
             this.index = index;
+            this.base = e.base();
             this.failure = failure;
             this.failureDurable = failure != null;
             this.groupPending = e.groupPending();
             this.committed = !groupPending;
         }
 
+        /** The id whose point in time it reads from the volume (its own, or its base's). */
+        long point() {
+            return base == 0 ? id : base;
+        }
+
         Entry entry() {
-            Entry e = new Entry(id, name, created, SnapshotStore.State.VALID, group, groupSize, groupPending);
+            Entry e = new Entry(id, name, created, SnapshotStore.State.VALID, group, groupSize, groupPending, base);
             return failure == null ? e : e.failed();
         }
     }
@@ -214,6 +226,8 @@ public final class SnapshotVolume implements Closeable {
     private final int[] next;
     private final Exception[] live;
     private final TreeMap<Long, Snap> byId = new TreeMap<>();
+    /** Snapshots of snapshots, by base id (the base itself may be deleted); guarded by this. */
+    private final TreeMap<Long, List<Snap>> members = new TreeMap<>();
     private final Map<String, Snap> byName = new ConcurrentHashMap<>();
     private boolean lowSpace;
 
@@ -283,10 +297,11 @@ public final class SnapshotVolume implements Closeable {
                         : e.id() <= failedUpTo ? failedWhy : null;
                 Snap s = new Snap(e, i, why);
                 byId.put(s.id, s);
+                addMember(s);
                 byName.put(s.name, s);
             }
         }
-        this.newest = byId.isEmpty() ? 0 : byId.lastKey();
+        this.newest = newestPoint();
         this.nextId = info.nextId();
     }
 
@@ -380,19 +395,79 @@ public final class SnapshotVolume implements Closeable {
         live[slot] = null;
     }
 
-    /** The slot snapshot {@code id} reads chunk {@code c} from, or -1 for the origin. */
+    /**
+     * The slot snapshot {@code id} reads chunk {@code c} from, or -1 for the origin: its own
+     * private copy; else, along its line (a snapshot and the snapshots of its image), the private
+     * copy of the newest member older than it (for the line's head: of any member); else the
+     * shared exception covering its point in time.
+     */
     private synchronized int source(long c, long id) {
+        Snap k = byId.get(id);
+        long line = k == null || k.base == 0 ? id : k.base;
+        long upper = k == null || k.base == 0 ? Long.MAX_VALUE : id;
         int shared = -1;
+        int inherited = -1;
+        long inheritedFrom = 0;
         for (int s = head[(int) c]; s >= 0; s = next[s]) {
             Exception x = live[s];
-            if (x.privateCopy() && x.from() == id) {
-                return s;
-            }
-            if (!x.privateCopy() && x.covers(id)) {
+            if (x.privateCopy()) {
+                if (x.from() == id) {
+                    return s;
+                }
+                if (x.from() < upper && x.from() > inheritedFrom) {
+                    Snap owner = byId.get(x.from());
+                    if (owner != null && owner.base == line) {
+                        inherited = s;
+                        inheritedFrom = x.from();
+                    }
+                }
+            } else if (x.covers(line)) {
                 shared = s;
             }
         }
-        return shared;
+        return inherited >= 0 ? inherited : shared;
+    }
+
+    /** The snapshots whose point in time is in {@code [from, to]} (of the volume, or the base of theirs). */
+    private List<Snap> atPoints(long from, long to) {
+        List<Snap> out = new ArrayList<>();
+        for (Snap s : byId.subMap(from, true, to, true).values()) {
+            if (s.base == 0) {
+                out.add(s);
+            }
+        }
+        for (List<Snap> m : members.subMap(from, true, to, true).values()) {
+            out.addAll(m);
+        }
+        return out;
+    }
+
+    /** The newest point in time any snapshot reads from the volume (0 for none); under this. */
+    private long newestPoint() {
+        long n = 0;
+        for (Snap s : byId.descendingMap().values()) {
+            if (s.base == 0) {
+                n = s.id;
+                break;
+            }
+        }
+        return members.isEmpty() ? n : Math.max(n, members.lastKey());
+    }
+
+    private void addMember(Snap s) {
+        if (s.base != 0) {
+            members.computeIfAbsent(s.base, k -> new ArrayList<>()).add(s);
+        }
+    }
+
+    private void removeMember(Snap s) {
+        List<Snap> m = members.get(s.base);
+        if (m != null) {
+            m.remove(s);
+            if (m.isEmpty()) {
+                members.remove(s.base);
+            }
+        }
     }
 
     private synchronized int privateSlot(long c, long id) {
@@ -406,7 +481,7 @@ public final class SnapshotVolume implements Closeable {
     }
 
     private synchronized boolean anyValid(long from, long to) {
-        for (Snap s : byId.subMap(from, true, to, true).values()) {
+        for (Snap s : atPoints(from, to)) {
             if (s.failure == null) {
                 return true;
             }
@@ -642,7 +717,7 @@ public final class SnapshotVolume implements Closeable {
     private void fail(long from, long to, String reason) throws IOException {
         List<Snap> hit = new ArrayList<>();
         synchronized (this) {
-            for (Snap s : byId.subMap(from, true, to, true).values()) {
+            for (Snap s : atPoints(from, to)) {
                 if (s.failure == null) {
                     s.failure = reason;
                     hit.add(s);
@@ -670,7 +745,7 @@ public final class SnapshotVolume implements Closeable {
     private void awaitFailuresDurable(long from, long to) throws IOException {
         boolean pending = false;
         synchronized (this) {
-            for (Snap s : byId.subMap(from, true, to, true).values()) {
+            for (Snap s : atPoints(from, to)) {
                 pending |= s.failure != null && !s.failureDurable;
             }
         }
@@ -718,6 +793,88 @@ public final class SnapshotVolume implements Closeable {
                     + "letter or digit";
         }
         return null;
+    }
+
+    /**
+     * Takes a snapshot of snapshot {@code of}'s image as it is now (of a writable snapshot: with
+     * the writes made through it). Metadata only: {@code of}'s private copies become the new
+     * snapshot's, read by {@code of} through it from then on, in the commit that records it.
+     * Writes to {@code of}'s image and copies wait meanwhile (the copy gate). The new snapshot
+     * is read-only, and cannot itself be the base of another.
+     */
+    public SnapshotInfo createOf(String snapshotName, String of) throws IOException {
+        String problem = checkName(snapshotName);
+        if (problem != null) {
+            throw new IllegalArgumentException(problem);
+        }
+        creating.lock();
+        try {
+            checkCanCreate(snapshotName);
+            Snap x = need(of);
+            if (x.base != 0) {
+                throw new IllegalArgumentException("snapshot " + name + "@" + of + " is itself a snapshot of a snapshot; "
+                        + "take the new one of " + name + "@" + byIdName(x.base) + " instead");
+            }
+            if (x.failure != null) {
+                throw new MediumErrorException("snapshot " + name + "@" + of + " failed: " + x.failure, false);
+            }
+            Snap made;
+            copyGate.writeLock().lock();
+            long start = System.nanoTime();
+            try {
+                whileHeld.run();
+                synchronized (this) {
+                    long id = nextId++;
+                    int index = freeIndex();
+                    Entry e = new Entry(id, snapshotName, System.currentTimeMillis(), SnapshotStore.State.VALID, "", 0,
+                            false, x.id);
+                    made = new Snap(e, index, null);
+                    made.committed = false;
+                    int moved = 0;
+                    for (int slot = 0; slot < live.length; slot++) {
+                        Exception p = live[slot];
+                        if (p != null && p.privateCopy() && p.from() == x.id) {
+                            enqueue((long) slot, new Exception(p.chunk(), id, id, true), null, null, null);
+                            moved++;
+                        }
+                    }
+                    enqueue(null, null, index, e, store.info().withNextId(nextId));
+                    byId.put(id, made);
+                    byName.put(snapshotName, made);
+                    addMember(made);
+                    LOG.info("snapshot {}@{}: of {}, {} private copies handed over", name, snapshotName, of, moved);
+                }
+                commitNew(made);
+            } finally {
+                lastHold = System.nanoTime() - start;
+                copyGate.writeLock().unlock();
+            }
+            return describe(made);
+        } finally {
+            creating.unlock();
+        }
+    }
+
+    private String byIdName(long id) {
+        Snap s;
+        synchronized (this) {
+            s = byId.get(id);
+        }
+        return s == null ? "(deleted, id " + id + ")" : s.name;
+    }
+
+    /** A free index in the snapshot table; under this. */
+    private int freeIndex() {
+        boolean[] taken = new boolean[store.info().tableCapacity()];
+        for (Snap s : byId.values()) {
+            taken[s.index] = true;
+        }
+        for (int i = 0; i < taken.length; i++) {
+            if (!taken[i]) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /** Takes a snapshot of this volume alone. */
@@ -1051,6 +1208,28 @@ public final class SnapshotVolume implements Closeable {
         drop(s);
     }
 
+    /**
+     * Under this, with {@code s} (a snapshot of a snapshot) already out of the maps: the
+     * snapshot of its line that read its private copy of chunk {@code c} (the next newer member,
+     * or the line's head when none is newer) and has none of its own, or null.
+     */
+    private Snap heir(Snap s, long c) {
+        if (s.base == 0) {
+            return null; // a head's copies are read by nothing else
+        }
+        Snap next = null;
+        for (Snap m : members.getOrDefault(s.base, List.of())) {
+            if (m.id > s.id && (next == null || m.id < next.id)) {
+                next = m;
+            }
+        }
+        if (next == null) {
+            Snap headSnap = byId.get(s.base);
+            next = headSnap != null && headSnap.base == 0 ? headSnap : null;
+        }
+        return next == null || privateSlot(c, next.id) >= 0 ? null : next;
+    }
+
     /** Deletes {@code s}, already marked deleted or never visible, in one commit under both gates. */
     private void drop(Snap s) throws IOException {
         s.deleted = true;
@@ -1061,10 +1240,21 @@ public final class SnapshotVolume implements Closeable {
             int freeing = 0;
             synchronized (this) {
                 byId.remove(s.id);
+                removeMember(s);
                 for (int slot = 0; slot < live.length; slot++) {
                     Exception x = live[slot];
-                    if (x != null && x.covers(s.id) && (x.privateCopy() || byId.subMap(x.from(), true, x.to(), true)
-                            .isEmpty())) {
+                    if (x == null) {
+                        continue;
+                    }
+                    if (x.privateCopy()) {
+                        if (x.from() == s.id) {
+                            Snap heir = heir(s, x.chunk());
+                            // the copy goes to whoever of its line read it through s, or is freed
+                            enqueue((long) slot, heir == null ? null : new Exception(x.chunk(), heir.id, heir.id, true),
+                                    null, null, null);
+                            freeing += heir == null ? 1 : 0;
+                        }
+                    } else if (x.covers(s.point()) && atPoints(x.from(), x.to()).isEmpty()) {
                         enqueue((long) slot, null, null, null, null);
                         freeing++;
                     }
@@ -1077,13 +1267,14 @@ public final class SnapshotVolume implements Closeable {
             } catch (IOException e) {
                 synchronized (this) {
                     byId.put(s.id, s);
+                    addMember(s);
                 }
                 s.deleted = false;
                 throw e;
             }
             synchronized (this) {
                 byName.remove(snapshotName);
-                newest = byId.isEmpty() ? 0 : byId.lastKey();
+                newest = newestPoint();
             }
             LOG.info("snapshot {}@{} deleted", name, snapshotName);
         } finally {
@@ -1101,13 +1292,18 @@ public final class SnapshotVolume implements Closeable {
     public List<SnapshotInfo> list() {
         List<SnapshotInfo> out = new ArrayList<>();
         synchronized (this) {
-            Snap[] snaps = byId.values().toArray(new Snap[0]);
-            long[] ids = new long[snaps.length];
-            for (int i = 0; i < snaps.length; i++) {
-                ids[i] = snaps[i].id;
+            List<Snap> heads = new ArrayList<>();
+            for (Snap sn : byId.values()) {
+                if (sn.base == 0) {
+                    heads.add(sn);
+                }
             }
-            long[] storedDelta = new long[snaps.length + 1];
-            long[] exclusive = new long[snaps.length];
+            long[] ids = new long[heads.size()];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = heads.get(i).id;
+            }
+            long[] storedDelta = new long[ids.length + 1];
+            long[] exclusive = new long[ids.length];
             for (Exception x : live) {
                 if (x == null) {
                     continue;
@@ -1120,22 +1316,31 @@ public final class SnapshotVolume implements Closeable {
                 if (first < end) {
                     storedDelta[first] += chunk;
                     storedDelta[end] -= chunk;
-                    if (end - first == 1) {
+                    if (end - first == 1 && (x.privateCopy() || members.subMap(x.from(), true, x.to(), true).isEmpty())) {
                         exclusive[first] += chunk;
                     }
                 }
             }
+            Map<Long, SnapshotInfo> heads2 = new java.util.HashMap<>();
             long stored = 0;
-            for (int i = 0; i < snaps.length; i++) {
+            for (int i = 0; i < ids.length; i++) {
                 stored += storedDelta[i];
-                Snap sn = snaps[i];
+                Snap sn = heads.get(i);
+                heads2.put(sn.id, info(sn, stored, exclusive[i]));
+            }
+            for (Snap sn : byId.values()) {
                 if (sn.committed) {
-                    out.add(new SnapshotInfo(sn.id, sn.name, sn.created, sn.failure != null, sn.failure, sn.group,
-                            sn.groupSize, stored, exclusive[i]));
+                    out.add(sn.base == 0 ? heads2.get(sn.id) : describe(sn));
                 }
             }
         }
         return out;
+    }
+
+    private SnapshotInfo info(Snap s, long stored, long exclusive) {
+        Snap of = s.base == 0 ? null : byId.get(s.base);
+        return new SnapshotInfo(s.id, s.name, s.created, s.failure != null, s.failure, s.group, s.groupSize, stored,
+                exclusive, s.base == 0 ? "" : of != null ? of.name : "(deleted, id " + s.base + ")");
     }
 
     /** The index of the first of the ascending {@code ids} at or above {@code id} ({@code ids.length} if none). */
@@ -1154,17 +1359,27 @@ public final class SnapshotVolume implements Closeable {
         long stored = 0;
         long exclusive = 0;
         synchronized (this) {
+            if (s.base != 0) {
+                // a snapshot of a snapshot: what it reads from the difference storage, and its own copies
+                for (long c = 0; c < chunks; c++) {
+                    int slot = source(c, s.id);
+                    if (slot >= 0) {
+                        stored += chunk;
+                        exclusive += live[slot].privateCopy() && live[slot].from() == s.id ? chunk : 0;
+                    }
+                }
+                return info(s, stored, exclusive);
+            }
             for (Exception x : live) {
-                if (x != null && x.covers(s.id)) {
+                if (x != null && x.covers(s.id) && (!x.privateCopy() || x.from() == s.id)) {
                     stored += chunk;
-                    if (x.privateCopy() || byId.subMap(x.from(), true, x.to(), true).size() <= 1) {
+                    if (x.privateCopy() || atPoints(x.from(), x.to()).size() <= 1) {
                         exclusive += chunk;
                     }
                 }
             }
+            return info(s, stored, exclusive);
         }
-        return new SnapshotInfo(s.id, s.name, s.created, s.failure != null, s.failure, s.group, s.groupSize, stored,
-                exclusive);
     }
 
     /** Snapshots that failed (cheap: for metrics at every scrape). */
@@ -1291,7 +1506,12 @@ public final class SnapshotVolume implements Closeable {
      * copies in the difference storage; the snapshot then no longer shows its point in time).
      */
     public BlockDevice image(String snapshotName, boolean writable) {
-        return new Image(need(snapshotName), writable);
+        Snap s = need(snapshotName);
+        if (writable && s.base != 0) {
+            throw new IllegalArgumentException("snapshot " + name + "@" + snapshotName + " is a snapshot of "
+                    + name + "@" + byIdName(s.base) + ", which reads through it: it can only be mapped read-only");
+        }
+        return new Image(s, writable);
     }
 
     /** The image's content at {@code [offset, offset + dst.remaining())} for snapshot {@code s}. */

@@ -45,7 +45,18 @@ class SnapshotCrashTest {
     @ParameterizedTest(name = "seed {0}")
     @MethodSource("seeds")
     void crashesDuringCopyOnWriteCreationAndDeletionLoseNoSnapshot(long seed) throws Exception {
-        run(seed);
+        run(seed, false);
+    }
+
+    /**
+     * The same with a writable snapshot {@code w} written by a fourth thread, and half the
+     * creations snapshots of {@code w}'s image (their copies are of that image, taken under the
+     * copy gate); {@code w}'s own sectors must be zero or stamped after every crash.
+     */
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("seeds")
+    void crashesWhileSnapshotsOfAWritableSnapshotAreTakenLoseNone(long seed) throws Exception {
+        run(seed, true);
     }
 
     @Test
@@ -55,11 +66,12 @@ class SnapshotCrashTest {
             return; // nothing asked for; the parameterized test covers the seeds
         }
         for (int i = 0; i < 20; i++) {
-            run(Long.parseLong(seed));
+            run(Long.parseLong(seed), false);
+            run(Long.parseLong(seed), true);
         }
     }
 
-    private void run(long seed) throws Exception {
+    private void run(long seed, boolean ofWritable) throws Exception {
         Journal journal = new Journal();
         SnapshotVolume.Settings settings = new SnapshotVolume.Settings(CHUNK, SIZE * 6, CHUNK * 8L, 10, 32, 4);
         RecordingBlockDevice origin = new RecordingBlockDevice("origin", journal, SIZE, 512);
@@ -75,27 +87,35 @@ class SnapshotCrashTest {
         Map<String, Long> acknowledged = new ConcurrentHashMap<>();
         Map<String, Long> deleting = new ConcurrentHashMap<>();
         String[] next = new String[1];
+        io.clonetarget.storage.device.BlockDevice[] wImage = new io.clonetarget.storage.device.BlockDevice[1];
         volume.whileHeld(() -> {
             try {
-                copies.put(next[0], SnapshotVolumeTest.read(origin));
+                copies.put(next[0], SnapshotVolumeTest.read(next[0].startsWith("o") ? wImage[0] : origin));
             } catch (java.io.IOException e) {
                 throw new java.io.UncheckedIOException(e);
             }
         });
+        if (ofWritable) {
+            next[0] = "w";
+            volume.create("w");
+            wImage[0] = volume.image("w", true);
+        }
         AtomicBoolean stop = new AtomicBoolean();
-        ExecutorService pool = Executors.newFixedThreadPool(3);
+        int threads = ofWritable ? 4 : 3;
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
         List<Future<?>> writers = new ArrayList<>();
-        for (int t = 0; t < 3; t++) {
+        for (int t = 0; t < threads; t++) {
             int me = t;
+            io.clonetarget.storage.device.BlockDevice target = t == 3 ? wImage[0] : volume.origin();
             writers.add(pool.submit(() -> {
                 Random r = new Random(seed * 131 + me);
                 long seq = 0;
                 while (!stop.get()) {
                     long offset = r.nextInt((int) (SIZE / 512)) * 512L;
                     int len = (int) Math.min(SIZE - offset, 512L * (1 + r.nextInt(48)));
-                    SnapshotVolumeTest.write(volume.origin(), offset, len, ++seq, me);
+                    SnapshotVolumeTest.write(target, offset, len, ++seq, me);
                     if (r.nextInt(20) == 0) {
-                        volume.origin().flush();
+                        target.flush();
                     }
                 }
                 return null;
@@ -110,9 +130,13 @@ class SnapshotCrashTest {
                 deleting.put(victim, journal.mark());
                 volume.delete(victim);
             } else {
-                String name = "s" + i;
+                String name = (ofWritable && i % 2 == 0 ? "o" : "s") + i;
                 next[0] = name;
-                volume.create(name);
+                if (name.startsWith("o")) {
+                    volume.createOf(name, "w");
+                } else {
+                    volume.create(name);
+                }
                 acknowledged.put(name, journal.mark());
                 live.add(name);
             }
@@ -160,6 +184,17 @@ class SnapshotCrashTest {
                         }
                     }
                     for (String name : present) {
+                        if (name.equals("w")) {
+                            // written through after it was taken: its sectors are checked below
+                            byte[] image = SnapshotVolumeTest.read(reopened.image("w", false));
+                            for (int s = 0; s < SIZE / 512; s++) {
+                                String problem = SnapshotVolumeTest.checkSector(image, s * 512, s * 512L);
+                                if (problem != null) {
+                                    throw new AssertionError(where + ": w sector " + s + ": " + problem);
+                                }
+                            }
+                            continue;
+                        }
                         if (reopened.get(name).failed()) {
                             // the difference storage overflowed before the crash; failed is all it may say
                             try {

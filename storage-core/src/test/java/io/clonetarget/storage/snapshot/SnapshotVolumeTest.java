@@ -629,6 +629,122 @@ class SnapshotVolumeTest {
     }
 
     @Test
+    void aSnapshotOfAWritableSnapshotKeepsItsImageWhileBothGoOnThroughDeletionsAndRestarts() throws Exception {
+        Fixture f = new Fixture(SIZE * 4, 16);
+        write(f.volume.origin(), 0, 4 * CHUNK, 1, 0);
+        f.volume.create("w");
+        io.clonetarget.storage.device.BlockDevice w = f.volume.image("w", true);
+        write(w, 0, CHUNK, 2, 1);             // w's own copies of chunks 0 and 2
+        write(w, 2 * CHUNK, 512, 3, 1);
+        byte[] atS1 = read(w);
+        SnapshotVolume.SnapshotInfo s1 = f.volume.createOf("s1", "w");
+        assertEquals("w", s1.of());
+        assertArrayEquals(atS1, read(f.volume.image("s1", false)));
+        write(w, 0, 512, 4, 1);               // chunk 0 again: w copies it from s1's
+        write(w, CHUNK, 512, 5, 1);           // chunk 1: from the volume as of w
+        write(f.volume.origin(), 0, 4 * CHUNK, 6, 0);
+        byte[] atS2 = read(w);
+        assertEquals(4, ByteBuffer.wrap(atS2).getLong(8), "w reads its latest write");
+        assertEquals(3, ByteBuffer.wrap(atS2).getLong(2 * CHUNK + 8), "w reads chunk 2 through s1");
+        assertEquals(1, ByteBuffer.wrap(atS2).getLong(3 * CHUNK + 8), "w reads chunk 3 as of its point in time");
+        f.volume.createOf("s2", "w");
+        write(w, 3 * CHUNK, 4096, 7, 1);
+        byte[] wNow = read(w);
+        assertArrayEquals(atS1, read(f.volume.image("s1", false)));
+        assertArrayEquals(atS2, read(f.volume.image("s2", false)));
+        assertThrows(IllegalArgumentException.class, () -> f.volume.image("s1", true), "read-only");
+        assertThrows(IllegalArgumentException.class, () -> f.volume.createOf("s3", "s1"), "not of a snapshot of one");
+        assertEquals(List.of(), f.volume.changes("s2", "s2"));
+        assertEquals(List.of(new SnapshotVolume.Extent(0, 2 * CHUNK)),
+                f.volume.changes("s1", "s2"), "s2 differs from s1 where w was written in between");
+
+        f.reopen();
+        w = f.volume.image("w", true);
+        assertArrayEquals(wNow, read(w));
+        assertArrayEquals(atS1, read(f.volume.image("s1", false)));
+        assertArrayEquals(atS2, read(f.volume.image("s2", false)));
+        f.volume.delete("s1");                // chunk 2 is still read through it by s2 and w: handed on
+        assertArrayEquals(atS2, read(f.volume.image("s2", false)));
+        assertArrayEquals(wNow, read(w));
+        f.reopen();
+        assertArrayEquals(atS2, read(f.volume.image("s2", false)));
+        assertArrayEquals(wNow, read(f.volume.image("w", false)));
+        f.volume.delete("w");                 // s2 keeps what it reads of the volume as of w
+        write(f.volume.origin(), 0, 4 * CHUNK, 8, 0);
+        assertArrayEquals(atS2, read(f.volume.image("s2", false)));
+        f.reopen();
+        assertArrayEquals(atS2, read(f.volume.image("s2", false)));
+        assertEquals("(deleted, id 1)", f.volume.get("s2").of());
+        f.volume.delete("s2");
+        assertEquals(0, f.volume.status().diffUsedBytes(), "every copy freed with the last snapshot");
+    }
+
+    @ParameterizedTest(name = "seed {0}")
+    @ValueSource(longs = {21, 22})
+    void snapshotsOfAWritableSnapshotTakenWhileItAndTheVolumeAreWrittenAreItsImageThen(long seed) throws Exception {
+        Fixture f = new Fixture(SIZE * 12, 64);
+        f.origin.delayFlushes(200);
+        f.diff.delayFlushes(100);
+        write(f.volume.origin(), 0, (int) SIZE, 1, 0);
+        f.volume.create("w");
+        io.clonetarget.storage.device.BlockDevice w = f.volume.image("w", true);
+        Map<String, byte[]> at = new ConcurrentHashMap<>();
+        String[] next = new String[1];
+        f.volume.whileHeld(() -> {
+            try {
+                at.put(next[0], read(w)); // under the copy gate: no write to w in flight
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        AtomicBoolean stop = new AtomicBoolean();
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        List<Future<?>> writers = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            int writer = t;
+            io.clonetarget.storage.device.BlockDevice target = t < 2 ? w : f.volume.origin();
+            writers.add(pool.submit(() -> {
+                Random r = new Random(seed * 31 + writer);
+                long seq = 0;
+                while (!stop.get()) {
+                    long offset = r.nextInt((int) (SIZE / 512)) * 512L;
+                    int len = (int) Math.min(SIZE - offset, 512L * (1 + r.nextInt(48)));
+                    write(target, offset, len, ++seq, writer);
+                }
+                return null;
+            }));
+        }
+        Random r = new Random(seed);
+        List<String> alive = new ArrayList<>();
+        try {
+            for (int i = 0; i < 8; i++) {
+                String name = "of-" + i;
+                next[0] = name;
+                f.volume.createOf(name, "w");
+                alive.add(name);
+                if (alive.size() > 2 && r.nextBoolean()) {
+                    f.volume.delete(alive.remove(r.nextInt(alive.size() - 1)));
+                }
+                for (String n : alive) {
+                    assertArrayEquals(at.get(n), read(f.volume.image(n, false)), n + " while writes go on");
+                }
+            }
+        } finally {
+            stop.set(true);
+            for (Future<?> fu : writers) {
+                fu.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            }
+            pool.shutdownNow();
+        }
+        byte[] wAtEnd = read(w);
+        f.reopen();
+        for (String n : alive) {
+            assertArrayEquals(at.get(n), read(f.volume.image(n, false)), n + " after a restart");
+        }
+        assertArrayEquals(wAtEnd, read(f.volume.image("w", false)));
+    }
+
+    @Test
     void corruptSnapshotMetadataIsRefusedNamingTheBlock() throws Exception {
         Fixture f = new Fixture(SIZE, 8);
         f.volume.create("a");

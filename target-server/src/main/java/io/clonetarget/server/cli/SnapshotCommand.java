@@ -140,10 +140,15 @@ final class SnapshotCommand implements Runnable {
     }
 
     @Command(name = "create", description = {"Take a snapshot: VOLUME@NAME, or with --group one snapshot named NAME of "
-            + "every VOLUME at one point in time (writes to all of them are held while it is taken)."})
+            + "every VOLUME at one point in time (writes to all of them are held while it is taken), or with --of a "
+            + "snapshot of another snapshot's image (of a writable one: with its writes so far)."})
     static final class Create extends Call {
         @Option(names = "--group", paramLabel = "NAME", description = "Snapshot these volumes together, each as NAME.")
         String group;
+
+        @Option(names = "--of", paramLabel = "SNAPSHOT", description = "Snapshot the image of this snapshot of the "
+                + "volume (e.g. one mapped writable) instead of the volume; the new one is read-only.")
+        String of;
 
         @Parameters(paramLabel = "VOLUME@NAME|VOLUME", arity = "1..*")
         List<String> names;
@@ -161,6 +166,11 @@ final class SnapshotCommand implements Runnable {
                             "one VOLUME@NAME, or --group NAME with the volumes");
                 }
                 f.put("name", ref(names.getFirst()));
+                if (of != null) {
+                    f.put("of", of);
+                }
+            } else if (of != null) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--of takes one VOLUME@NAME, not --group");
             } else {
                 f.put("group", group);
                 var a = f.putArray("volumes");
@@ -208,12 +218,12 @@ final class SnapshotCommand implements Runnable {
         @Override
         String table(JsonNode snaps) {
             List<String[]> rows = new ArrayList<>();
-            rows.add(new String[] {"SNAPSHOT", "STATE", "CREATED", "HOLDS", "ONLY IT", "GROUP"});
+            rows.add(new String[] {"SNAPSHOT", "STATE", "CREATED", "HOLDS", "ONLY IT", "GROUP", "OF"});
             for (JsonNode s : snaps) {
                 rows.add(new String[] {s.path("volume").asText() + "@" + s.path("name").asText(), s.path("state").asText(),
                     Instant.ofEpochMilli(s.path("created_millis").asLong()).toString(),
                     ConnectHelp.human(s.path("stored_bytes").asLong()), ConnectHelp.human(s.path("exclusive_bytes").asLong()),
-                    s.path("group").asText("-")});
+                    s.path("group").asText("-"), s.path("of").asText("-")});
             }
             return rows.size() == 1 ? "no snapshots\n" : Tables.render(rows);
         }

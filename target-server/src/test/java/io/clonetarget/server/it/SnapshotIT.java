@@ -196,6 +196,41 @@ class SnapshotIT {
     }
 
     @Test
+    void aSnapshotOfAWritableSnapshotLunHoldsItsWritesSoFarAndIsReadOnly() throws Exception {
+        try (TestTarget t = TestTarget.start(dir, ConfigFiles.parse(config(), "snapshots"),
+                io.clonetarget.server.Volumes::open)) {
+            RawInitiator raw = new RawInitiator(t.port());
+            raw.login(IQN);
+            raw.command(0, new byte[6], new byte[0], 0); // takes the power-on unit attention
+            Random r = new Random(12);
+            raw.write10(0, 0, random(r, 64 * 1024), false);
+            ok(cli("snapshot", "create", "data@w"));
+            ok(cli("lun", "map", IQN, "data@w", "--lun", "1", "--writable"));
+            raw.command(1, new byte[6], new byte[0], 0);
+            byte[] mine = random(r, 32 * 1024);
+            assertEquals(0, raw.write10(1, 64, mine, false).status(), "written through the writable snapshot");
+            byte[] atCopy = raw.read10(1, 0, 2048).data();
+            String made = ok(cli("snapshot", "create", "data@copy", "--of", "w"));
+            assertTrue(made.contains("snapshot data@copy taken"), made);
+            assertEquals(0, raw.write10(1, 64, random(r, 32 * 1024), false).status(), "w goes on");
+            ok(cli("lun", "map", IQN, "data@copy", "--lun", "2"));
+            raw.command(2, new byte[6], new byte[0], 0);
+            assertArrayEquals(atCopy, raw.read10(2, 0, 2048).data(), "the copy holds w's writes as they were");
+            for (int i = 0; i < 3 && raw.command(0, new byte[6], new byte[0], 0).status() != 0; i++) {
+                // takes the unit attentions the new LUNs raised (REPORTED LUNS DATA HAS CHANGED)
+            }
+            assertEquals(0, raw.write10(0, 64, random(r, 32 * 1024), false).status(), "the volume goes on too");
+            assertArrayEquals(atCopy, raw.read10(2, 0, 2048).data());
+            JsonNode list = Json.MAPPER.readTree(ok(cli("snapshot", "list", "data", "-o", "json")));
+            assertEquals("w", list.get(1).path("of").asText(), list.toString());
+            ok(cli("lun", "unmap", IQN, "2", "--force"));
+            fails(cli("lun", "map", IQN, "data@copy", "--lun", "2", "--writable"), "can only be mapped read-only");
+            fails(cli("snapshot", "create", "data@again", "--of", "copy"), "is itself a snapshot of a snapshot");
+            raw.close();
+        }
+    }
+
+    @Test
     void anExportedStreamRebuildsTheSnapshotsOnAnotherVolumeAndAWrongBaseIsRefused() throws Exception {
         try (TestTarget t = TestTarget.start(dir, ConfigFiles.parse(config(), "snapshots"),
                 io.clonetarget.server.Volumes::open)) {
