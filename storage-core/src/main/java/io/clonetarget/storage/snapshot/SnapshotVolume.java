@@ -428,6 +428,13 @@ public final class SnapshotVolume implements Closeable {
         return inherited >= 0 ? inherited : shared;
     }
 
+    /** {@link #atPoints} without {@code but}. */
+    private List<Snap> atPointsBut(long from, long to, Snap but) {
+        List<Snap> out = atPoints(from, to);
+        out.remove(but);
+        return out;
+    }
+
     /** The snapshots whose point in time is in {@code [from, to]} (of the volume, or the base of theirs). */
     private List<Snap> atPoints(long from, long to) {
         List<Snap> out = new ArrayList<>();
@@ -771,7 +778,7 @@ public final class SnapshotVolume implements Closeable {
                     s.failure = reason;
                 }
             }
-            upTo = newest;
+            upTo = nextId - 1; // every id handed out (newest is a point in time; a snapshot of a snapshot is newer)
         }
         if (!failureRecord.record(upTo, reason)) {
             throw new MediumErrorException("snapshots of " + name + " cannot record their failure (" + reason
@@ -824,6 +831,13 @@ public final class SnapshotVolume implements Closeable {
             try {
                 whileHeld.run();
                 synchronized (this) {
+                    // again, now that nothing can change it: a deletion or a failure may have come in between
+                    if (x.deleted || byId.get(x.id) != x) {
+                        throw new IllegalArgumentException("volume " + name + " has no snapshot named " + of);
+                    }
+                    if (x.failure != null) {
+                        throw new MediumErrorException("snapshot " + name + "@" + of + " failed: " + x.failure, false);
+                    }
                     long id = nextId++;
                     int index = freeIndex();
                     Entry e = new Entry(id, snapshotName, System.currentTimeMillis(), SnapshotStore.State.VALID, "", 0,
@@ -1219,7 +1233,7 @@ public final class SnapshotVolume implements Closeable {
         }
         Snap next = null;
         for (Snap m : members.getOrDefault(s.base, List.of())) {
-            if (m.id > s.id && (next == null || m.id < next.id)) {
+            if (m != s && m.id > s.id && (next == null || m.id < next.id)) {
                 next = m;
             }
         }
@@ -1239,8 +1253,8 @@ public final class SnapshotVolume implements Closeable {
         try {
             int freeing = 0;
             synchronized (this) {
-                byId.remove(s.id);
-                removeMember(s);
+                // s stays in the maps until the commit has relinked its copies: a reader of its line
+                // meanwhile still finds them through it
                 for (int slot = 0; slot < live.length; slot++) {
                     Exception x = live[slot];
                     if (x == null) {
@@ -1254,7 +1268,7 @@ public final class SnapshotVolume implements Closeable {
                                     null, null, null);
                             freeing += heir == null ? 1 : 0;
                         }
-                    } else if (x.covers(s.point()) && atPoints(x.from(), x.to()).isEmpty()) {
+                    } else if (x.covers(s.point()) && atPointsBut(x.from(), x.to(), s).isEmpty()) {
                         enqueue((long) slot, null, null, null, null);
                         freeing++;
                     }
@@ -1265,14 +1279,12 @@ public final class SnapshotVolume implements Closeable {
             try {
                 committer.commit();
             } catch (IOException e) {
-                synchronized (this) {
-                    byId.put(s.id, s);
-                    addMember(s);
-                }
                 s.deleted = false;
                 throw e;
             }
             synchronized (this) {
+                byId.remove(s.id);
+                removeMember(s);
                 byName.remove(snapshotName);
                 newest = newestPoint();
             }
@@ -1362,6 +1374,9 @@ public final class SnapshotVolume implements Closeable {
             if (s.base != 0) {
                 // a snapshot of a snapshot: what it reads from the difference storage, and its own copies
                 for (long c = 0; c < chunks; c++) {
+                    if (head[(int) c] < 0) {
+                        continue; // read from the volume
+                    }
                     int slot = source(c, s.id);
                     if (slot >= 0) {
                         stored += chunk;

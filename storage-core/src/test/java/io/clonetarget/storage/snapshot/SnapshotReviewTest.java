@@ -228,4 +228,78 @@ class SnapshotReviewTest {
             d.flush();
         }
     }
+
+    private static long seq(byte[] image, long offset) {
+        return java.nio.ByteBuffer.wrap(image).getLong((int) offset + 8);
+    }
+
+    /**
+     * (Second review, snapshots of a snapshot.) While the deletion of s1, a snapshot of the
+     * writable w, commits, w reads chunk 0 through s1's copy. Before the fix s1 left the maps
+     * before that commit and w read the volume's old data in the meantime.
+     */
+    @Test
+    void aWritableSnapshotReadsItsWritesWhileASnapshotOfItIsDeleted() throws Exception {
+        SnapshotVolumeTest.Fixture f = new SnapshotVolumeTest.Fixture(SnapshotVolumeTest.SIZE, 16);
+        SnapshotVolumeTest.write(f.volume.origin(), 0, 4 * CHUNK, 1, 0);
+        f.volume.create("w");
+        io.clonetarget.storage.device.BlockDevice w = f.volume.image("w", true);
+        SnapshotVolumeTest.write(w, 0, 512, 2, 1);
+        f.volume.createOf("s1", "w");
+        CountDownLatch inCommit = new CountDownLatch(1);
+        CountDownLatch goOn = new CountDownLatch(1);
+        f.diff.onFlush(() -> {
+            inCommit.countDown();
+            try {
+                goOn.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        CompletableFuture<Void> deletion = CompletableFuture.runAsync(() -> {
+            try {
+                f.volume.delete("s1");
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        try {
+            assertTrue(inCommit.await(30, TimeUnit.SECONDS), "the deletion is in its commit");
+            org.junit.jupiter.api.Assertions.assertEquals(2, seq(SnapshotVolumeTest.read(w), 0),
+                    "w during the deletion of s1");
+        } finally {
+            goOn.countDown();
+        }
+        deletion.get(30, TimeUnit.SECONDS);
+        f.diff.onFlush(() -> { });
+        org.junit.jupiter.api.Assertions.assertEquals(2, seq(SnapshotVolumeTest.read(w), 0), "w after it");
+    }
+
+    /**
+     * (Second review.) When the metadata cannot be committed, the failure record must cover the
+     * snapshots of a snapshot too, whose ids are above the volume's newest point in time. Before
+     * the fix it said "up to" that point, and s came back valid after a restart, reading a
+     * change of the volume made after the failure.
+     */
+    @Test
+    void theFailureRecordCoversSnapshotsOfASnapshot() throws Exception {
+        SnapshotVolumeTest.Fixture f = new SnapshotVolumeTest.Fixture(SnapshotVolumeTest.SIZE, 16);
+        SnapshotVolumeTest.write(f.volume.origin(), 0, 4 * CHUNK, 1, 0);
+        f.volume.create("w");
+        f.volume.createOf("s", "w");
+        long[] recorded = {-1};
+        f.volume.close();
+        f.volume = SnapshotVolume.open("vol", f.origin, f.meta, f.diff, f.settings, (id, why) -> {
+            recorded[0] = id;
+            return true;
+        }, 0, null);
+        f.meta.failFlush(true);
+        SnapshotVolumeTest.write(f.volume.origin(), CHUNK, 512, 3, 0); // its copy's commit fails
+        f.meta.failFlush(false);
+        assertTrue(recorded[0] >= 2, "recorded up to " + recorded[0]);
+        f.volume.close();
+        f.volume = SnapshotVolume.open("vol", f.origin, f.meta, f.diff, f.settings, (id, why) -> true, recorded[0],
+                "metadata failed");
+        assertTrue(f.volume.get("s").failed(), "s failed after the restart");
+    }
 }

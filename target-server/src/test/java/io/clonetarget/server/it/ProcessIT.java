@@ -195,7 +195,7 @@ class ProcessIT {
         Path launcher = Path.of("..", "bin", "clonetarget").toAbsolutePath().normalize();
         Path state = dir.resolve("state");
         List<String> command = new ArrayList<>(List.of(launcher.toString(), "demo", "--state-dir", state.toString(),
-                "--listen", "127.0.0.1:0", "--size", "64M", "--rate", "16M"));
+                "--listen", "127.0.0.1:0", "--size", "64M", "--rate", "4M")); // 16 s: still hydrating when status looks, on a busy machine too
         try (Running r = new Running(command, dir.resolve("xdg"))) {
             assertTrue(r.output().contains("demo state directory: " + state), r.output());
             assertTrue(r.output().contains("clone status --watch --state-dir " + state), r.output());
