@@ -70,7 +70,7 @@ final class Checker {
             step = "READ CAPACITY(10)";
             byte[] cap = new byte[16];
             cap[0] = 0x25;
-            r = good(step, command(cap, new byte[0], 8));
+            r = good(step, retried(cap, new byte[0], 8));
             long lastLba = Integer.toUnsignedLong(ByteBuffer.wrap(r.data()).getInt(0));
             int blockLength = ByteBuffer.wrap(r.data()).getInt(4);
             if (lastLba != layout.lunBlocks() - 1 || blockLength != layout.blockSize()) {
@@ -82,9 +82,9 @@ final class Checker {
                 byte[] data = new byte[blocks * layout.blockSize()];
                 rnd.nextBytes(data);
                 step = "WRITE(10) of " + blocks + " blocks at " + lba;
-                good(step, command(cdb10(0x2a, lba, blocks), data, 0));
+                good(step, retried(cdb10(0x2a, lba, blocks), data, 0));
                 step = "READ(10) of " + blocks + " blocks at " + lba;
-                r = good(step, command(cdb10(0x28, lba, blocks), new byte[0], data.length));
+                r = good(step, retried(cdb10(0x28, lba, blocks), new byte[0], data.length));
                 if (!Arrays.equals(r.data(), data)) {
                     throw new CheckFailed("read back differs from what was written (" + blocks + " blocks at LBA "
                             + lba + ")");
@@ -119,6 +119,18 @@ final class Checker {
         if (r.status() != 0) {
             throw new CheckFailed(step + ": status " + r.status() + ", sense key " + r.senseKey() + ", sense "
                     + Wire.hex(r.sense()));
+        }
+        return r;
+    }
+
+    /**
+     * A command sent again after a unit attention, up to 4 times, as any initiator does: a reset
+     * the fuzzer's last PDUs asked for may be carried out while this session runs.
+     */
+    private Result retried(byte[] cdb, byte[] dataOut, int readLength) throws IOException, CheckFailed {
+        Result r = command(cdb, dataOut, readLength);
+        for (int i = 0; i < 4 && r.status() != 0 && r.senseKey() == 6; i++) {
+            r = command(cdb, dataOut, readLength);
         }
         return r;
     }
