@@ -344,6 +344,26 @@ public final class SnapshotStore {
             }
             list.add(e);
         }
+        // what the snapshots of a snapshot rely on: a base is never itself a snapshot of one, and a private
+        // copy belongs to a snapshot the table has (deleting one frees or hands on its copies in its commit)
+        java.util.Map<Long, Entry> byId = new java.util.HashMap<>();
+        for (Entry e : list) {
+            byId.put(e.id(), e);
+        }
+        for (Entry e : list) {
+            Entry base = e.base() == 0 ? null : byId.get(e.base());
+            if (base != null && base.base() != 0) {
+                problems.add("snapshot table: snapshot " + e.name() + " (id " + e.id() + ") is of snapshot " + base.name()
+                        + " (id " + base.id() + "), itself a snapshot of a snapshot");
+            }
+        }
+        for (int slot = 0; slot < slots.length; slot++) {
+            Exception x = slots[slot];
+            if (x != null && x.privateCopy() && !byId.containsKey(x.from())) {
+                problems.add("exception of slot " + slot + ": a private copy of chunk " + x.chunk() + " for snapshot id "
+                        + x.from() + ", which the snapshot table does not have");
+            }
+        }
         long inUse = 0;
         for (Exception x : slots) {
             inUse += x == null ? 0 : 1;
