@@ -261,27 +261,27 @@ public final class FileBlockDevice implements BlockDevice {
 
     @Override
     public void startWriteback() throws IOException {
-        if (readOnly) {
-            return;
-        }
-        fence.enter();
-        try {
-            NativeIo.startWriteback(fd);
-        } catch (NativeIoException e) {
-            throw translate(e, true);
-        } finally {
-            fence.exit();
-        }
+        sync(NativeIo::startWriteback);
     }
 
     @Override
     public void flush() throws IOException {
+        sync(NativeIo::fdatasync);
+    }
+
+    /** A call on the descriptor that writes back what is cached (nothing to do when read-only). */
+    @FunctionalInterface
+    private interface SyncCall {
+        void call(int fd) throws NativeIoException;
+    }
+
+    private void sync(SyncCall call) throws IOException {
         if (readOnly) {
             return;
         }
         fence.enter();
         try {
-            NativeIo.fdatasync(fd);
+            call.call(fd);
         } catch (NativeIoException e) {
             throw translate(e, true);
         } finally {

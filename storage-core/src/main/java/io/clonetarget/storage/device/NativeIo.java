@@ -317,29 +317,25 @@ public final class NativeIo {
 
     /** sync_file_range(2) of the whole file with SYNC_FILE_RANGE_WRITE: starts writeback, waits for none. */
     public static void startWriteback(int fd) throws NativeIoException {
-        try {
-            MemorySegment state = STATE.get();
-            while (true) {
-                int r = (int) SYNC_FILE_RANGE.invokeExact(state, fd, 0L, 0L, SYNC_FILE_RANGE_WRITE);
-                if (r == 0) {
-                    return;
-                }
-                if (errno(state) != EINTR) {
-                    throw new NativeIoException("sync_file_range", errno(state));
-                }
-            }
-        } catch (NativeIoException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        retrying("sync_file_range", state -> (int) SYNC_FILE_RANGE.invokeExact(state, fd, 0L, 0L, SYNC_FILE_RANGE_WRITE));
     }
 
     private static void simple(MethodHandle handle, int fd, String what) throws NativeIoException {
+        retrying(what, state -> (int) handle.invokeExact(state, fd));
+    }
+
+    /** A call returning 0 or -1 with errno in {@code state}. */
+    @FunctionalInterface
+    private interface ZeroOrErrno {
+        int call(MemorySegment state) throws Throwable;
+    }
+
+    /** Runs {@code call} until it returns 0 or fails with another errno than EINTR. */
+    private static void retrying(String what, ZeroOrErrno call) throws NativeIoException {
         try {
             MemorySegment state = STATE.get();
             while (true) {
-                int r = (int) handle.invokeExact(state, fd);
+                int r = call.call(state);
                 if (r == 0) {
                     return;
                 }

@@ -217,6 +217,9 @@ public final class SnapshotVolume implements Closeable {
     /** Bytes written to the origin since writeback of it was last started. */
     private final AtomicLong unwritten = new AtomicLong();
     private final java.util.concurrent.atomic.AtomicBoolean writingBack = new java.util.concurrent.atomic.AtomicBoolean();
+    /** Starts writeback of the origin, one request at a time (at most one queued, see {@link #wrote}). */
+    private final java.util.concurrent.ExecutorService writeback = java.util.concurrent.Executors.newSingleThreadExecutor(
+            r -> Thread.ofPlatform().daemon().name("snapshot-writeback").unstarted(r));
     /** Writeback of the origin is started every this many bytes written, so that a creation's flush has little to do. */
     static final long WRITEBACK_BYTES = 8L << 20;
 
@@ -487,10 +490,18 @@ public final class SnapshotVolume implements Closeable {
         return -1;
     }
 
+    /** Whether a valid snapshot's point in time is in {@code [from, to]} (on the copy path: allocates nothing). */
     private synchronized boolean anyValid(long from, long to) {
-        for (Snap s : atPoints(from, to)) {
-            if (s.failure == null) {
+        for (Snap s : byId.subMap(from, true, to, true).values()) {
+            if (s.base == 0 && s.failure == null) {
                 return true;
+            }
+        }
+        for (List<Snap> m : members.subMap(from, true, to, true).values()) {
+            for (Snap s : m) {
+                if (s.failure == null) {
+                    return true;
+                }
             }
         }
         return false;
@@ -1104,16 +1115,7 @@ public final class SnapshotVolume implements Closeable {
     private Snap queueNew(String snapshotName, long now, String group, int groupSize) {
         synchronized (this) {
             long id = nextId++;
-            boolean[] taken = new boolean[store.info().tableCapacity()];
-            for (Snap s : byId.values()) {
-                taken[s.index] = true;
-            }
-            int index = -1;
-            for (int i = 0; i < taken.length && index < 0; i++) {
-                if (!taken[i]) {
-                    index = i;
-                }
-            }
+            int index = freeIndex();
             Entry e = new Entry(id, snapshotName, now, SnapshotStore.State.VALID, group, groupSize, groupSize > 0);
             Snap s = new Snap(e, index, null);
             s.committed = false;
@@ -1642,7 +1644,7 @@ public final class SnapshotVolume implements Closeable {
 
     /**
      * Counts bytes written to the origin; every {@link #WRITEBACK_BYTES} starts writeback of it
-     * on a thread of its own (a hint to the page cache, waiting for nothing), so the dirty data a
+     * on the volume's writeback thread (a hint to the page cache, waiting for nothing), so the dirty data a
      * snapshot creation must flush stays small under a write load.
      */
     private void wrote(long bytes) {
@@ -1650,15 +1652,19 @@ public final class SnapshotVolume implements Closeable {
             return;
         }
         unwritten.set(0);
-        Thread.ofPlatform().daemon().name("snapshot-writeback-" + name).start(() -> {
-            try {
-                origin.startWriteback();
-            } catch (IOException | RuntimeException e) {
-                LOG.debug("snapshots of {}: starting writeback: {}", name, e.getMessage()); // a flush reports it
-            } finally {
-                writingBack.set(false);
-            }
-        });
+        try {
+            writeback.execute(() -> {
+                try {
+                    origin.startWriteback();
+                } catch (IOException | RuntimeException e) {
+                    LOG.debug("snapshots of {}: starting writeback: {}", name, e.getMessage()); // a flush reports it
+                } finally {
+                    writingBack.set(false);
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException closed) {
+            writingBack.set(false);
+        }
     }
 
     /** A chunk buffer from the bounded pool ({@code copyBuffers} at most): waits while all are in use. */
@@ -1688,6 +1694,7 @@ public final class SnapshotVolume implements Closeable {
             copyGate.writeLock().unlock();
             creating.unlock();
         }
+        writeback.shutdown();
         IOException failure = null;
         for (BlockDevice d : List.of(diff.device(), metaDevice)) {
             try {

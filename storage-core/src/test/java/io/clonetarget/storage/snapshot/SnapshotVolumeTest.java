@@ -745,6 +745,26 @@ class SnapshotVolumeTest {
     }
 
     @Test
+    void writebackOfTheVolumeIsStartedOnceEnoughHasBeenWritten() throws Exception {
+        Fixture f = new Fixture(SIZE, 8);
+        java.util.concurrent.atomic.AtomicInteger started = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.CountDownLatch first = new java.util.concurrent.CountDownLatch(1);
+        f.origin.onStartWriteback(() -> {
+            started.incrementAndGet();
+            first.countDown();
+        });
+        long seq = 0;
+        for (long written = 0; written + SIZE < SnapshotVolume.WRITEBACK_BYTES; written += SIZE) {
+            write(f.volume.origin(), 0, (int) SIZE, ++seq, 0);
+        }
+        assertEquals(0, started.get(), "not before " + SnapshotVolume.WRITEBACK_BYTES + " bytes");
+        write(f.volume.origin(), 0, (int) SIZE, 99, 0);
+        write(f.volume.origin(), 0, (int) SIZE, 100, 0);
+        assertTrue(first.await(30, java.util.concurrent.TimeUnit.SECONDS), "started once enough was written");
+        f.volume.close();
+    }
+
+    @Test
     void corruptSnapshotMetadataIsRefusedNamingTheBlock() throws Exception {
         Fixture f = new Fixture(SIZE, 8);
         f.volume.create("a");

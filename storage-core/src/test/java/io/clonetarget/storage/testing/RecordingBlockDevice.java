@@ -29,6 +29,7 @@ public final class RecordingBlockDevice implements BlockDevice {
     private volatile boolean failFlush;
     private volatile int flushDelayMicros;
     private volatile Runnable flushHook = () -> { };
+    private volatile Runnable writebackHook = () -> { };
     private volatile LongPredicate dropWritesAt = offset -> false;
 
     public RecordingBlockDevice(String name, Journal journal, long size, int logicalBlockSize) {
@@ -67,6 +68,16 @@ public final class RecordingBlockDevice implements BlockDevice {
 
     public void failFlush(boolean fail) {
         failFlush = fail;
+    }
+
+    /** Runs {@code hook} at every {@link #startWriteback} (a hint: it changes nothing here). */
+    public void onStartWriteback(Runnable hook) {
+        writebackHook = hook;
+    }
+
+    @Override
+    public void startWriteback() {
+        writebackHook.run();
     }
 
     /** Runs {@code hook} inside every flush, after it began and before it returns (to hold it there). */

@@ -59,6 +59,19 @@ class SnapshotIT {
                 """.formatted(dir, dir, dir, IQN);
     }
 
+    /** The server of {@link #config()}. */
+    private TestTarget start() throws Exception {
+        return TestTarget.start(dir, ConfigFiles.parse(config(), "snapshots"), io.clonetarget.server.Volumes::open);
+    }
+
+    /** A session to the target, LUN 0's power-on unit attention taken. */
+    private static RawInitiator loggedIn(TestTarget t) throws Exception {
+        RawInitiator raw = new RawInitiator(t.port());
+        raw.login(IQN);
+        raw.command(0, new byte[6], new byte[0], 0);
+        return raw;
+    }
+
     private Object[] cli(String... args) {
         String[] all = Arrays.copyOf(args, args.length + 2);
         all[args.length] = "--state-dir";
@@ -85,11 +98,8 @@ class SnapshotIT {
     @Test
     void aSnapshotLunReadsThePointInTimeRefusesWritesAndStaysWhileMapped() throws Exception {
         Tools.require("qemu-utils", "qemu-img");
-        try (TestTarget t = TestTarget.start(dir, ConfigFiles.parse(config(), "snapshots"),
-                io.clonetarget.server.Volumes::open)) {
-            RawInitiator raw = new RawInitiator(t.port());
-            raw.login(IQN);
-            raw.command(0, new byte[6], new byte[0], 0); // takes the power-on unit attention
+        try (TestTarget t = start()) {
+            RawInitiator raw = loggedIn(t);
             Random r = new Random(9);
             for (int i = 0; i < 16; i++) {
                 RawInitiator.Result w = raw.write10(0, i * 256L + r.nextInt(100), random(r, 64 * 1024), false);
@@ -157,11 +167,8 @@ class SnapshotIT {
 
     @Test
     void exportDiffToStandardOutputAndImportDiffFromStandardInputCarryTheSameStream() throws Exception {
-        try (TestTarget t = TestTarget.start(dir, ConfigFiles.parse(config(), "snapshots"),
-                io.clonetarget.server.Volumes::open)) {
-            RawInitiator raw = new RawInitiator(t.port());
-            raw.login(IQN);
-            raw.command(0, new byte[6], new byte[0], 0); // takes the power-on unit attention
+        try (TestTarget t = start()) {
+            RawInitiator raw = loggedIn(t);
             Random r = new Random(11);
             for (int i = 0; i < 8; i++) {
                 raw.write10(0, r.nextInt(16000), random(r, 32 * 1024), false);
@@ -197,11 +204,8 @@ class SnapshotIT {
 
     @Test
     void aSnapshotOfAWritableSnapshotLunHoldsItsWritesSoFarAndIsReadOnly() throws Exception {
-        try (TestTarget t = TestTarget.start(dir, ConfigFiles.parse(config(), "snapshots"),
-                io.clonetarget.server.Volumes::open)) {
-            RawInitiator raw = new RawInitiator(t.port());
-            raw.login(IQN);
-            raw.command(0, new byte[6], new byte[0], 0); // takes the power-on unit attention
+        try (TestTarget t = start()) {
+            RawInitiator raw = loggedIn(t);
             Random r = new Random(12);
             raw.write10(0, 0, random(r, 64 * 1024), false);
             ok(cli("snapshot", "create", "data@w"));
@@ -232,11 +236,8 @@ class SnapshotIT {
 
     @Test
     void anExportedStreamRebuildsTheSnapshotsOnAnotherVolumeAndAWrongBaseIsRefused() throws Exception {
-        try (TestTarget t = TestTarget.start(dir, ConfigFiles.parse(config(), "snapshots"),
-                io.clonetarget.server.Volumes::open)) {
-            RawInitiator raw = new RawInitiator(t.port());
-            raw.login(IQN);
-            raw.command(0, new byte[6], new byte[0], 0); // takes the power-on unit attention
+        try (TestTarget t = start()) {
+            RawInitiator raw = loggedIn(t);
             Random r = new Random(10);
             for (int i = 0; i < 8; i++) {
                 raw.write10(0, r.nextInt(16000), random(r, 32 * 1024), false);
@@ -298,11 +299,8 @@ class SnapshotIT {
     }
     @Test
     void aCloneOfASnapshotIsThePointInTimeAndHoldsTheSnapshotWhileItHydrates() throws Exception {
-        try (TestTarget t = TestTarget.start(dir, ConfigFiles.parse(config(), "snapshots"),
-                io.clonetarget.server.Volumes::open)) {
-            RawInitiator raw = new RawInitiator(t.port());
-            raw.login(IQN);
-            raw.command(0, new byte[6], new byte[0], 0); // takes the power-on unit attention
+        try (TestTarget t = start()) {
+            RawInitiator raw = loggedIn(t);
             Random r = new Random(11);
             for (int i = 0; i < 8; i++) {
                 raw.write10(0, i * 2048L, random(r, 64 * 1024), false);
@@ -331,8 +329,7 @@ class SnapshotIT {
     }
     @Test
     void theReadmeTourMakesAVolumeWithSnapshotsLiveAndTakesOne() throws Exception {
-        try (TestTarget t = TestTarget.start(dir, ConfigFiles.parse(config(), "snapshots"),
-                io.clonetarget.server.Volumes::open)) {
+        try (TestTarget t = start()) {
             String made = ok(cli("volume", "create", "data2", "--path", dir.resolve("data2.img").toString(), "--size",
                     "8M", "--snapshots", "--snapshot-chunk", "128K"));
             assertTrue(made.contains("+ volume data2"), made);
