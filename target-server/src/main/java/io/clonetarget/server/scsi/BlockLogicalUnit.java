@@ -276,8 +276,11 @@ public final class BlockLogicalUnit implements LogicalUnit {
         ByteBuffer b = ByteBuffer.allocate(32);
         b.putLong(0, blocks() - 1);
         b.putInt(8, device.logicalBlockSize());
-        int exponent = Integer.numberOfTrailingZeros(device.physicalBlockSize() / device.logicalBlockSize());
-        b.put(13, (byte) exponent);
+        // LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT stays 0: provisioning (UNMAP, GET LBA STATUS)
+        // is reported exactly per logical block, and the file under a LUN takes a one-block write
+        // as it is (it never tears a neighbouring block). The 4 KiB unit in which the file system
+        // allocates, and below which a write costs a read, is reported where the standard puts a
+        // performance hint: OPTIMAL TRANSFER LENGTH GRANULARITY and OPTIMAL UNMAP GRANULARITY (VPD B0).
         b.put(14, (byte) (0x80 | (device.discardZeroesData() ? 0x40 : 0)));
         return ScsiResult.good(ModePages.copyOut(task, b, allocation));
     }
