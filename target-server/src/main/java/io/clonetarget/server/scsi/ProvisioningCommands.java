@@ -51,11 +51,12 @@ final class ProvisioningCommands {
             throw ScsiException.invalidCdbField(lengthOffset, -1);
         }
         core.checkRange(lba, count);
+        // a write-protected medium refuses before the data-out is looked at (what was sent does not matter)
+        core.checkWritable();
         ByteBuffer data = task.dataOut();
         if (!noDataOut && (data.remaining() != core.blockSize() || task.dataOutReceived() != core.blockSize())) {
             throw ScsiException.check(SenseData.fieldPointer(Asc.INVALID_FIELD_IN_CDB, true, lengthOffset, -1));
         }
-        core.checkWritable();
         long offset = lba * core.blockSize();
         long length = count * core.blockSize();
         try (RangeLock.Range held = core.hold(lba, count, RangeLock.Mode.SHARED)) {

@@ -209,7 +209,7 @@ class BlockLogicalUnitTest {
         assertEquals(512, rc10.getInt(4));
         ByteBuffer rc16 = run("9e 10 00 00 00 00 00 00 00 00 00 00 00 20 00 00").dataIn();
         assertEquals(BLOCKS - 1, rc16.getLong(0));
-        assertEquals(3, rc16.get(13) & 0x0f, "4 KiB physical blocks");
+        assertEquals(0, rc16.get(13) & 0x0f, "one logical block per physical block (ProvisioningReportTest)");
         assertEquals(0xc0, rc16.get(14) & 0xc0, "LBPME and LBPRZ");
         assertSense(run("25 00 00 00 00 01 00 00 00 00"), Asc.INVALID_FIELD_IN_CDB);
     }
@@ -272,6 +272,10 @@ class BlockLogicalUnitTest {
         BlockLogicalUnit ro = new BlockLogicalUnit("ro", device, LunIdentity.fromSeed("s", "t"), true, new HeapBuffers());
         assertSense(ro.execute(FakeTask.of(FakeTask.NEXUS, "2a 00 00 00 00 00 00 00 01 00", blocks(1, (byte) 1))),
                 Asc.WRITE_PROTECTED);
+        for (String writeSame : new String[]{"41 00 00 00 00 00 00 00 01 00", "41 08 00 00 00 00 00 00 01 00",
+            "93 08 00 00 00 00 00 00 00 00 00 00 00 01 00 00"}) {
+            assertSense(ro.execute(FakeTask.of(FakeTask.NEXUS, writeSame, null)), Asc.WRITE_PROTECTED);
+        }
         ByteBuffer ms = ro.execute(FakeTask.of("1a 00 3f 00 ff 00")).dataIn();
         assertEquals(0x80, ms.get(2) & 0x80, "WP in the device-specific parameter");
         assertTrue(ro.execute(FakeTask.of("28 00 00 00 00 00 00 00 01 00")).isGood());
