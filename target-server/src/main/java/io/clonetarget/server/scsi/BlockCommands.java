@@ -67,7 +67,7 @@ final class BlockCommands {
 
     Inquiry.Limits limits() {
         int granularity = Math.max(1, device.physicalBlockSize() / blockSize);
-        return new Inquiry.Limits(granularity, MAX_TRANSFER_BYTES / blockSize, OPTIMAL_TRANSFER_BYTES / blockSize,
+        return new Inquiry.Limits(blockSize, granularity, MAX_TRANSFER_BYTES / blockSize, OPTIMAL_TRANSFER_BYTES / blockSize,
                 MAX_UNMAP_BLOCKS, MAX_UNMAP_DESCRIPTORS, granularity, MAX_WRITE_SAME_BLOCKS,
                 MAX_COMPARE_AND_WRITE_BLOCKS);
     }
@@ -139,6 +139,7 @@ final class BlockCommands {
             case 0x15 -> Cdb.u8(cdb, 4);
             case 0x5f -> Cdb.u32(cdb, 5);
             case 0x89 -> 2L * Cdb.u8(cdb, 13) * blockSize;
+            case 0x83 -> Math.min(Cdb.u32(cdb, 10), CopyCommands.MAX_PARAMETER_LIST);
             default -> 0;
         };
     }

@@ -28,6 +28,8 @@ public final class BlockLogicalUnit implements LogicalUnit {
     private final Reservations reservations = new Reservations();
     private final BlockCommands io;
     private final ProvisioningCommands provisioning;
+    private final CopyCommands copies = new CopyCommands(this);
+    private final BufferSource buffers;
     private final String name;
 
     /**
@@ -50,6 +52,38 @@ public final class BlockLogicalUnit implements LogicalUnit {
         this.readOnly = readOnly || device.isReadOnly();
         this.io = new BlockCommands(device, modes, buffers, this::writeProtected, ranges);
         this.provisioning = new ProvisioningCommands(io);
+        this.buffers = buffers;
+    }
+
+    // what a copy manager (this unit's or another's, for the same I_T nexus) needs of a unit
+
+    int blockSize() {
+        return device.logicalBlockSize();
+    }
+
+    BufferSource buffers() {
+        return buffers;
+    }
+
+    boolean contains(long lba, long count) {
+        return lba >= 0 && count >= 0 && lba <= blocks() && count <= blocks() - lba;
+    }
+
+    void checkAccess(Nexus nexus, Reservations.Access access) throws ScsiException {
+        reservations.check(nexus, access);
+    }
+
+    void checkWritable() throws ScsiException {
+        io.checkWritable();
+    }
+
+    boolean writeCacheEnabled() {
+        return modes.writeCacheEnabled();
+    }
+
+    io.clonetarget.storage.lock.RangeLock.Range hold(long lba, long count, RangeLock.Mode mode)
+            throws java.io.InterruptedIOException {
+        return io.hold(lba, count, mode);
     }
 
     public BlockDevice device() {
@@ -185,6 +219,8 @@ public final class BlockLogicalUnit implements LogicalUnit {
                 reservations.out(task, attentions);
                 yield ScsiResult.good();
             }
+            case 0x83 -> copies.extendedCopy(task);
+            case 0x84 -> copies.receiveCopyResults(task);
             case 0x89 -> io.compareAndWrite(task);
             case 0x8b -> io.orWrite(task);
             case 0x9e -> info.serviceAction() == 0x10 ? readCapacity16(task) : provisioning.getLbaStatus(task);
@@ -304,6 +340,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
     public void nexusLost(Nexus nexus) {
         reservations.reset(nexus);
         attentions.forget(nexus);
+        copies.forget(nexus);
     }
 
     @Override

@@ -44,6 +44,9 @@ final class CommandTable {
             CommandInfo.withAction("PERSISTENT RESERVE OUT", 0x04, "5f 1f ff 00 00 ff ff ff ff 04", Access.OWN_RULES),
             CommandInfo.withAction("PERSISTENT RESERVE OUT", 0x05, "5f 1f ff 00 00 ff ff ff ff 04", Access.OWN_RULES),
             CommandInfo.withAction("PERSISTENT RESERVE OUT", 0x06, "5f 1f ff 00 00 ff ff ff ff 04", Access.OWN_RULES),
+            CommandInfo.withAction("EXTENDED COPY(LID1)", 0x00, "83 1f 00 00 00 00 00 00 00 00 ff ff ff ff 00 04", Access.WRITE),
+            CommandInfo.withAction("RECEIVE COPY RESULTS", 0x00, "84 1f ff 00 00 00 00 00 00 00 ff ff ff ff 00 04", Access.READ),
+            CommandInfo.withAction("RECEIVE COPY RESULTS", 0x03, "84 1f 00 00 00 00 00 00 00 00 ff ff ff ff 00 04", Access.READ),
             CommandInfo.of("READ(16)", "88 f8 ff ff ff ff ff ff ff ff ff ff ff ff 1f 04", Access.READ),
             CommandInfo.of("COMPARE AND WRITE", "89 f8 ff ff ff ff ff ff ff ff 00 00 00 ff 1f 04", Access.WRITE),
             CommandInfo.of("WRITE(16)", "8a f8 ff ff ff ff ff ff ff ff ff ff ff ff 1f 04", Access.WRITE),
@@ -63,7 +66,7 @@ final class CommandTable {
             CommandInfo.of("VERIFY(12)", "af f6 ff ff ff ff ff ff ff ff 1f 04", Access.READ),
             CommandInfo.of("READ DEFECT DATA(12)", "b7 1f 00 00 00 00 ff ff ff ff 00 04", Access.READ));
 
-    private static final int[] SERVICE_ACTION_OPCODES = {0x5e, 0x5f, 0x9e, 0xa3};
+    private static final int[] SERVICE_ACTION_OPCODES = {0x5e, 0x5f, 0x83, 0x84, 0x9e, 0xa3};
     /** By opcode, then by service action (index 0 for opcodes without service actions). */
     private static final CommandInfo[][] BY_OPCODE = new CommandInfo[256][];
 

@@ -9,14 +9,15 @@ final class Inquiry {
     static final int VPD_SERIAL = 0x80;
     static final int VPD_DEVICE_ID = 0x83;
     static final int VPD_EXTENDED = 0x86;
+    static final int VPD_THIRD_PARTY_COPY = 0x8f;
     static final int VPD_BLOCK_LIMITS = 0xb0;
     static final int VPD_BLOCK_CHARACTERISTICS = 0xb1;
     static final int VPD_PROVISIONING = 0xb2;
-    private static final int[] PAGES = {VPD_SUPPORTED, VPD_SERIAL, VPD_DEVICE_ID, VPD_EXTENDED,
+    private static final int[] PAGES = {VPD_SUPPORTED, VPD_SERIAL, VPD_DEVICE_ID, VPD_EXTENDED, VPD_THIRD_PARTY_COPY,
         VPD_BLOCK_LIMITS, VPD_BLOCK_CHARACTERISTICS, VPD_PROVISIONING};
 
     /** Limits reported in the Block Limits page, in logical blocks. */
-    record Limits(int optimalGranularity, long maxTransfer, long optimalTransfer, long maxUnmapLbas,
+    record Limits(int blockSize, int optimalGranularity, long maxTransfer, long optimalTransfer, long maxUnmapLbas,
                   long maxUnmapDescriptors, long unmapGranularity, long maxWriteSame,
                   int maxCompareAndWrite) {
     }
@@ -31,6 +32,9 @@ final class Inquiry {
         b.put(2, (byte) 0x06);
         b.put(3, (byte) 0x12);
         b.put(4, (byte) (74 - 5));
+        if (present) {
+            b.put(5, (byte) 0x08); // 3PC: third-party copy (EXTENDED COPY, VPD 8Fh)
+        }
         b.put(7, (byte) 0x02);
         Cdb.putAscii(b, 8, id.vendor(), 8);
         Cdb.putAscii(b, 16, id.product(), 16);
@@ -67,6 +71,11 @@ final class Inquiry {
                 b.put(4, s);
             }
             case VPD_DEVICE_ID -> b = deviceIdentification(id, nexus);
+            case VPD_THIRD_PARTY_COPY -> {
+                ByteBuffer d = CopyCommands.vpdDescriptors(limits.blockSize());
+                b = ByteBuffer.allocate(4 + d.remaining());
+                b.put(4, d, 0, d.remaining());
+            }
             case VPD_EXTENDED -> {
                 b = ByteBuffer.allocate(64);
                 b.put(5, (byte) 0x01);

@@ -32,6 +32,14 @@ public interface ScsiTask {
     /** A cleared direct buffer of {@code length} bytes for data-in, owned by the transport. */
     ByteBuffer allocateDataIn(int length);
 
+    /**
+     * The logical units the command's I_T nexus can address now (its LUN view): where a copy
+     * manager may find the units a third-party copy names. Empty where there is no such view.
+     */
+    default java.util.Collection<LogicalUnit> peers() {
+        return java.util.List.of();
+    }
+
     /** Whether the command was aborted by task management; long operations may stop early. */
     boolean aborted();
 }

@@ -11,6 +11,7 @@ public enum SenseKey {
     UNIT_ATTENTION(0x6),
     DATA_PROTECT(0x7),
     BLANK_CHECK(0x8),
+    COPY_ABORTED(0xa),
     ABORTED_COMMAND(0xb),
     MISCOMPARE(0xe);
 

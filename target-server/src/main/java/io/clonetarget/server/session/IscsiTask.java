@@ -138,6 +138,17 @@ final class IscsiTask implements ScsiTask {
         return abortRequested;
     }
 
+    @Override
+    public java.util.Collection<io.clonetarget.server.scsi.LogicalUnit> peers() {
+        io.clonetarget.server.target.TargetNode target = session.target();
+        if (target == null) {
+            return java.util.List.of();
+        }
+        java.util.List<io.clonetarget.server.scsi.LogicalUnit> units = new java.util.ArrayList<>();
+        target.luns(session.initiatorName()).values().forEach(e -> units.add(e.unit()));
+        return units;
+    }
+
     /** Whether all expected data-out has arrived (or will be discarded). */
     boolean dataComplete() {
         return !write || (!unsolicitedActive && outstanding.isEmpty() && (discardData || received >= edtl));

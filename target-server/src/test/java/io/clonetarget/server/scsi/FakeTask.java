@@ -13,6 +13,10 @@ final class FakeTask implements ScsiTask {
     private final int dataInLimit;
     private final Nexus nexus;
     ByteBuffer dataIn;
+    /** What {@link #peers()} answers (the units of the nexus's LUN view). */
+    java.util.Collection<LogicalUnit> peers = java.util.List.of();
+    /** What {@link #aborted()} answers. */
+    volatile boolean aborted;
 
     FakeTask(Nexus nexus, ByteBuffer cdb, ByteBuffer dataOut, int dataInLimit) {
         this.nexus = nexus;
@@ -31,6 +35,16 @@ final class FakeTask implements ScsiTask {
         ByteBuffer cdb = ByteBuffer.allocate(Math.max(16, b.length));
         cdb.put(b).clear().limit(Math.max(16, b.length));
         return new FakeTask(nexus, cdb, dataOut, 1 << 24);
+    }
+
+    FakeTask withPeers(LogicalUnit... units) {
+        peers = java.util.List.of(units);
+        return this;
+    }
+
+    @Override
+    public java.util.Collection<LogicalUnit> peers() {
+        return peers;
     }
 
     @Override
@@ -61,6 +75,6 @@ final class FakeTask implements ScsiTask {
 
     @Override
     public boolean aborted() {
-        return false;
+        return aborted;
     }
 }
