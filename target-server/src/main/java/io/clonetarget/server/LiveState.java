@@ -19,6 +19,8 @@ import io.clonetarget.server.login.ChapCredentials;
 import io.clonetarget.server.metrics.LunMetrics;
 import io.clonetarget.server.scsi.Asc;
 import io.clonetarget.server.scsi.BlockLogicalUnit;
+import io.clonetarget.server.scsi.FileReservationStore;
+import io.clonetarget.server.scsi.ReservationStore;
 import io.clonetarget.server.scsi.LogicalUnit;
 import io.clonetarget.server.scsi.SenseData;
 import io.clonetarget.server.session.Session;
@@ -81,6 +83,8 @@ final class LiveState {
     static final Duration LOGOUT_DEADLINE = Duration.ofSeconds(5);
     /** Volume keys that can change while the volume is open. */
     private static final Set<String> LIVE_VOLUME_KEYS = Set.of("hydration.rate");
+    /** The directory below the state directory with the units' saved persistent reservations. */
+    static final String RESERVATIONS = "reservations";
 
     private final ServerContext context;
     private final TargetServer.VolumeOpener opener;
@@ -736,13 +740,14 @@ final class LiveState {
                 LogicalUnit unit;
                 if (l.isSnapshot()) {
                     SnapshotVolume.SnapshotInfo snap = volume.snapshots().get(l.snapshotName());
+                    LunIdentity id = LunIdentity.fromSeed(
+                            "snapshot:" + volume.snapshots().status().trackingId() + ":" + snap.id(), "snapshot");
                     unit = new BlockLogicalUnit(iqn + " snapshot " + l.volume(),
-                            volume.snapshots().image(l.snapshotName(), l.writeAccess()),
-                            LunIdentity.fromSeed("snapshot:" + volume.snapshots().status().trackingId() + ":" + snap.id(),
-                                    "snapshot"), !l.writeAccess(), context.buffers(), new RangeLock());
+                            volume.snapshots().image(l.snapshotName(), l.writeAccess()), id, !l.writeAccess(),
+                            context.buffers(), new RangeLock(), reservationStore(iqn, id));
                 } else {
                     unit = new BlockLogicalUnit(iqn + " volume " + l.volume(), volume.served(), volume.identity(),
-                            vc.readOnly(), context.buffers(), volume.ranges());
+                            vc.readOnly(), context.buffers(), volume.ranges(), reservationStore(iqn, volume.identity()));
                 }
                 e = new TargetNode.Exported(unit, context.metrics().lun(iqn, l.volume()));
             }
@@ -750,6 +755,22 @@ final class LiveState {
             m.put(l.lun(), e);
         }
         return m;
+    }
+
+    /**
+     * Where the unit of {@code identity} on target {@code iqn} keeps its APTPL reservations:
+     * {@code STATE-DIR/reservations/IQN/NAA.pr}. The NAA designator comes from the volume's stable
+     * identity (a clone's UUID, a file's device and inode, a snapshot's tracking id and number),
+     * so a snapshot LUN and its volume's LUN never share a file, and each target (a logical unit
+     * of its own) has its own. Without a state directory, APTPL is refused.
+     */
+    private ReservationStore reservationStore(String iqn, LunIdentity identity) {
+        String stateDir = config.server().stateDir();
+        if (stateDir == null) {
+            return ReservationStore.NONE;
+        }
+        return new FileReservationStore(java.nio.file.Path.of(stateDir).resolve(RESERVATIONS).resolve(iqn)
+                .resolve(identity.naaHex() + ".pr"));
     }
 
     /** For each session of the node: the LUN numbers of its view that stay but mean another unit in {@code next}. */

@@ -25,7 +25,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
     private final boolean readOnly;
     private final ModePages modes = new ModePages();
     private final UnitAttentions attentions = new UnitAttentions();
-    private final Reservations reservations = new Reservations();
+    private final Reservations reservations;
     private final BlockCommands io;
     private final ProvisioningCommands provisioning;
     private final CopyCommands copies = new CopyCommands(this);
@@ -46,6 +46,16 @@ public final class BlockLogicalUnit implements LogicalUnit {
      */
     public BlockLogicalUnit(String name, BlockDevice device, LunIdentity identity, boolean readOnly, BufferSource buffers,
                             RangeLock ranges) {
+        this(name, device, identity, readOnly, buffers, ranges, ReservationStore.NONE);
+    }
+
+    /**
+     * @param store where persistent reservations with APTPL=1 are kept, and restored from now
+     *     ({@link ReservationStore#NONE}: APTPL is refused)
+     */
+    public BlockLogicalUnit(String name, BlockDevice device, LunIdentity identity, boolean readOnly, BufferSource buffers,
+                            RangeLock ranges, ReservationStore store) {
+        this.reservations = new Reservations(store, identity.naa(), name);
         this.name = name;
         this.device = device;
         this.identity = identity;
