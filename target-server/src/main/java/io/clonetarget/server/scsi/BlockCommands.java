@@ -53,6 +53,11 @@ final class BlockCommands {
         return device;
     }
 
+    /** The volume's write ranges (what a ROD token is bound to). */
+    RangeLock ranges() {
+        return ranges;
+    }
+
     BufferSource buffers() {
         return buffers;
     }
@@ -177,10 +182,15 @@ final class BlockCommands {
         }
     }
 
-    /** Holds the blocks {@code [lba, lba + blocks)} in {@code mode} until closed. */
+    /**
+     * Holds the blocks {@code [lba, lba + blocks)} in {@code mode} until closed, for a write: every
+     * caller writes them, so the ROD tokens that stand for any of them are cancelled first.
+     */
     RangeLock.Range hold(long lba, long blocks, RangeLock.Mode mode) throws InterruptedIOException {
         try {
-            return ranges.lock(lba * blockSize, (lba + blocks) * blockSize, mode);
+            RangeLock.Range held = ranges.lock(lba * blockSize, (lba + blocks) * blockSize, mode);
+            RodTokens.SERVER.written(ranges, lba, blocks, blockSize); // every hold is for a write
+            return held;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("interrupted while waiting for blocks " + lba + "+" + blocks);
@@ -231,6 +241,7 @@ final class BlockCommands {
             if (held == null) {
                 throw WouldBlock.INSTANCE; // a COMPARE AND WRITE holds these blocks: wait on the pool, not here
             }
+            RodTokens.SERVER.written(ranges, e.lba(), usable / blockSize, blockSize);
             try (held) {
                 if (!device.tryWrite(e.lba() * blockSize, data.slice(0, (int) usable))) {
                     throw WouldBlock.INSTANCE;

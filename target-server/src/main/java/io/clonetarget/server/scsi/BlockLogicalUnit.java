@@ -29,6 +29,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
     private final BlockCommands io;
     private final ProvisioningCommands provisioning;
     private final CopyCommands copies = new CopyCommands(this);
+    private final OdxCommands odx = new OdxCommands(this, RodTokens.SERVER, System::nanoTime);
     private final BufferSource buffers;
     private final String name;
 
@@ -85,6 +86,11 @@ public final class BlockLogicalUnit implements LogicalUnit {
 
     void checkWritable() throws ScsiException {
         io.checkWritable();
+    }
+
+    /** The volume's write ranges, shared by every unit that serves it. */
+    RangeLock ranges() {
+        return io.ranges();
     }
 
     boolean writeCacheEnabled() {
@@ -229,8 +235,13 @@ public final class BlockLogicalUnit implements LogicalUnit {
                 reservations.out(task, attentions);
                 yield ScsiResult.good();
             }
-            case 0x83 -> copies.extendedCopy(task);
-            case 0x84 -> copies.receiveCopyResults(task);
+            case 0x83 -> switch (info.serviceAction()) {
+                case 0x10 -> odx.populateToken(task);
+                case 0x11 -> odx.writeUsingToken(task);
+                default -> copies.extendedCopy(task);
+            };
+            case 0x84 -> info.serviceAction() == 0x07 ? odx.receiveRodTokenInformation(task)
+                    : copies.receiveCopyResults(task);
             case 0x89 -> io.compareAndWrite(task);
             case 0x8b -> io.orWrite(task);
             case 0x9e -> info.serviceAction() == 0x10 ? readCapacity16(task) : provisioning.getLbaStatus(task);
@@ -351,6 +362,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
         reservations.reset(nexus);
         attentions.forget(nexus);
         copies.forget(nexus);
+        odx.forget(nexus);
     }
 
     @Override
@@ -370,6 +382,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
 
     @Override
     public void close() {
+        RodTokens.SERVER.revoke(this);
         try {
             if (!device.isReadOnly()) {
                 device.flush();

@@ -43,7 +43,6 @@ final class CopyCommands {
     static final int BLOCK_TO_BLOCK = 0x02;
     /** Copy results remembered per nexus (oldest forgotten first). */
     static final int RESULTS_KEPT = 32;
-    private static final int CHUNK = 1 << 20;
 
     /** What RECEIVE COPY RESULTS (COPY STATUS) reports for one list identifier. */
     record Result(int status, int segmentsProcessed, long bytes) {
@@ -238,41 +237,18 @@ final class CopyCommands {
         if (length == 0) {
             return 0;
         }
-        long from = s.sourceLba() * blockSize;
-        long to = s.destinationLba() * blockSize;
-        BlockDevice in = s.source().device();
         BlockDevice out = s.destination().device();
-        // a copy within one device onto a later, overlapping range must go backwards, or it reads what it wrote
-        boolean backwards = in == out && to > from && to < from + length;
         try (RangeLock.Range held = s.destination().hold(s.destinationLba(), s.blocks(), RangeLock.Mode.SHARED)) {
-            for (long done = 0; done < length; ) {
-                if (task.aborted()) {
-                    throw ScsiException.check(Asc.COPY_ABORTED);
-                }
-                long n = Math.min(CHUNK, length - done);
-                long at = backwards ? length - done - n : done;
-                if (in == out && Math.abs(to - from) < n || !out.copyFrom(in, from + at, to + at, n)) {
-                    throughBuffer(in, from + at, out, to + at, (int) n);
-                }
-                done += n;
+            long done = BlockCopy.copy(s.source().device(), s.sourceLba() * blockSize, out,
+                    s.destinationLba() * blockSize, length, self.buffers(), task::aborted);
+            if (done < length) {
+                throw ScsiException.check(Asc.COPY_ABORTED);
             }
         }
         if (!s.destination().writeCacheEnabled()) {
             out.flush();
         }
         return length;
-    }
-
-    private void throughBuffer(BlockDevice in, long from, BlockDevice out, long to, int length) throws IOException {
-        ByteBuffer buffer = self.buffers().acquire(length);
-        try {
-            buffer.clear().limit(length);
-            in.read(from, buffer);
-            buffer.flip();
-            out.write(to, buffer, false);
-        } finally {
-            self.buffers().release(buffer);
-        }
     }
 
     private void begin(Nexus nexus, int listId) throws ScsiException {
@@ -356,9 +332,10 @@ final class CopyCommands {
      * supported descriptors and general copy operations, after the 4-byte page header.
      */
     static ByteBuffer vpdDescriptors(int blockSize) {
-        ByteBuffer b = ByteBuffer.allocate(256);
-        // Supported Commands (0001h): EXTENDED COPY(LID1); RECEIVE COPY RESULTS: COPY STATUS, OPERATING PARAMETERS
-        byte[] commands = {(byte) 0x83, 1, 0x00, (byte) 0x84, 2, 0x00, 0x03};
+        ByteBuffer b = ByteBuffer.allocate(512);
+        // Supported Commands (0001h): EXTENDED COPY(LID1), POPULATE TOKEN, WRITE USING TOKEN; RECEIVE COPY
+        // RESULTS: COPY STATUS, OPERATING PARAMETERS, RECEIVE ROD TOKEN INFORMATION
+        byte[] commands = {(byte) 0x83, 3, 0x00, 0x10, 0x11, (byte) 0x84, 3, 0x00, 0x03, 0x07};
         int length = (1 + commands.length + 3) & ~3;
         b.putShort((short) 0x0001).putShort((short) length).put((byte) commands.length).put(commands);
         b.position(b.position() + length - 1 - commands.length);
@@ -374,6 +351,7 @@ final class CopyCommands {
         b.putShort((short) 0x8001).putShort((short) 0x20).putInt(RESULTS_KEPT).putInt(RESULTS_KEPT)
                 .putInt(0xffff * blockSize).put((byte) Integer.numberOfTrailingZeros(blockSize)).put((byte) 0);
         b.position(b.position() + 0x20 - 14);
+        OdxCommands.vpdDescriptors(b, blockSize);
         return b.flip();
     }
 }

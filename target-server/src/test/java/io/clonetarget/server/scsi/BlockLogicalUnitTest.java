@@ -165,7 +165,8 @@ class BlockLogicalUnitTest {
         assertEquals(6, std.get(2));
         assertEquals(0x02, std.get(7), "CMDQUE");
         ByteBuffer pages = run("12 01 00 00 ff 00").dataIn();
-        assertEquals(7, pages.getShort(2));
+        assertEquals(8, pages.getShort(2));
+        assertEquals(0x8f, pages.get(8) & 0xff, "Third-party Copy, in page order");
         ByteBuffer serial = run("12 01 80 00 ff 00").dataIn();
         assertEquals(24, serial.getShort(2), "serial of 24 hex digits");
         ByteBuffer id = run("12 01 83 00 ff 00").dataIn();
