@@ -28,6 +28,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
     private final Reservations reservations = new Reservations();
     private final BlockCommands io;
     private final ProvisioningCommands provisioning;
+    private final AtomicWrites atomics;
     private final String name;
 
     /**
@@ -50,6 +51,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
         this.readOnly = readOnly || device.isReadOnly();
         this.io = new BlockCommands(device, modes, buffers, this::writeProtected, ranges);
         this.provisioning = new ProvisioningCommands(io);
+        this.atomics = new AtomicWrites(io);
     }
 
     public BlockDevice device() {
@@ -187,6 +189,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
             }
             case 0x89 -> io.compareAndWrite(task);
             case 0x8b -> io.orWrite(task);
+            case 0x9c -> atomics.writeAtomic(task);
             case 0x9e -> info.serviceAction() == 0x10 ? readCapacity16(task) : provisioning.getLbaStatus(task);
             case 0xa3 -> ScsiResult.good(SupportedOperations.report(task));
             case 0xa0 -> throw new IllegalStateException("REPORT LUNS belongs to the target");

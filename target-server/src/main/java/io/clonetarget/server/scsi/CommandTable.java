@@ -53,6 +53,7 @@ final class CommandTable {
             CommandInfo.of("PRE-FETCH(16)", "90 02 ff ff ff ff ff ff ff ff ff ff ff ff 1f 04", Access.READ),
             CommandInfo.of("SYNCHRONIZE CACHE(16)", "91 02 ff ff ff ff ff ff ff ff ff ff ff ff 1f 04", Access.WRITE),
             CommandInfo.of("WRITE SAME(16)", "93 f9 ff ff ff ff ff ff ff ff ff ff ff ff 1f 04", Access.WRITE),
+            CommandInfo.of("WRITE ATOMIC(16)", "9c f8 ff ff ff ff ff ff ff ff ff ff ff ff 1f 04", Access.WRITE),
             CommandInfo.withAction("READ CAPACITY(16)", 0x10, "9e 1f 00 00 00 00 00 00 00 00 ff ff ff ff 00 04", Access.PR_ALLOWED),
             CommandInfo.withAction("GET LBA STATUS", 0x12, "9e 1f ff ff ff ff ff ff ff ff ff ff ff ff 00 04", Access.READ),
             CommandInfo.of("REPORT LUNS", "a0 00 ff 00 00 00 ff ff ff ff 00 04", Access.UNRESTRICTED).noUnitAttention(),
