@@ -145,6 +145,7 @@ final class BlockCommands {
             case 0x5f -> Cdb.u32(cdb, 5);
             case 0x89 -> 2L * Cdb.u8(cdb, 13) * blockSize;
             case 0x9c -> (long) Cdb.u16(cdb, 12) * blockSize;
+            case 0x48 -> Cdb.u16(cdb, 7);
             default -> 0;
         };
     }

@@ -29,6 +29,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
     private final BlockCommands io;
     private final ProvisioningCommands provisioning;
     private final AtomicWrites atomics;
+    private final SanitizeCommands sanitize;
     private final String name;
 
     /**
@@ -52,6 +53,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
         this.io = new BlockCommands(device, modes, buffers, this::writeProtected, ranges);
         this.provisioning = new ProvisioningCommands(io);
         this.atomics = new AtomicWrites(io);
+        this.sanitize = new SanitizeCommands(io, name);
     }
 
     public BlockDevice device() {
@@ -98,6 +100,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
             if ((Cdb.control(cdb, info.cdbLength()) & 0x04) != 0) {
                 throw ScsiException.invalidCdbField(info.cdbLength() - 1, 2);
             }
+            sanitize.check(info);
             reservations.check(nexus, info.access());
             return dispatch(task, info);
         } catch (ScsiException e) {
@@ -121,7 +124,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
     public ScsiResult tryExecute(ScsiTask task) {
         ByteBuffer cdb = task.cdb();
         Nexus nexus = task.nexus();
-        if (!io.nonBlockingCandidate(cdb)) {
+        if (!io.nonBlockingCandidate(cdb) || sanitize.blocksMedium()) {
             return null;
         }
         attentions.seen(nexus);
@@ -182,6 +185,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
             case 0x37, 0xb7 -> readDefectData(task, info.opcode() == 0xb7);
             case 0x41, 0x93 -> provisioning.writeSame(task);
             case 0x42 -> provisioning.unmap(task);
+            case 0x48 -> sanitize.sanitize(task);
             case 0x5e -> ScsiResult.good(reservations.in(task));
             case 0x5f -> {
                 reservations.out(task, attentions);
@@ -207,7 +211,8 @@ public final class BlockLogicalUnit implements LogicalUnit {
         boolean descriptor = Cdb.bit(cdb, 1, 0);
         int allocation = Cdb.u8(cdb, 4);
         Asc pending = attentions.take(task.nexus());
-        SenseData sense = SenseData.of(pending != null ? pending : Asc.NO_ADDITIONAL_SENSE);
+        SenseData progress = pending == null ? sanitize.pendingSense() : null;
+        SenseData sense = progress != null ? progress : SenseData.of(pending != null ? pending : Asc.NO_ADDITIONAL_SENSE);
         byte[] data = sense.encode(descriptor);
         return ScsiResult.good(ModePages.copyOut(task, ByteBuffer.wrap(data), allocation));
     }
@@ -323,6 +328,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
 
     @Override
     public void close() {
+        sanitize.close();
         try {
             if (!device.isReadOnly()) {
                 device.flush();

@@ -100,6 +100,9 @@ final class Inquiry {
             case VPD_BLOCK_CHARACTERISTICS -> {
                 b = ByteBuffer.allocate(64);
                 b.putShort(4, (short) 1);
+                // WABEREQ = WACEREQ = 01b: after a BLOCK or CRYPTO ERASE sanitize, reads complete
+                // without error (every block reads zeroes, see SanitizeCommands)
+                b.put(7, (byte) 0x50);
 
             }
             case VPD_PROVISIONING -> {
