@@ -1,7 +1,9 @@
 package io.clonetarget.storage.lock;
 
+import java.lang.invoke.VarHandle;
 import java.util.ArrayDeque;
 import java.util.Iterator;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A lock on byte ranges of a volume, shared or exclusive: every write holds its range shared
@@ -12,7 +14,11 @@ import java.util.Iterator;
  * earlier one (held or still waiting) overlaps it and either is exclusive, so an exclusive
  * request is not starved by a stream of shared ones. Non-overlapping requests never wait for
  * each other. The list of requests is as long as the commands in flight, and short.
- * Thread-safe.
+ *
+ * <p>Readers do not take ranges: they read optimistically ({@link #tryOptimisticRead} before,
+ * {@link #validate} after) and read again under a shared range when an exclusive holder may
+ * have written meanwhile, so a read never returns half of an exclusive holder's write (WRITE
+ * ATOMIC, COMPARE AND WRITE) while costing plain reads two volatile loads. Thread-safe.
  */
 public final class RangeLock {
     /** How a range is held. */
@@ -41,6 +47,27 @@ public final class RangeLock {
     }
 
     private final ArrayDeque<Range> requests = new ArrayDeque<>();
+    /** Exclusive ranges granted and released so far; equal when none is held. Changed under {@code this}. */
+    private final AtomicLong exclusiveGranted = new AtomicLong();
+    private final AtomicLong exclusiveReleased = new AtomicLong();
+
+    /**
+     * A stamp for an optimistic read, or -1 when an exclusive range is held now (read under
+     * {@link #lock} with {@link Mode#SHARED} then, or try later).
+     */
+    public long tryOptimisticRead() {
+        long granted = exclusiveGranted.get();
+        return exclusiveReleased.get() == granted ? granted : -1;
+    }
+
+    /**
+     * Whether no exclusive range was granted since {@code stamp} was taken, i.e. what was read
+     * since then is not part of an exclusive holder's write. False for the stamp -1.
+     */
+    public boolean validate(long stamp) {
+        VarHandle.acquireFence();
+        return stamp >= 0 && exclusiveGranted.get() == stamp;
+    }
 
     /**
      * Takes {@code [from, to)} in {@code mode}, waiting while an earlier overlapping request
@@ -56,6 +83,7 @@ public final class RangeLock {
                 while (blocked(r)) {
                     wait();
                 }
+                granted(r);
             } catch (InterruptedException e) {
                 requests.remove(r);
                 notifyAll();
@@ -73,6 +101,7 @@ public final class RangeLock {
                 return null;
             }
             requests.addLast(r);
+            granted(r);
         }
         return r;
     }
@@ -91,8 +120,17 @@ public final class RangeLock {
         return false;
     }
 
+    private void granted(Range r) {
+        if (r.mode == Mode.EXCLUSIVE) {
+            exclusiveGranted.incrementAndGet();
+        }
+    }
+
     private synchronized void release(Range r) {
         if (requests.remove(r)) {
+            if (r.mode == Mode.EXCLUSIVE) {
+                exclusiveReleased.incrementAndGet();
+            }
             notifyAll();
         }
     }

@@ -120,4 +120,27 @@ class RangeLockTest {
         assertEquals(0, l.size());
         assertTrue(l.tryLock(0, 64, RangeLock.Mode.EXCLUSIVE) != null);
     }
+
+    @Test
+    void optimisticReadFailsWhileOrAfterAnExclusiveRangeWasGranted() throws Exception {
+        RangeLock l = new RangeLock();
+        long quiet = l.tryOptimisticRead();
+        assertTrue(quiet >= 0);
+        try (RangeLock.Range shared = l.lock(0, 100, RangeLock.Mode.SHARED)) {
+            assertTrue(l.validate(quiet), "shared holders do not disturb readers");
+        }
+        RangeLock.Range exclusive = l.lock(500, 600, RangeLock.Mode.EXCLUSIVE);
+        assertFalse(l.validate(quiet), "an exclusive grant after the stamp invalidates it");
+        assertEquals(-1, l.tryOptimisticRead(), "no optimistic read while an exclusive range is held");
+        assertFalse(l.validate(-1));
+        exclusive.close();
+        exclusive.close();
+        long after = l.tryOptimisticRead();
+        assertTrue(after >= 0, "released twice counts once");
+        assertTrue(l.validate(after));
+        RangeLock.Range tried = l.tryLock(0, 8, RangeLock.Mode.EXCLUSIVE);
+        assertNotNull(tried);
+        assertFalse(l.validate(after), "tryLock grants count too");
+        tried.close();
+    }
 }

@@ -74,7 +74,7 @@ final class BlockCommands {
         int granularity = Math.max(1, device.physicalBlockSize() / blockSize);
         return new Inquiry.Limits(blockSize, granularity, MAX_TRANSFER_BYTES / blockSize, OPTIMAL_TRANSFER_BYTES / blockSize,
                 MAX_UNMAP_BLOCKS, MAX_UNMAP_DESCRIPTORS, granularity, MAX_WRITE_SAME_BLOCKS,
-                MAX_COMPARE_AND_WRITE_BLOCKS);
+                MAX_COMPARE_AND_WRITE_BLOCKS, AtomicWrites.limits(device));
     }
 
     long blocks() {
@@ -117,13 +117,18 @@ final class BlockCommands {
         }
     }
 
+    /** The WRPROTECT field of a 10/12/16-byte write: protection information is not supported. */
+    static void checkNoProtection(ByteBuffer cdb) throws ScsiException {
+        checkProtect(cdb);
+    }
+
     void checkWritable() throws ScsiException {
         if (writeProtected.getAsBoolean()) {
             throw ScsiException.check(Asc.WRITE_PROTECTED);
         }
     }
 
-    private boolean fua(ByteBuffer cdb) {
+    boolean fua(ByteBuffer cdb) {
         boolean fuaBit = Cdb.opcode(cdb) != 0x0a && Cdb.bit(cdb, 1, 3);
         return fuaBit || !modes.writeCacheEnabled();
     }
@@ -145,6 +150,8 @@ final class BlockCommands {
             case 0x5f -> Cdb.u32(cdb, 5);
             case 0x89 -> 2L * Cdb.u8(cdb, 13) * blockSize;
             case 0x83 -> Math.min(Cdb.u32(cdb, 10), CopyCommands.MAX_PARAMETER_LIST);
+            case 0x9c -> (long) Cdb.u16(cdb, 12) * blockSize;
+            case 0x48 -> Cdb.u16(cdb, 7);
             default -> 0;
         };
     }
@@ -210,16 +217,41 @@ final class BlockCommands {
         long wanted = Math.min(bytes, ((long) task.dataInLimit() + blockSize - 1) / blockSize * blockSize);
         ByteBuffer data = task.allocateDataIn((int) wanted);
         if (wanted > 0) {
-            if (nonBlocking) {
-                if (!device.tryRead(e.lba() * blockSize, data)) {
-                    throw WouldBlock.INSTANCE;
-                }
-            } else {
-                device.read(e.lba() * blockSize, data);
-            }
+            readUntorn(e.lba(), data, nonBlocking);
         }
         data.flip();
         return new ScsiResult(ScsiStatus.GOOD, null, data, bytes);
+    }
+
+    /**
+     * Reads {@code data.remaining()} bytes from {@code lba} so that no exclusive holder's write
+     * (WRITE ATOMIC, COMPARE AND WRITE, ORWRITE) is seen in part: optimistically first, and
+     * again under a shared range if one was granted meanwhile (the non-blocking path gives up).
+     */
+    private void readUntorn(long lba, ByteBuffer data, boolean nonBlocking) throws IOException, WouldBlock {
+        long offset = lba * blockSize;
+        int start = data.position();
+        long stamp = ranges.tryOptimisticRead();
+        if (stamp >= 0) {
+            if (nonBlocking) {
+                if (!device.tryRead(offset, data)) {
+                    throw WouldBlock.INSTANCE;
+                }
+            } else {
+                device.read(offset, data);
+            }
+            if (ranges.validate(stamp)) {
+                return;
+            }
+            data.position(start);
+        }
+        if (nonBlocking) {
+            throw WouldBlock.INSTANCE;
+        }
+        long blocks = ((long) data.remaining() + blockSize - 1) / blockSize;
+        try (RangeLock.Range held = hold(lba, blocks, RangeLock.Mode.SHARED)) {
+            device.read(offset, data);
+        }
     }
 
     ScsiResult write(ScsiTask task, boolean nonBlocking) throws ScsiException, IOException, WouldBlock {

@@ -31,6 +31,8 @@ public final class BlockLogicalUnit implements LogicalUnit {
     private final CopyCommands copies = new CopyCommands(this);
     private final OdxCommands odx = new OdxCommands(this, RodTokens.SERVER, System::nanoTime);
     private final BufferSource buffers;
+    private final AtomicWrites atomics;
+    private final SanitizeCommands sanitize;
     private final String name;
 
     /**
@@ -64,6 +66,8 @@ public final class BlockLogicalUnit implements LogicalUnit {
         this.io = new BlockCommands(device, modes, buffers, this::writeProtected, ranges);
         this.provisioning = new ProvisioningCommands(io);
         this.buffers = buffers;
+        this.atomics = new AtomicWrites(io);
+        this.sanitize = new SanitizeCommands(io, name);
     }
 
     // what a copy manager (this unit's or another's, for the same I_T nexus) needs of a unit
@@ -146,6 +150,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
             if ((Cdb.control(cdb, info.cdbLength()) & 0x04) != 0) {
                 throw ScsiException.invalidCdbField(info.cdbLength() - 1, 2);
             }
+            sanitize.check(info);
             reservations.check(nexus, info.access());
             return dispatch(task, info);
         } catch (ScsiException e) {
@@ -169,7 +174,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
     public ScsiResult tryExecute(ScsiTask task) {
         ByteBuffer cdb = task.cdb();
         Nexus nexus = task.nexus();
-        if (!io.nonBlockingCandidate(cdb)) {
+        if (!io.nonBlockingCandidate(cdb) || sanitize.blocksMedium()) {
             return null;
         }
         attentions.seen(nexus);
@@ -230,6 +235,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
             case 0x37, 0xb7 -> readDefectData(task, info.opcode() == 0xb7);
             case 0x41, 0x93 -> provisioning.writeSame(task);
             case 0x42 -> provisioning.unmap(task);
+            case 0x48 -> sanitize.sanitize(task);
             case 0x5e -> ScsiResult.good(reservations.in(task));
             case 0x5f -> {
                 reservations.out(task, attentions);
@@ -244,6 +250,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
                     : copies.receiveCopyResults(task);
             case 0x89 -> io.compareAndWrite(task);
             case 0x8b -> io.orWrite(task);
+            case 0x9c -> atomics.writeAtomic(task);
             case 0x9e -> info.serviceAction() == 0x10 ? readCapacity16(task) : provisioning.getLbaStatus(task);
             case 0xa3 -> ScsiResult.good(SupportedOperations.report(task));
             case 0xa0 -> throw new IllegalStateException("REPORT LUNS belongs to the target");
@@ -261,7 +268,8 @@ public final class BlockLogicalUnit implements LogicalUnit {
         boolean descriptor = Cdb.bit(cdb, 1, 0);
         int allocation = Cdb.u8(cdb, 4);
         Asc pending = attentions.take(task.nexus());
-        SenseData sense = SenseData.of(pending != null ? pending : Asc.NO_ADDITIONAL_SENSE);
+        SenseData progress = pending == null ? sanitize.pendingSense() : null;
+        SenseData sense = progress != null ? progress : SenseData.of(pending != null ? pending : Asc.NO_ADDITIONAL_SENSE);
         byte[] data = sense.encode(descriptor);
         return ScsiResult.good(ModePages.copyOut(task, ByteBuffer.wrap(data), allocation));
     }
@@ -383,6 +391,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
     @Override
     public void close() {
         RodTokens.SERVER.revoke(this);
+        sanitize.close();
         try {
             if (!device.isReadOnly()) {
                 device.flush();

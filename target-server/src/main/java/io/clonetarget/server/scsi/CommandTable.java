@@ -31,6 +31,10 @@ final class CommandTable {
             CommandInfo.of("READ DEFECT DATA(10)", "37 00 1f 00 00 00 00 ff ff 04", Access.READ),
             CommandInfo.of("WRITE SAME(10)", "41 f8 ff ff ff ff 1f ff ff 04", Access.WRITE),
             CommandInfo.of("UNMAP", "42 01 00 00 00 00 1f ff ff 04", Access.WRITE),
+            CommandInfo.withAction("SANITIZE", 0x01, "48 bf 00 00 00 00 00 ff ff 04", Access.WRITE),
+            CommandInfo.withAction("SANITIZE", 0x02, "48 bf 00 00 00 00 00 ff ff 04", Access.WRITE),
+            CommandInfo.withAction("SANITIZE", 0x03, "48 bf 00 00 00 00 00 ff ff 04", Access.WRITE),
+            CommandInfo.withAction("SANITIZE", 0x1f, "48 bf 00 00 00 00 00 ff ff 04", Access.WRITE),
             CommandInfo.of("MODE SELECT(10)", "55 11 00 00 00 00 00 ff ff 04", Access.WRITE),
             CommandInfo.of("MODE SENSE(10)", "5a 18 ff ff 00 00 00 ff ff 04", Access.READ),
             CommandInfo.withAction("PERSISTENT RESERVE IN", 0x00, "5e 1f 00 00 00 00 00 ff ff 04", Access.PR_ALLOWED),
@@ -59,6 +63,7 @@ final class CommandTable {
             CommandInfo.of("PRE-FETCH(16)", "90 02 ff ff ff ff ff ff ff ff ff ff ff ff 1f 04", Access.READ),
             CommandInfo.of("SYNCHRONIZE CACHE(16)", "91 02 ff ff ff ff ff ff ff ff ff ff ff ff 1f 04", Access.WRITE),
             CommandInfo.of("WRITE SAME(16)", "93 f9 ff ff ff ff ff ff ff ff ff ff ff ff 1f 04", Access.WRITE),
+            CommandInfo.of("WRITE ATOMIC(16)", "9c f8 ff ff ff ff ff ff ff ff ff ff ff ff 1f 04", Access.WRITE),
             CommandInfo.withAction("READ CAPACITY(16)", 0x10, "9e 1f 00 00 00 00 00 00 00 00 ff ff ff ff 00 04", Access.PR_ALLOWED),
             CommandInfo.withAction("GET LBA STATUS", 0x12, "9e 1f ff ff ff ff ff ff ff ff ff ff ff ff 00 04", Access.READ),
             CommandInfo.of("REPORT LUNS", "a0 00 ff 00 00 00 ff ff ff ff 00 04", Access.UNRESTRICTED).noUnitAttention(),
@@ -69,7 +74,7 @@ final class CommandTable {
             CommandInfo.of("VERIFY(12)", "af f6 ff ff ff ff ff ff ff ff 1f 04", Access.READ),
             CommandInfo.of("READ DEFECT DATA(12)", "b7 1f 00 00 00 00 ff ff ff ff 00 04", Access.READ));
 
-    private static final int[] SERVICE_ACTION_OPCODES = {0x5e, 0x5f, 0x83, 0x84, 0x9e, 0xa3};
+    private static final int[] SERVICE_ACTION_OPCODES = {0x48, 0x5e, 0x5f, 0x83, 0x84, 0x9e, 0xa3};
     /** By opcode, then by service action (index 0 for opcodes without service actions). */
     private static final CommandInfo[][] BY_OPCODE = new CommandInfo[256][];
 

@@ -19,7 +19,14 @@ final class Inquiry {
     /** Limits reported in the Block Limits page, in logical blocks. */
     record Limits(int blockSize, int optimalGranularity, long maxTransfer, long optimalTransfer, long maxUnmapLbas,
                   long maxUnmapDescriptors, long unmapGranularity, long maxWriteSame,
-                  int maxCompareAndWrite) {
+                  int maxCompareAndWrite, AtomicLimits atomic) {
+    }
+
+    /**
+     * The WRITE ATOMIC fields of the Block Limits page (bytes 44..63), in logical blocks; the
+     * atomic boundary fields are zero (ATOMIC BOUNDARY is not supported).
+     */
+    record AtomicLimits(long maxTransfer, long alignment, long granularity) {
     }
 
     private Inquiry() {
@@ -95,10 +102,17 @@ final class Inquiry {
                 b.putInt(28, (int) limits.unmapGranularity());
                 b.putInt(32, 0x8000_0000);
                 b.putLong(36, limits.maxWriteSame());
+                b.putInt(44, (int) limits.atomic().maxTransfer());
+                b.putInt(48, (int) limits.atomic().alignment());
+                b.putInt(52, (int) limits.atomic().granularity());
             }
             case VPD_BLOCK_CHARACTERISTICS -> {
                 b = ByteBuffer.allocate(64);
                 b.putShort(4, (short) 1);
+                // WABEREQ = WACEREQ = 01b: after a BLOCK or CRYPTO ERASE sanitize, reads complete
+                // without error (every block reads zeroes, see SanitizeCommands)
+                b.put(7, (byte) 0x50);
+
             }
             case VPD_PROVISIONING -> {
                 b = ByteBuffer.allocate(8);

@@ -24,6 +24,14 @@ public record SenseData(SenseKey key, int asc, int ascq, long information, int s
         return new SenseData(asc.key(), asc.asc(), asc.ascq(), -1, sks);
     }
 
+    /**
+     * Sense with a progress indication (SPC-4 4.5.2.4.4): how far an operation in progress has
+     * got, as a numerator over 65536.
+     */
+    public static SenseData progress(Asc asc, int numerator) {
+        return new SenseData(asc.key(), asc.asc(), asc.ascq(), -1, 0x800000 | (numerator & 0xffff));
+    }
+
     public SenseData withInformation(long value) {
         return new SenseData(key, asc, ascq, value, senseKeySpecific);
     }
