@@ -12,9 +12,11 @@ import java.util.List;
  * @param nopInterval idle time before a NOP-In ping ({@code 0s}: never)
  * @param nopTimeout a ping unanswered this long closes the connection
  * @param limits what initiators can make the server spend ({@code [server.limits]})
+ * @param spaceWarning when the file system holding a volume has less free space than this, its
+ *     LUNs raise THIN PROVISIONING SOFT THRESHOLD REACHED (null: never)
  */
 public record ServerSection(List<String> listen, String stateDir, Integer ioThreads, Interval loginTimeout,
-                            Interval nopInterval, Interval nopTimeout, LimitsSection limits) {
+                            Interval nopInterval, Interval nopTimeout, LimitsSection limits, ByteSize spaceWarning) {
     public static final String DEFAULT_LISTEN = "127.0.0.1:3260";
 
     public ServerSection {
@@ -26,6 +28,12 @@ public record ServerSection(List<String> listen, String stateDir, Integer ioThre
         limits = limits == null ? LimitsSection.defaults() : limits;
     }
 
+    /** Without a space warning. */
+    public ServerSection(List<String> listen, String stateDir, Integer ioThreads, Interval loginTimeout,
+                         Interval nopInterval, Interval nopTimeout, LimitsSection limits) {
+        this(listen, stateDir, ioThreads, loginTimeout, nopInterval, nopTimeout, limits, null);
+    }
+
     /** Without {@code [server.limits]}: the default limits. */
     public ServerSection(List<String> listen, String stateDir, Integer ioThreads, Interval loginTimeout,
                          Interval nopInterval, Interval nopTimeout) {
@@ -33,14 +41,15 @@ public record ServerSection(List<String> listen, String stateDir, Integer ioThre
     }
 
     public static ServerSection defaults() {
-        return new ServerSection(null, null, null, null, null, null, null);
+        return new ServerSection(null, null, null, null, null, null, null, null);
     }
 
     public ServerSection withListen(List<String> addresses) {
-        return new ServerSection(addresses, stateDir, ioThreads, loginTimeout, nopInterval, nopTimeout, limits);
+        return new ServerSection(addresses, stateDir, ioThreads, loginTimeout, nopInterval, nopTimeout, limits,
+                spaceWarning);
     }
 
     public ServerSection withStateDir(String dir) {
-        return new ServerSection(listen, dir, ioThreads, loginTimeout, nopInterval, nopTimeout, limits);
+        return new ServerSection(listen, dir, ioThreads, loginTimeout, nopInterval, nopTimeout, limits, spaceWarning);
     }
 }

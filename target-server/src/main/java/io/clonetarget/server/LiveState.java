@@ -749,6 +749,9 @@ final class LiveState {
                     unit = new BlockLogicalUnit(iqn + " volume " + l.volume(), volume.served(), volume.identity(),
                             vc.readOnly(), context.buffers(), volume.ranges(), reservationStore(iqn, volume.identity()));
                 }
+                if (config.server().spaceWarning() != null && unit instanceof BlockLogicalUnit b) {
+                    b.warnBelow(config.server().spaceWarning().bytes());
+                }
                 e = new TargetNode.Exported(unit, context.metrics().lun(iqn, l.volume()));
             }
             kept.put(l.volume(), e);

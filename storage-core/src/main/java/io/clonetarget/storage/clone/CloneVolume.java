@@ -256,6 +256,11 @@ public final class CloneVolume implements BlockDevice {
     }
 
     @Override
+    public Space space() throws IOException {
+        return dest.space();
+    }
+
+    @Override
     public boolean isReadOnly() {
         return !(mode instanceof CloneMode.ReadWrite);
     }

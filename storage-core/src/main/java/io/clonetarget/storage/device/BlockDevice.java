@@ -29,6 +29,20 @@ public interface BlockDevice extends Closeable {
     /** The unit the device writes internally, in bytes; a multiple of the logical block size. */
     int physicalBlockSize();
 
+    /**
+     * The space of the storage pool the device allocates from (for a file: its file system).
+     *
+     * @param availableBytes what the device could still allocate
+     * @param totalBytes the pool's size
+     */
+    record Space(long availableBytes, long totalBytes) {
+    }
+
+    /** The pool the device allocates from, or null when it does not allocate (memory, a block device). */
+    default Space space() throws IOException {
+        return null;
+    }
+
     /** Whether writes, discards and write-zeroes are refused with {@link ReadOnlyException}. */
     boolean isReadOnly();
 

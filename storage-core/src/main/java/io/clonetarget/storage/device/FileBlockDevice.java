@@ -164,6 +164,13 @@ public final class FileBlockDevice implements BlockDevice {
         return physicalBlockSize;
     }
 
+    /** The file system holding the file (statvfs): what an unprivileged writer may still allocate. */
+    @Override
+    public Space space() throws IOException {
+        java.nio.file.FileStore store = Files.getFileStore(path);
+        return new Space(store.getUsableSpace(), store.getTotalSpace());
+    }
+
     @Override
     public boolean isReadOnly() {
         return readOnly;

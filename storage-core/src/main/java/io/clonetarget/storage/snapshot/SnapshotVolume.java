@@ -1726,6 +1726,11 @@ public final class SnapshotVolume implements Closeable {
         }
 
         @Override
+        public Space space() throws IOException {
+            return origin.space();
+        }
+
+        @Override
         public void close() {
             // the snapshot volume and the volume's owner close the devices
         }

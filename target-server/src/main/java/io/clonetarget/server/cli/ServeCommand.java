@@ -212,7 +212,7 @@ final class ServeCommand implements Callable<Integer> {
         }
         if (ioThreads != null) {
             server = new ServerSection(server.listen(), server.stateDir(), ioThreads, server.loginTimeout(),
-                    server.nopInterval(), server.nopTimeout(), server.limits());
+                    server.nopInterval(), server.nopTimeout(), server.limits(), server.spaceWarning());
         }
         ServerConfig merged = base.withServer(server);
         if (adminListen != null) {

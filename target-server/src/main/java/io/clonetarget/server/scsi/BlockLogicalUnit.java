@@ -31,6 +31,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
     private final CopyCommands copies = new CopyCommands(this);
     private final OdxCommands odx = new OdxCommands(this, RodTokens.SERVER, System::nanoTime);
     private final BufferSource buffers;
+    private final SpaceWatch spaceWatch;
     private final AtomicWrites atomics;
     private final SanitizeCommands sanitize;
     private final String name;
@@ -66,8 +67,30 @@ public final class BlockLogicalUnit implements LogicalUnit {
         this.io = new BlockCommands(device, modes, buffers, this::writeProtected, ranges);
         this.provisioning = new ProvisioningCommands(io);
         this.buffers = buffers;
+        this.spaceWatch = new SpaceWatch(device, System::nanoTime);
         this.atomics = new AtomicWrites(io);
         this.sanitize = new SanitizeCommands(io, name);
+    }
+
+    /**
+     * Free space of the volume's file system below which its LUNs raise THIN PROVISIONING SOFT
+     * THRESHOLD REACHED (0: never).
+     */
+    public void warnBelow(long bytes) {
+        spaceWatch.warnBelow(bytes);
+    }
+
+    private void afterWrite(CommandInfo info) {
+        if (info.access() == Reservations.Access.WRITE) {
+            spaceCheck();
+        }
+    }
+
+    private void spaceCheck() {
+        if (spaceWatch.crossed()) {
+            LOG.warn("{}: free space of its file system is below the warning level", name);
+            attentions.establishAll(Asc.THIN_PROVISIONING_SOFT_THRESHOLD, null);
+        }
     }
 
     // what a copy manager (this unit's or another's, for the same I_T nexus) needs of a unit
@@ -152,13 +175,16 @@ public final class BlockLogicalUnit implements LogicalUnit {
             }
             sanitize.check(info);
             reservations.check(nexus, info.access());
-            return dispatch(task, info);
+            ScsiResult result = dispatch(task, info);
+            afterWrite(info);
+            return result;
         } catch (ScsiException e) {
             return failed(e.status(), e.sense());
         } catch (ReadOnlyException e) {
             return failed(ScsiStatus.CHECK_CONDITION, SenseData.of(Asc.WRITE_PROTECTED));
         } catch (NoSpaceException e) {
             LOG.warn("{}: out of space: {}", name, e.getMessage());
+            spaceCheck();
             return failed(ScsiStatus.CHECK_CONDITION, SenseData.of(Asc.SPACE_ALLOCATION_FAILED_WRITE_PROTECT));
         } catch (MediumErrorException e) {
             LOG.warn("{}: medium error: {}", name, e.getMessage());
@@ -189,7 +215,11 @@ public final class BlockLogicalUnit implements LogicalUnit {
             reservations.check(nexus, info.access());
             int op = info.opcode();
             boolean read = op == 0x08 || op == 0x28 || op == 0xa8 || op == 0x88;
-            return read ? io.read(task, true) : io.write(task, true);
+            ScsiResult r = read ? io.read(task, true) : io.write(task, true);
+            if (!read) {
+                spaceCheck();
+            }
+            return r;
         } catch (BlockCommands.WouldBlock e) {
             return null;
         } catch (ScsiException e) {
@@ -236,6 +266,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
             case 0x41, 0x93 -> provisioning.writeSame(task);
             case 0x42 -> provisioning.unmap(task);
             case 0x48 -> sanitize.sanitize(task);
+            case 0x4d -> LogPages.logSense(task, device);
             case 0x5e -> ScsiResult.good(reservations.in(task));
             case 0x5f -> {
                 reservations.out(task, attentions);
@@ -290,7 +321,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
             data = Inquiry.standard(identity, true);
         } else {
             data = Inquiry.vpd(page, identity, task.nexus(), io.limits(),
-                    new Inquiry.ProvisioningInfo(device.discardZeroesData()));
+                    new Inquiry.ProvisioningInfo(device.discardZeroesData(), spaceWatch.exponent()));
             if (data == null) {
                 throw ScsiException.invalidCdbField(2, 7);
             }

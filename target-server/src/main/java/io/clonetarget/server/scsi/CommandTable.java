@@ -35,6 +35,7 @@ final class CommandTable {
             CommandInfo.withAction("SANITIZE", 0x02, "48 bf 00 00 00 00 00 ff ff 04", Access.WRITE),
             CommandInfo.withAction("SANITIZE", 0x03, "48 bf 00 00 00 00 00 ff ff 04", Access.WRITE),
             CommandInfo.withAction("SANITIZE", 0x1f, "48 bf 00 00 00 00 00 ff ff 04", Access.WRITE),
+            CommandInfo.of("LOG SENSE", "4d 01 ff ff 00 ff ff ff ff 04", Access.PR_ALLOWED),
             CommandInfo.of("MODE SELECT(10)", "55 11 00 00 00 00 00 ff ff 04", Access.WRITE),
             CommandInfo.of("MODE SENSE(10)", "5a 18 ff ff 00 00 00 ff ff 04", Access.READ),
             CommandInfo.withAction("PERSISTENT RESERVE IN", 0x00, "5e 1f 00 00 00 00 00 ff ff 04", Access.PR_ALLOWED),

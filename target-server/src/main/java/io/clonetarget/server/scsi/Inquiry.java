@@ -117,6 +117,7 @@ final class Inquiry {
             case VPD_PROVISIONING -> {
                 b = ByteBuffer.allocate(8);
                 int flags = 0x80 | 0x40 | 0x20 | (provisioning.zeroesAfterUnmap() ? 0x04 : 0);
+                b.put(4, (byte) provisioning.thresholdExponent());
                 b.put(5, (byte) flags);
                 b.put(6, (byte) 0x02);
             }
@@ -168,6 +169,6 @@ final class Inquiry {
     }
 
     /** What the provisioning page needs from the device. */
-    record ProvisioningInfo(boolean zeroesAfterUnmap) {
+    record ProvisioningInfo(boolean zeroesAfterUnmap, int thresholdExponent) {
     }
 }
