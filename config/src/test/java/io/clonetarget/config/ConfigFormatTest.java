@@ -29,6 +29,7 @@ class ConfigFormatTest {
             login-timeout = "20s"
             nop-interval = "10s"
             nop-timeout = "25s"
+            space-warning = "10G"
 
             [server.limits]
             max-connections = 512
