@@ -14,6 +14,7 @@ import java.util.function.BooleanSupplier;
  */
 final class BlockCopy {
     static final int CHUNK = 1 << 20;
+    static final long READ_AHEAD = 8L << 20;
 
     private BlockCopy() {
     }
@@ -28,12 +29,20 @@ final class BlockCopy {
                      BooleanSupplier stop) throws IOException {
         boolean backwards = in == out && to > from && to < from + length;
         long done = 0;
+        long asked = 0; // how much of the source the kernel has been asked to read ahead
         while (done < length) {
             if (stop.getAsBoolean()) {
                 return done;
             }
             long n = Math.min(CHUNK, length - done);
             long at = backwards ? length - done - n : done;
+            if (!backwards && asked < Math.min(length, done + READ_AHEAD)) {
+                // keep READ_AHEAD of the source being read while this chunk is copied (a cold source
+                // otherwise waits for each chunk's reads in turn)
+                long end = Math.min(length, done + 2 * READ_AHEAD);
+                in.prefetch(from + asked, end - asked);
+                asked = end;
+            }
             // copy_file_range refuses overlapping ranges of one file: such a chunk goes through a buffer
             boolean overlapping = in == out && Math.abs(to - from) < n;
             if (overlapping || !out.copyFrom(in, from + at, to + at, n)) {

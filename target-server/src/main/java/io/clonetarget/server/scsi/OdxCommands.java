@@ -202,6 +202,10 @@ final class OdxCommands {
         for (RodTokens.Range d : destination) {
             long at = d.lba();
             long left = Math.min(d.blocks(), token.blocks - rod);
+            // the source of this destination range is read ahead by the kernel while pieces are copied
+            for (RodTokens.Range s : RodTokens.slice(token, rod, left)) {
+                in.prefetch(s.lba() * size, s.blocks() * size);
+            }
             while (left > 0) {
                 if (task.aborted() || clock.getAsLong() > deadline) {
                     return checked(token, written);

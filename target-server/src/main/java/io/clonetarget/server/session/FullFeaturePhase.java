@@ -159,6 +159,14 @@ final class FullFeaturePhase {
                 } catch (Exception e) {
                     LOG.warn("logout: tasks did not finish: {}", e.toString());
                 }
+                // the I_T nexus is gone once the initiator reads the response: its reservations and
+                // other per-nexus state go first, so a command it sends next on another session cannot
+                // meet them (closing the connection releases them again, harmlessly)
+                if (session.target() != null) {
+                    for (io.clonetarget.server.scsi.LogicalUnit unit : session.target().units()) {
+                        unit.nexusLost(session.nexus());
+                    }
+                }
                 outbox.send(Pdus.logoutResponse(itt, 0).then(() -> connection.close("logout")));
             });
         });
