@@ -47,10 +47,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# (settle runs in the subshell of each timed copy: whether the cache can be dropped is found here)
 COLD=no
+if [ -w /proc/sys/vm/drop_caches ] && echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; then COLD=yes; fi
 settle() {
   sync
-  if [ -w /proc/sys/vm/drop_caches ] && echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; then COLD=yes; fi
+  [ "$COLD" = yes ] && echo 3 >/proc/sys/vm/drop_caches
   sleep "$SETTLE"
 }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
