@@ -249,6 +249,16 @@ public final class Login {
         }
         boolean proved = name.equals(required.user())
                 && Chap.verify(algorithm, chapIdentifier, required.secret(), chapChallenge, received);
+        ChapCredentials ownSecret = discovery ? context.discoveryMutualChap() : target.mutualChap();
+        if (proved && ownSecret != null
+                && Chap.verify(algorithm, chapIdentifier, ownSecret.secret(), chapChallenge, received)) {
+            // RFC 7143 section 12.1.3: a response equal to the one we would compute with our own secret is a
+            // failure, so one secret never authenticates both directions (the configuration check sees
+            // inline secrets only, not two secret files that hold the same one)
+            context.throttle().failed(source, initiatorName);
+            throw new LoginException(LoginStatus.AUTHENTICATION_FAILURE, "CHAP user " + LogText.of(name)
+                    + " answered with the target's own mutual secret; the two secrets must differ");
+        }
         if (!proved || notAdmitted != null) {
             context.throttle().failed(source, initiatorName);
             throw new LoginException(LoginStatus.AUTHENTICATION_FAILURE, proved

@@ -356,6 +356,12 @@ final class ScsiFlow {
     private void maybeDispatch(IscsiTask task) {
         if (task.sequenced && task.dataComplete()
                 && task.state.compareAndSet(IscsiTask.State.RECEIVING, IscsiTask.State.READY)) {
+            java.util.concurrent.CompletableFuture<Void> predecessors = session.predecessors();
+            if (!predecessors.isDone()) {
+                // a reinstated session's task may still be in storage: run after it (an abort meanwhile wins)
+                predecessors.whenComplete((v, e) -> context.commands().execute(() -> execute(task)));
+                return;
+            }
             if (inlineCandidate(task) && task.state.compareAndSet(IscsiTask.State.READY, IscsiTask.State.RUNNING)) {
                 // RUNNING on the reader: an abort now only asks (abortRequested); this thread decides
                 if (!task.abortRequested) {

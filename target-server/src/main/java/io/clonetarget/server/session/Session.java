@@ -40,6 +40,12 @@ public final class Session {
     final Map<Integer, IscsiTask> tasks = new ConcurrentHashMap<>();
     private volatile SessionMetrics metrics = SessionMetrics.NONE;
     volatile Connection connection;
+    /**
+     * Completes when every task the sessions this one reinstated had in storage has left it (set
+     * once, at login, before any command of this session arrives; done at once otherwise).
+     */
+    private volatile java.util.concurrent.CompletableFuture<Void> predecessors =
+            java.util.concurrent.CompletableFuture.completedFuture(null);
 
     Session(long isid, int tsih, String initiatorName, String initiatorAlias, String authenticatedAs, TargetNode target,
             SessionParameters parameters, CommandSequencer sequencer, int portalGroupTag, DataBudget budget) {
@@ -220,6 +226,21 @@ public final class Session {
             }
         }
         return java.util.concurrent.CompletableFuture.allOf(waits.toArray(java.util.concurrent.CompletableFuture[]::new));
+    }
+
+    /**
+     * Makes this session's commands wait for {@code done}: the tasks of the session it reinstates
+     * that may still reach storage. A write of the old session stuck in a slow device would
+     * otherwise land after the new session's write of the same blocks, which the initiator
+     * (reissuing after a timeout) assumes replaced it.
+     */
+    void after(java.util.concurrent.CompletableFuture<Void> done) {
+        predecessors = done;
+    }
+
+    /** What this session's commands wait for before they run (see {@link #after}). */
+    java.util.concurrent.CompletableFuture<Void> predecessors() {
+        return predecessors;
     }
 
     /** Removes a finished or aborted task and frees its slot in the command window. */

@@ -28,13 +28,19 @@ public final class SessionRegistry {
 
     /**
      * Adds a session; an existing session with the same initiator, ISID and target is closed
-     * first (session reinstatement, RFC 7143 section 6.3.5).
+     * first (session reinstatement, RFC 7143 section 6.3.5): its tasks are aborted at once, and
+     * the new session's commands wait for those of them already in storage to come out of it
+     * ({@link Session#after}), so none of the old session's writes lands after a new one. The
+     * login itself does not wait: it completes while storage is still slow.
      */
     void add(Session session) {
         String targetName = session.target() == null ? null : session.target().name();
         for (Session old : sessions.values()) {
             if (old.sameIdentity(session.initiatorName(), session.isid(), targetName)) {
-                LOG.info("reinstating session {}: closing the old one (tsih={})", session, old.tsih());
+                LOG.info("reinstating session {}: closing the old one (tsih={}, {} tasks)", session, old.tsih(),
+                        old.activeTasks());
+                session.after(java.util.concurrent.CompletableFuture.allOf(session.predecessors(),
+                        old.tasksDone(lun -> true), old.predecessors()));
                 Connection c = old.connection;
                 if (c != null) {
                     c.close("session reinstatement");

@@ -175,6 +175,7 @@ final class RawInitiator implements AutoCloseable {
     }
 
     long isid = 0x0002_3d00_0001L;
+    String initiatorName = "iqn.2026-11.io.clonetarget:raw";
 
     /** Logs in to a normal session with the given operational keys; returns the final response keys. */
     List<Pair> login(String target, String... keys) throws IOException {
@@ -182,7 +183,7 @@ final class RawInitiator implements AutoCloseable {
         h.putLong(8, isid << 16);
         h.putInt(16, itt++);
         h.putInt(24, cmdSn);
-        List<Pair> pairs = new ArrayList<>(List.of(new Pair("InitiatorName", "iqn.2026-11.io.clonetarget:raw"),
+        List<Pair> pairs = new ArrayList<>(List.of(new Pair("InitiatorName", initiatorName),
                 new Pair("TargetName", target), new Pair("SessionType", "Normal")));
         for (int i = 0; i < keys.length; i += 2) {
             pairs.add(new Pair(keys[i], keys[i + 1]));
@@ -215,7 +216,7 @@ final class RawInitiator implements AutoCloseable {
         h.putLong(8, isid << 16);
         h.putInt(16, itt++);
         h.putInt(24, cmdSn);
-        List<Pair> pairs = new ArrayList<>(List.of(new Pair("InitiatorName", "iqn.2026-11.io.clonetarget:raw"),
+        List<Pair> pairs = new ArrayList<>(List.of(new Pair("InitiatorName", initiatorName),
                 new Pair("SessionType", "Discovery")));
         for (int i = 0; i < keys.length; i += 2) {
             pairs.add(new Pair(keys[i], keys[i + 1]));
