@@ -247,7 +247,7 @@ class WindowsTimeoutIT {
 
             // 3. LOGICAL UNIT RESET with another write in storage: answered within the storage's time
             slow[0].stuck.set(1);
-            int[] w2 = sendWrite(win, 0, pattern(0x55));
+            sendWrite(win, 0, pattern(0x55));
             assertTrue(slow[0].entered.tryAcquire(5, TimeUnit.SECONDS), "the second write reached storage");
             int reset = sendTmf(win, 5, 0, 0);
             assertEquals(0, await(win, 0x22, reset, 5000, "LOGICAL UNIT RESET").bhs().get(2) & 0xff,
@@ -268,7 +268,6 @@ class WindowsTimeoutIT {
                     "landed whole: one of the two writes");
             assertArrayEquals(at0, readPast(win, 0, winAttentions), "nothing landed after the answers");
             assertArrayEquals(at64, readPast(other, 64, attentions));
-            assertTrue(w2[0] != 0);
         }
     }
 }
