@@ -68,6 +68,7 @@ final class CommandTable {
             CommandInfo.withAction("READ CAPACITY(16)", 0x10, "9e 1f 00 00 00 00 00 00 00 00 ff ff ff ff 00 04", Access.PR_ALLOWED),
             CommandInfo.withAction("GET LBA STATUS", 0x12, "9e 1f ff ff ff ff ff ff ff ff ff ff ff ff 00 04", Access.READ),
             CommandInfo.of("REPORT LUNS", "a0 00 ff 00 00 00 ff ff ff ff 00 04", Access.UNRESTRICTED).noUnitAttention(),
+            CommandInfo.withAction("REPORT TARGET PORT GROUPS", 0x0a, "a3 ea 00 00 00 00 ff ff ff ff 00 04", Access.UNRESTRICTED),
             CommandInfo.withAction("REPORT SUPPORTED OPERATION CODES", 0x0c, "a3 1f 87 ff ff ff ff ff ff ff 00 04", Access.UNRESTRICTED),
             CommandInfo.of("READ(12)", "a8 f8 ff ff ff ff ff ff ff ff 1f 04", Access.READ),
             CommandInfo.of("WRITE(12)", "aa f8 ff ff ff ff ff ff ff ff 1f 04", Access.WRITE),

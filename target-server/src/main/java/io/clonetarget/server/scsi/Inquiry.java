@@ -40,7 +40,8 @@ final class Inquiry {
         b.put(3, (byte) 0x12);
         b.put(4, (byte) (74 - 5));
         if (present) {
-            b.put(5, (byte) 0x08); // 3PC: third-party copy (EXTENDED COPY, VPD 8Fh)
+            // TPGS 01b: implicit ALUA (REPORT TARGET PORT GROUPS); 3PC: third-party copy (VPD 8Fh)
+            b.put(5, (byte) (0x10 | 0x08));
         }
         b.put(7, (byte) 0x02);
         Cdb.putAscii(b, 8, id.vendor(), 8);
@@ -141,6 +142,9 @@ final class Inquiry {
         // target port: relative target port identifier, iSCSI, PIV
         b.put((byte) 0x51).put((byte) 0x94).put((byte) 0).put((byte) 4)
                 .putShort((short) 0).putShort((short) nexus.relativeTargetPort());
+        // target port: target port group, iSCSI, PIV
+        b.put((byte) 0x51).put((byte) 0x95).put((byte) 0).put((byte) 4)
+                .putShort((short) 0).putShort((short) PortGroups.GROUP);
         // target port: SCSI name string
         putName(b, 0x98, nexus.targetPort());
         // target device: SCSI name string

@@ -178,7 +178,7 @@ class BlockLogicalUnitTest {
             designators++;
         }
         assertEquals(id.getShort(2) + 4, walked, "page length covers exactly the designators");
-        assertEquals(5, designators);
+        assertEquals(6, designators, "NAA, T10, relative target port, target port group, port and device names");
         assertEquals(0x60, id.get(8) & 0xf0, "NAA type 6");
         ByteBuffer limits = run("12 01 b0 00 ff 00").dataIn();
         assertEquals(0x3c, limits.getShort(2));
