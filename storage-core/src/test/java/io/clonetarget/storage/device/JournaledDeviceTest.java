@@ -81,9 +81,9 @@ class JournaledDeviceTest {
         assertThrows(IllegalArgumentException.class,
                 () -> d.writeAtomic(0, ByteBuffer.allocate(d.atomicWriteLimit() + 512), false));
         assertThrows(IndexOutOfBoundsException.class, () -> d.writeAtomic(SIZE, ByteBuffer.allocate(512), false));
-        assertEquals(0, new MemoryBlockDevice(SIZE, 512).atomicWriteLimit());
-        assertThrows(UnsupportedOperationException.class,
-                () -> new MemoryBlockDevice(SIZE, 512).writeAtomic(0, ByteBuffer.allocate(512), false));
+        BlockDevice plain = new RecordingBlockDevice("plain", new Journal(), SIZE, 512);
+        assertEquals(0, plain.atomicWriteLimit(), "a device offers no atomic writes unless it says so");
+        assertThrows(UnsupportedOperationException.class, () -> plain.writeAtomic(0, ByteBuffer.allocate(512), false));
     }
 
     /** One writer: every crash point of the whole run, each with a random subset of unflushed writes, torn. */
