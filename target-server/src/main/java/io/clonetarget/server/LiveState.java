@@ -494,6 +494,14 @@ final class LiveState {
                         opened = opened.withSnapshots(snapshots(desired, v, opened));
                         p.opened.put(v.name(), opened);
                     }
+                    java.nio.file.Path journal = AtomicJournals.location(desired, v);
+                    if (journal != null) {
+                        if (!java.nio.file.Files.exists(journal)) {
+                            p.created.add(journal); // a journal made for a plan that fails holds nothing
+                        }
+                        opened = opened.withAtomic(AtomicJournals.open(v, opened, journal));
+                        p.opened.put(v.name(), opened);
+                    }
                     LOG.info("volume {}: {}", v.name(), opened.description());
                 }
             }
@@ -939,6 +947,13 @@ final class LiveState {
     }
 
     private static void closeVolume(OpenVolume v) {
+        if (v.atomic() != null) {
+            try {
+                v.atomic().close();
+            } catch (IOException e) {
+                LOG.error("closing the atomic journal of volume {}: {}", v.name(), e.getMessage());
+            }
+        }
         if (v.snapshots() != null) {
             try {
                 v.snapshots().close();

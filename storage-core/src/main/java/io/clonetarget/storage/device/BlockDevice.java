@@ -79,6 +79,28 @@ public interface BlockDevice extends Closeable {
         return false;
     }
 
+    /**
+     * The largest write, in bytes, that {@link #writeAtomic} makes all-or-nothing across power
+     * loss (and a crash of the process); 0 when the device offers no such writes.
+     */
+    default int atomicWriteLimit() {
+        return 0;
+    }
+
+    /**
+     * Writes {@code src.remaining()} bytes at {@code offset} so that after a power loss at any
+     * moment the range reads either entirely as before or entirely as written, never a mix.
+     * Offset and length are multiples of the logical block size; the length is at most
+     * {@link #atomicWriteLimit()}. Durability follows the usual rule ({@code fua} or a later
+     * {@link #flush()}); atomicity against concurrent requests to the same range is the
+     * caller's (the SCSI layer holds the range exclusively).
+     *
+     * @throws UnsupportedOperationException when {@link #atomicWriteLimit()} is 0
+     */
+    default void writeAtomic(long offset, ByteBuffer src, boolean fua) throws IOException {
+        throw new UnsupportedOperationException(describe() + " offers no power-safe atomic writes");
+    }
+
     /** Makes every write, discard and write-zeroes completed before this call durable. */
     void flush() throws IOException;
 

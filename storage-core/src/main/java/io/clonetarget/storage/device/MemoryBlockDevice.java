@@ -4,7 +4,7 @@ import java.nio.ByteBuffer;
 
 /**
  * A volatile {@link BlockDevice} in one direct buffer, for tests and for generated demo images.
- * "Durable" means nothing here: flush is a no-op. Thread-safe for disjoint ranges; overlapping
+ * "Durable" means nothing here: flush is a no-op, and {@link #writeAtomic} is a plain write. Thread-safe for disjoint ranges; overlapping
  * concurrent writes may interleave, as on real disks.
  */
 public final class MemoryBlockDevice implements BlockDevice {
@@ -48,6 +48,17 @@ public final class MemoryBlockDevice implements BlockDevice {
     @Override
     public boolean isReadOnly() {
         return readOnly;
+    }
+
+    /** Nothing here survives a power loss, so every write is trivially all-or-nothing across one. */
+    @Override
+    public int atomicWriteLimit() {
+        return readOnly ? 0 : JournaledDevice.MAX_ATOMIC_BYTES;
+    }
+
+    @Override
+    public void writeAtomic(long offset, ByteBuffer src, boolean fua) throws ReadOnlyException {
+        write(offset, src, fua);
     }
 
     @Override

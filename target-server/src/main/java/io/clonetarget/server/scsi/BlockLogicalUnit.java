@@ -284,7 +284,7 @@ public final class BlockLogicalUnit implements LogicalUnit {
             case 0x9c -> atomics.writeAtomic(task);
             case 0x9e -> info.serviceAction() == 0x10 ? readCapacity16(task) : provisioning.getLbaStatus(task);
             case 0xa3 -> info.serviceAction() == 0x0a ? PortGroups.report(task)
-                    : ScsiResult.good(SupportedOperations.report(task));
+                    : ScsiResult.good(SupportedOperations.report(task, c -> c.opcode() != 0x9c || atomics.offered()));
             case 0xa0 -> throw new IllegalStateException("REPORT LUNS belongs to the target");
             default -> throw ScsiException.invalidOpcode();
         };

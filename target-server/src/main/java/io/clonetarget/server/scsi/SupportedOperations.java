@@ -2,14 +2,17 @@ package io.clonetarget.server.scsi;
 
 import java.nio.ByteBuffer;
 
-/** REPORT SUPPORTED OPERATION CODES (SPC-4 section 6.35) over {@link CommandTable}. */
+/**
+ * REPORT SUPPORTED OPERATION CODES (SPC-4 section 6.35) over {@link CommandTable}, less the
+ * commands a unit does not offer (WRITE ATOMIC(16) without power-safe atomic writes).
+ */
 final class SupportedOperations {
     private static final int TIMEOUTS_LENGTH = 12;
 
     private SupportedOperations() {
     }
 
-    static ByteBuffer report(ScsiTask task) throws ScsiException {
+    static ByteBuffer report(ScsiTask task, java.util.function.Predicate<CommandInfo> offered) throws ScsiException {
         ByteBuffer cdb = task.cdb();
         boolean timeouts = Cdb.bit(cdb, 2, 7);
         int option = Cdb.u8(cdb, 2) & 0x07;
@@ -18,32 +21,37 @@ final class SupportedOperations {
         int allocation = (int) Math.min(Integer.MAX_VALUE, Cdb.u32(cdb, 6));
         ByteBuffer out;
         switch (option) {
-            case 0 -> out = all(timeouts);
+            case 0 -> out = all(timeouts, offered);
             case 1 -> {
                 if (CommandTable.hasServiceActions(opcode)) {
                     throw ScsiException.invalidCdbField(3, -1);
                 }
-                out = one(CommandTable.lookup(opcode, -1), timeouts);
+                out = one(offer(CommandTable.lookup(opcode, -1), offered), timeouts);
             }
             case 2 -> {
                 if (!CommandTable.hasServiceActions(opcode)) {
                     throw ScsiException.invalidCdbField(3, -1);
                 }
-                out = one(action > 0x1f ? null : CommandTable.lookup(opcode, action), timeouts);
+                out = one(action > 0x1f ? null : offer(CommandTable.lookup(opcode, action), offered), timeouts);
             }
-            case 3 -> out = one(CommandTable.hasServiceActions(opcode)
+            case 3 -> out = one(offer(CommandTable.hasServiceActions(opcode)
                     ? (action > 0x1f ? null : CommandTable.lookup(opcode, action))
-                    : CommandTable.lookup(opcode, -1), timeouts);
+                    : CommandTable.lookup(opcode, -1), offered), timeouts);
             default -> throw ScsiException.invalidCdbField(2, 2);
         }
         return ModePages.copyOut(task, out.flip(), allocation);
     }
 
-    private static ByteBuffer all(boolean timeouts) {
+    private static CommandInfo offer(CommandInfo c, java.util.function.Predicate<CommandInfo> offered) {
+        return c == null || !offered.test(c) ? null : c;
+    }
+
+    private static ByteBuffer all(boolean timeouts, java.util.function.Predicate<CommandInfo> offered) {
         int each = 8 + (timeouts ? TIMEOUTS_LENGTH : 0);
-        ByteBuffer b = ByteBuffer.allocate(4 + each * CommandTable.COMMANDS.size());
-        b.putInt(each * CommandTable.COMMANDS.size());
-        for (CommandInfo c : CommandTable.COMMANDS) {
+        java.util.List<CommandInfo> commands = CommandTable.COMMANDS.stream().filter(offered).toList();
+        ByteBuffer b = ByteBuffer.allocate(4 + each * commands.size());
+        b.putInt(each * commands.size());
+        for (CommandInfo c : commands) {
             b.put((byte) c.opcode()).put((byte) 0).putShort((short) Math.max(0, c.serviceAction()));
             b.put((byte) 0).put((byte) ((timeouts ? 0x02 : 0) | (c.hasServiceAction() ? 0x01 : 0)));
             b.putShort((short) c.cdbLength());

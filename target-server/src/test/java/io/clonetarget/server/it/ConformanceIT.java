@@ -154,11 +154,15 @@ class ConformanceIT {
                 if (NOT_APPLICABLE.containsKey(test) && outcome.equals("skipped")) {
                     continue;
                 }
+                if (kind.equals("writable-snapshot") && test.startsWith("WriteAtomic16.") && outcome.equals("skipped")) {
+                    continue; // a snapshot LUN has no atomic-write journal, so it offers no WRITE ATOMIC(16)
+                }
                 problems.add(test + ": " + outcome);
             }
             System.out.printf("iscsi-test-cu (%s LUN): %d of %d passed%n", kind, passed, expected.size());
             assertEquals(List.of(), problems, "unexpected outcomes; raw output:\n" + tail(run.output()));
-            assertTrue(passed >= expected.size() - NOT_APPLICABLE.size(),
+            int atomicSkips = kind.equals("writable-snapshot") ? 6 : 0;
+            assertTrue(passed >= expected.size() - NOT_APPLICABLE.size() - atomicSkips,
                     "passed " + passed);
         }
     }

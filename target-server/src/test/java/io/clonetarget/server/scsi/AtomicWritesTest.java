@@ -54,6 +54,41 @@ class AtomicWritesTest {
         assertTrue(b.getInt(44) <= b.getInt(8), "within MAXIMUM TRANSFER LENGTH");
     }
 
+    /** A unit over a device with no power-safe atomic writes offers none: zero limits, no opcode, not reported. */
+    @Test
+    void withoutPowerSafeAtomicWritesTheCommandIsNotOffered() {
+        HalvingDevice plain = new HalvingDevice(device);
+        plain.limit = 0;
+        BlockLogicalUnit unit = new BlockLogicalUnit("plain", plain, LunIdentity.fromSeed("seed", "p"), false,
+                new HeapBuffers());
+        ByteBuffer b = unit.execute(FakeTask.of("12 01 b0 00 ff 00")).dataIn();
+        assertEquals(0, b.getInt(44), "MAXIMUM ATOMIC TRANSFER LENGTH");
+        assertEquals(0, b.getInt(48), "ATOMIC ALIGNMENT");
+        assertEquals(0, b.getInt(52), "ATOMIC TRANSFER LENGTH GRANULARITY");
+        ScsiResult r = unit.execute(FakeTask.of(FakeTask.NEXUS, writeAtomic(0, 8, 0), blocks(8, (byte) 1)));
+        assertSense(r, Asc.INVALID_COMMAND_OPERATION_CODE);
+        assertEquals(0, firstByte(0), "nothing written");
+        // REPORT SUPPORTED OPERATION CODES, one command (option 1): "not supported" (SUPPORT = 001b)
+        ByteBuffer one = unit.execute(FakeTask.of("a3 0c 01 9c 0000 00000100 00 00")).dataIn();
+        assertEquals(1, one.get(1) & 0x07);
+        assertEquals(3, lu.execute(FakeTask.of("a3 0c 01 9c 0000 00000100 00 00")).dataIn().get(1) & 0x07,
+                "the memory device's unit supports it");
+        // all commands (option 0): 9ch listed only where offered
+        assertEquals(false, listsOpcode(unit, 0x9c));
+        assertEquals(true, listsOpcode(lu, 0x9c));
+        assertEquals(true, listsOpcode(unit, 0x8a), "WRITE(16) still listed");
+    }
+
+    private static boolean listsOpcode(BlockLogicalUnit unit, int opcode) {
+        ByteBuffer all = unit.execute(FakeTask.of("a3 0c 00 00 0000 00010000 00 00")).dataIn();
+        for (int at = 4; at + 8 <= all.limit(); at += 8) {
+            if ((all.get(at) & 0xff) == opcode) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     @Test
     void writesAndReadsBack() {
         assertTrue(run(writeAtomic(16, 16, 0), blocks(16, (byte) 0x5a)).isGood());
@@ -98,6 +133,8 @@ class AtomicWritesTest {
         final CountDownLatch half = new CountDownLatch(1);
         final CountDownLatch proceed = new CountDownLatch(1);
         volatile boolean armed;
+        /** -1: the memory device's limit; 0: a device without power-safe atomic writes. */
+        int limit = -1;
 
         HalvingDevice(MemoryBlockDevice inner) {
             this.inner = inner;
@@ -112,6 +149,10 @@ class AtomicWritesTest {
         @Override public void discard(long offset, long length) throws IOException { inner.discard(offset, length); }
         @Override public void writeZeroes(long offset, long length) throws IOException { inner.writeZeroes(offset, length); }
         @Override public String describe() { return "halving"; }
+        @Override public int atomicWriteLimit() { return limit < 0 ? inner.atomicWriteLimit() : limit; }
+        @Override public void writeAtomic(long offset, ByteBuffer src, boolean fua) throws IOException {
+            write(offset, src, fua);
+        }
         @Override public void close() { }
 
         @Override
