@@ -7,10 +7,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The copy manager of one logical unit (SPC-4 third-party copy, LID1): EXTENDED COPY with
@@ -27,8 +24,8 @@ import java.util.Map;
  * at the next SYNCHRONIZE CACHE, as for a WRITE (at once when the destination's write cache is
  * off).
  *
- * <p>Thread safety: copy results are kept per nexus in {@link #results}, guarded by its own
- * monitor; everything else is per command.
+ * <p>Thread safety: copy results are kept per nexus in {@link #results} (thread-safe);
+ * everything else is per command.
  */
 final class CopyCommands {
     static final int MAX_TARGET_DESCRIPTORS = 8;
@@ -52,8 +49,8 @@ final class CopyCommands {
     }
 
     private final BlockLogicalUnit self;
-    /** By nexus, by list identifier; guarded by itself. */
-    private final Map<Nexus, LinkedHashMap<Integer, Result>> results = new HashMap<>();
+    private final ListResults<Result> results = new ListResults<>(RESULTS_KEPT,
+            r -> r.status() == Result.IN_PROGRESS);
 
     CopyCommands(BlockLogicalUnit self) {
         this.self = self;
@@ -133,7 +130,7 @@ final class CopyCommands {
         }
         boolean tracked = usage != 3;
         if (tracked) {
-            begin(task.nexus(), listId);
+            results.begin(task.nexus(), listId, new Result(Result.IN_PROGRESS, 0, 0));
         }
         int done = 0;
         long bytes = 0;
@@ -146,12 +143,12 @@ final class CopyCommands {
                 done++;
             }
             if (tracked) {
-                finish(task.nexus(), listId, new Result(Result.COMPLETED, done, bytes));
+                results.finish(task.nexus(), listId, new Result(Result.COMPLETED, done, bytes));
             }
             return ScsiResult.good();
         } catch (ScsiException | IOException | RuntimeException e) {
             if (tracked) {
-                finish(task.nexus(), listId, new Result(Result.COMPLETED_WITH_ERRORS, done, bytes));
+                results.finish(task.nexus(), listId, new Result(Result.COMPLETED_WITH_ERRORS, done, bytes));
             }
             throw e;
         }
@@ -251,35 +248,9 @@ final class CopyCommands {
         return length;
     }
 
-    private void begin(Nexus nexus, int listId) throws ScsiException {
-        synchronized (results) {
-            LinkedHashMap<Integer, Result> mine = results.computeIfAbsent(nexus, n -> new LinkedHashMap<>());
-            Result r = mine.get(listId);
-            if (r != null && r.status() == Result.IN_PROGRESS) {
-                throw ScsiException.check(Asc.OPERATION_IN_PROGRESS);
-            }
-            mine.remove(listId);
-            mine.put(listId, new Result(Result.IN_PROGRESS, 0, 0));
-            while (mine.size() > RESULTS_KEPT) {
-                mine.remove(mine.keySet().iterator().next());
-            }
-        }
-    }
-
-    private void finish(Nexus nexus, int listId, Result result) {
-        synchronized (results) {
-            LinkedHashMap<Integer, Result> mine = results.get(nexus);
-            if (mine != null && mine.containsKey(listId)) {
-                mine.put(listId, result);
-            }
-        }
-    }
-
     /** The nexus is gone: its copy results go with it. */
     void forget(Nexus nexus) {
-        synchronized (results) {
-            results.remove(nexus);
-        }
+        results.forget(nexus);
     }
 
     ScsiResult receiveCopyResults(ScsiTask task) throws ScsiException {
@@ -289,11 +260,7 @@ final class CopyCommands {
         ByteBuffer b;
         if (action == 0x00) {
             int listId = Cdb.u8(cdb, 2);
-            Result r;
-            synchronized (results) {
-                LinkedHashMap<Integer, Result> mine = results.get(task.nexus());
-                r = mine == null ? null : mine.get(listId);
-            }
+            Result r = results.get(task.nexus(), listId);
             if (r == null) {
                 throw ScsiException.invalidCdbField(2, -1); // no copy with this list identifier
             }

@@ -5,10 +5,7 @@ import io.clonetarget.storage.lock.RangeLock;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.function.LongSupplier;
 
 /**
@@ -23,7 +20,8 @@ import java.util.function.LongSupplier;
  * source was written while it was being copied fails the command with TOKEN CANCELLED: the data
  * written is then not the point in time, and the initiator copies by reads and writes.
  *
- * <p>Thread safety: results are kept per nexus in {@link #results}, guarded by its monitor.
+ * <p>Thread safety: results are kept per nexus in {@link #results} (thread-safe); tokens in
+ * {@link RodTokens}; everything else is per command.
  */
 final class OdxCommands {
     static final int MAX_RANGE_DESCRIPTORS = 64;
@@ -46,8 +44,7 @@ final class OdxCommands {
     private final BlockLogicalUnit self;
     private final RodTokens tokens;
     private final LongSupplier clock;
-    /** By nexus, by list identifier; guarded by itself. */
-    private final Map<Nexus, LinkedHashMap<Long, Result>> results = new HashMap<>();
+    private final ListResults<Result> results = new ListResults<>(RESULTS_KEPT, r -> r.status() == IN_PROGRESS);
 
     OdxCommands(BlockLogicalUnit self, RodTokens tokens, LongSupplier clock) {
         this.self = self;
@@ -109,15 +106,15 @@ final class OdxCommands {
             }
         }
         List<RodTokens.Range> ranges = ranges(p, 14, 16);
-        begin(task.nexus(), listId);
+        results.begin(task.nexus(), listId, new Result(0, IN_PROGRESS, 0, null));
         byte[] token = tokens.create(self, self.ranges(), ranges, rodType,
                 inactivity == 0 ? RodTokens.DEFAULT_INACTIVITY_SECONDS : (int) inactivity);
         if (token == null) {
-            finish(task.nexus(), listId, new Result(POPULATE_TOKEN, COMPLETED_WITH_ERRORS, 0, null));
+            results.finish(task.nexus(), listId, new Result(POPULATE_TOKEN, COMPLETED_WITH_ERRORS, 0, null));
             throw ScsiException.check(Asc.INSUFFICIENT_RESOURCES);
         }
         long blocks = ranges.stream().mapToLong(RodTokens.Range::blocks).sum();
-        finish(task.nexus(), listId, new Result(POPULATE_TOKEN, COMPLETED, blocks, token));
+        results.finish(task.nexus(), listId, new Result(POPULATE_TOKEN, COMPLETED, blocks, token));
         return ScsiResult.good();
     }
 
@@ -140,7 +137,7 @@ final class OdxCommands {
         p.get(16, presented);
         List<RodTokens.Range> destination = ranges(p, 534, 536);
         self.checkWritable();
-        begin(task.nexus(), listId);
+        results.begin(task.nexus(), listId, new Result(0, IN_PROGRESS, 0, null));
         long written = 0;
         try {
             int rodType = ByteBuffer.wrap(presented).getInt(0);
@@ -166,10 +163,10 @@ final class OdxCommands {
             if (!self.writeCacheEnabled()) {
                 self.device().flush();
             }
-            finish(task.nexus(), listId, new Result(WRITE_USING_TOKEN, COMPLETED, written, null));
+            results.finish(task.nexus(), listId, new Result(WRITE_USING_TOKEN, COMPLETED, written, null));
             return ScsiResult.good();
         } catch (ScsiException | IOException | RuntimeException e) {
-            finish(task.nexus(), listId, new Result(WRITE_USING_TOKEN, COMPLETED_WITH_ERRORS, written, null));
+            results.finish(task.nexus(), listId, new Result(WRITE_USING_TOKEN, COMPLETED_WITH_ERRORS, written, null));
             throw e;
         }
     }
@@ -242,34 +239,9 @@ final class OdxCommands {
         return written;
     }
 
-    private void begin(Nexus nexus, long listId) throws ScsiException {
-        synchronized (results) {
-            LinkedHashMap<Long, Result> mine = results.computeIfAbsent(nexus, n -> new LinkedHashMap<>());
-            Result r = mine.get(listId);
-            if (r != null && r.status() == IN_PROGRESS) {
-                throw ScsiException.check(Asc.OPERATION_IN_PROGRESS);
-            }
-            mine.remove(listId);
-            mine.put(listId, new Result(0, IN_PROGRESS, 0, null));
-            while (mine.size() > RESULTS_KEPT) {
-                mine.remove(mine.keySet().iterator().next());
-            }
-        }
-    }
-
-    private void finish(Nexus nexus, long listId, Result result) {
-        synchronized (results) {
-            LinkedHashMap<Long, Result> mine = results.get(nexus);
-            if (mine != null && mine.containsKey(listId)) {
-                mine.put(listId, result);
-            }
-        }
-    }
-
+    /** The nexus is gone: its copy results go with it. */
     void forget(Nexus nexus) {
-        synchronized (results) {
-            results.remove(nexus);
-        }
+        results.forget(nexus);
     }
 
     /** RECEIVE ROD TOKEN INFORMATION for a list identifier of this nexus. */
@@ -277,11 +249,7 @@ final class OdxCommands {
         ByteBuffer cdb = task.cdb();
         long listId = Cdb.u32(cdb, 2);
         int allocation = (int) Math.min(Integer.MAX_VALUE, Cdb.u32(cdb, 10));
-        Result r;
-        synchronized (results) {
-            LinkedHashMap<Long, Result> mine = results.get(task.nexus());
-            r = mine == null ? null : mine.get(listId);
-        }
+        Result r = results.get(task.nexus(), listId);
         if (r == null) {
             throw ScsiException.invalidCdbField(2, -1);
         }
