@@ -1,7 +1,13 @@
 package io.clonetarget.storage.device;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -139,15 +145,53 @@ public final class DurableFiles {
         }
     }
 
+    /**
+     * Replaces {@code file} with {@code content} atomically and durably: written to a temporary
+     * file of mode {@code mode} in the same directory, fsynced, renamed over the file, and the
+     * directory fsynced. A crash leaves the old content or the new, never a mix; a failure leaves
+     * the old file and no temporary one.
+     */
+    public static void replace(Path file, byte[] content, Set<PosixFilePermission> mode) throws IOException {
+        Path dir = file.toAbsolutePath().getParent();
+        Path tmp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp",
+                PosixFilePermissions.asFileAttribute(mode));
+        try {
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                ByteBuffer b = ByteBuffer.wrap(content);
+                while (b.hasRemaining()) {
+                    ch.write(b);
+                }
+                ch.force(true);
+            }
+            try {
+                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                throw new IOException("cannot replace " + file + " atomically", e);
+            }
+            syncDirectory(dir);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
     /** Creates missing directories of {@code dir}, each one made durable in its parent. */
     public static void createDirectories(Path dir) throws IOException {
+        createDirectories(dir, null);
+    }
+
+    /** As {@link #createDirectories(Path)}, each new directory of mode {@code mode} (null: the umask's). */
+    public static void createDirectories(Path dir, Set<PosixFilePermission> mode) throws IOException {
         List<Path> missing = new ArrayList<>();
         for (Path p = dir.toAbsolutePath(); p != null && !Files.isDirectory(p); p = p.getParent()) {
             missing.add(p);
         }
         for (Path p : missing.reversed()) {
             try {
-                Files.createDirectory(p);
+                if (mode == null) {
+                    Files.createDirectory(p);
+                } else {
+                    Files.createDirectory(p, PosixFilePermissions.asFileAttribute(mode));
+                }
             } catch (FileAlreadyExistsException e) {
                 if (!Files.isDirectory(p)) {
                     throw new IOException("cannot create directory " + p + ": a file of that name exists", e);

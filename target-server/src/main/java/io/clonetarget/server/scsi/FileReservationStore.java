@@ -1,14 +1,11 @@
 package io.clonetarget.server.scsi;
 
+import io.clonetarget.storage.device.DurableFiles;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 
 /**
@@ -19,6 +16,8 @@ import java.nio.file.attribute.PosixFilePermissions;
  * it makes are mode 0700 and made durable in their parents. Not thread-safe: one caller at a time.
  */
 public final class FileReservationStore implements ReservationStore {
+    private static final java.util.Set<java.nio.file.attribute.PosixFilePermission> PRIVATE_DIRECTORY =
+            PosixFilePermissions.fromString("rwx------");
     private final Path file;
 
     public FileReservationStore(Path file) {
@@ -45,33 +44,14 @@ public final class FileReservationStore implements ReservationStore {
 
     @Override
     public void save(byte[] content) throws IOException {
-        Path dir = file.getParent();
-        makeDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp",
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-                ByteBuffer b = ByteBuffer.wrap(content);
-                while (b.hasRemaining()) {
-                    ch.write(b);
-                }
-                ch.force(true);
-            }
-            try {
-                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                throw new IOException("cannot replace " + file + " atomically", e);
-            }
-            syncDirectory(dir);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        DurableFiles.createDirectories(file.getParent(), PRIVATE_DIRECTORY);
+        DurableFiles.replace(file, content, PosixFilePermissions.fromString("rw-------"));
     }
 
     @Override
     public void remove() throws IOException {
         if (Files.deleteIfExists(file)) {
-            syncDirectory(file.getParent());
+            DurableFiles.syncDirectory(file.getParent());
         }
     }
 
@@ -83,31 +63,8 @@ public final class FileReservationStore implements ReservationStore {
         } catch (NoSuchFileException e) {
             return null;
         }
-        syncDirectory(file.getParent());
+        DurableFiles.syncDirectory(file.getParent());
         return aside.toString();
-    }
-
-    /** Makes the missing directories of {@code dir}, each made durable by a sync of its parent. */
-    private static void makeDirectories(Path dir) throws IOException {
-        if (Files.isDirectory(dir)) {
-            return;
-        }
-        makeDirectories(dir.getParent());
-        try {
-            Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        } catch (java.nio.file.FileAlreadyExistsException e) {
-            if (!Files.isDirectory(dir)) {
-                throw e;
-            }
-            return;
-        }
-        syncDirectory(dir.getParent());
-    }
-
-    private static void syncDirectory(Path dir) throws IOException {
-        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-            d.force(true);
-        }
     }
 
     @Override
