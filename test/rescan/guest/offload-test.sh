@@ -136,7 +136,7 @@ for i in a b; do
 done
 timeout 60 iscsiadm -m discovery -t st -p $PORTAL -I ifa -I ifb > "$OUT/discovery.txt" 2>&1 || abort discovery "$(cat "$OUT/discovery.txt")"
 for i in a b; do
-  timeout 10 iscsiadm -m node -T $IQN -p $PORTAL -I if$i -o update -n node.session.timeo.replacement_timeout -v 30 > /dev/null
+  timeout 10 iscsiadm -m node -T $IQN -p $PORTAL -I if$i -o update -n node.session.timeo.replacement_timeout -v 300 > /dev/null
 done
 sid_of() { local s; for s in /sys/class/iscsi_session/session*; do [ "$(cat "$s/initiatorname" 2>/dev/null)" = "$1" ] && [ "$(cat "$s/targetname" 2>/dev/null)" = $IQN ] && { echo "${s##*session}"; return 0; }; done; return 1; }
 disk_of() {  # disk_of SID LUN -> sdX, once it has a size
@@ -220,40 +220,63 @@ k=$(keys "$A2" keys-3)
   && check pr-aptpl 0 "A registered again with APTPL=1: PTPL_A=$ptpl, READ KEYS: $k, state file ${PRFILE#$STATE/} ($(stat -c %s "$PRFILE") bytes)" \
   || check pr-aptpl 1 "rc $r1 ($(oneline reg-a-aptpl)); PTPL_A=$ptpl; READ KEYS: $k; file: ${PRFILE:-none}"
 
-# a logout and a login (I_T nexus loss): the registrations and the reservation stay
-ISID0="$ISID_A/$ISID_B"
-logout_both 1
-login_both 2 || abort login-2 "$(cat "$OUT"/login-2-*.txt | tr '\n' ' ')"
-k=$(keys "$A2" keys-4); ra=$(resv "$B2" resv-4)
-[ "$k" = "$KA $KB" ] && [ "$ra" = "$KB Write Exclusive" ] \
-  && check pr-relogin 0 "after logout + login (isid $ISID0 -> $ISID_A/$ISID_B): READ KEYS: $k; READ RESERVATION: $ra" \
-  || check pr-relogin 1 "after logout + login (isid $ISID0 -> $ISID_A/$ISID_B): READ KEYS: $k; READ RESERVATION: $ra"
-
-# restart: logout, kill -9 the server, start it on the same state dir, login
-logout_both 2
+# restart with both hosts logged in: kill -9 of the server, start on the same state dir; the
+# kernel's session recovery logs in again with the same ISID, so each host is the same initiator
+# port (I_T nexus) as before and finds its registration (and B its reservation)
+isid_of() { grep "login from .*: $1 isid=.* -> $IQN" "$OUT/target.log" | tail -n 1 | sed -n 's/.*: [^ ]* isid=\([0-9a-f]*\) .*/\1/p'; }
+ISIDS0="$(isid_of $INI_A)/$(isid_of $INI_B)"
+NLOGIN0=$(grep -c "login from .* -> $IQN" "$OUT/target.log")
 T0=$(up)
 stop_target KILL
 rm -f "$STATE/admin.sock" "$STATE/server.lock"
-: > "$OUT/target.log.mark"; echo "----- restart at uptime $T0 -----" >> "$OUT/target.log"
+echo "----- restart at uptime $T0 -----" >> "$OUT/target.log"
 start_target || abort target-restart "$(tail -n 5 "$OUT/target.log" | tr '\n' ' ')"
 T1=$(up)
-login_both 3 || abort login-3 "$(cat "$OUT"/login-3-*.txt | tr '\n' ' ')"
+# wait until both sessions are logged in again (two new login lines, both sessions LOGGED_IN)
+dl=$(( $(date +%s) + 180 ))
+while [ "$(date +%s)" -lt $dl ]; do
+  [ "$(grep -c "login from .* -> $IQN" "$OUT/target.log")" -ge $((NLOGIN0 + 2)) ] \
+    && [ "$(cat /sys/class/iscsi_session/session"$SA"/state)" = LOGGED_IN ] && [ "$(cat /sys/class/iscsi_session/session"$SB"/state)" = LOGGED_IN ] && break
+  sleep 0.5
+done
+T2=$(up)
+ISIDS1="$(isid_of $INI_A)/$(isid_of $INI_B)"
+RECOV="server killed and started again in $(dt "$T0" "$T1") s, sessions $SA and $SB $(cat /sys/class/iscsi_session/session"$SA"/state)/$(cat /sys/class/iscsi_session/session"$SB"/state) $(dt "$T1" "$T2") s later (isid $ISIDS0 -> $ISIDS1)"
+log "restart: $RECOV"
 ka=$(keys "$A2" keys-5a); kb=$(keys "$B2" keys-5b); ra=$(resv "$A2" resv-5)
 sg caps-5 sg_persist -n --in --report-capabilities "/dev/$A2"
 ptpl=$(sgout caps-5 | sed -n 's/.*PTPL_A): *//p' | head -n 1)
-[ "$ka" = "$KA $KB" ] && [ "$kb" = "$ka" ] && [ "$ra" = "$KB Write Exclusive" ] && [ "$ptpl" = 1 ] \
-  && check pr-aptpl-restart 0 "kill -9 and start again on the same state dir ($(dt "$T0" "$T1") s), login: READ KEYS from A: $ka, from B: $kb; READ RESERVATION: $ra; PTPL_A=$ptpl" \
-  || check pr-aptpl-restart 1 "after kill -9 + start + login: READ KEYS from A: $ka, from B: $kb; READ RESERVATION: $ra; PTPL_A=$ptpl; server log: $(grep -i 'reserv' "$OUT/target.log" | tail -n 3 | tr '\n' ' ' | cut -c1-300)"
+[ "$ka" = "$KA $KB" ] && [ "$kb" = "$ka" ] && [ "$ra" = "$KB Write Exclusive" ] && [ "$ptpl" = 1 ] && [ "$ISIDS1" = "$ISIDS0" ] \
+  && check pr-aptpl-restart 0 "$RECOV: READ KEYS from A: $ka, from B: $kb; READ RESERVATION: $ra; PTPL_A=$ptpl; server: $(grep -m1 'restored' "$OUT/target.log" | sed 's/.*Reservations - //' | cut -c1-120)" \
+  || check pr-aptpl-restart 1 "$RECOV: READ KEYS from A: $ka, from B: $kb; READ RESERVATION: $ra; PTPL_A=$ptpl; server log: $(grep -i 'reserv' "$OUT/target.log" | tail -n 3 | tr '\n' ' ' | cut -c1-300)"
 d=$(conflict_from "$A2" raw-a-5 /tmp/pa) && e=$(wr "$B2" /tmp/pb) \
-  && check pr-enforced-after-restart 0 "A: $d; B's write ok" || check pr-enforced-after-restart 1 "A: $d; B: ${e:-}"
+  && check pr-enforced-after-restart 0 "A (registered, not the holder): $d; B's write ok (the holder)" || check pr-enforced-after-restart 1 "A: $d; B: ${e:-}"
 
 sg unreg-a sg_persist -n --out --register-ignore --param-sark=0 "/dev/$A2"; r1=$?
 sg unreg-b sg_persist -n --out --register-ignore --param-sark=0 "/dev/$B2"; r2=$?
 k=$(keys "$A2" keys-6); ra=$(resv "$B2" resv-6)
 e=$(wr "$A2" /tmp/pa) && rd_same "$B2" /tmp/pa; w=$?
 [ $r1 = 0 ] && [ $r2 = 0 ] && [ "$k" = none ] && [ "$ra" = none ] && [ $w = 0 ] \
-  && check pr-unregister 0 "REGISTER AND IGNORE EXISTING KEY, sark 0, from A and B: READ KEYS: $k; READ RESERVATION: $ra; A's write ok; state file now: $(ls "$STATE/reservations/$IQN/" 2>/dev/null | tr '\n' ' ')" \
+  && check pr-unregister 0 "REGISTER AND IGNORE EXISTING KEY, sark 0, from A and B: READ KEYS: $k; READ RESERVATION: $ra; A's write ok; state file: $(ls "$STATE/reservations/$IQN/" 2>/dev/null | tr '\n' ' ')" \
   || check pr-unregister 1 "rc $r1/$r2 ($(oneline unreg-a) / $(oneline unreg-b)); READ KEYS: $k; READ RESERVATION: $ra; A's write: ${e:-rc $w}"
+
+# a logout and a login: open-iscsi gives every new session a new ISID, so the host comes back as
+# another initiator port; the registration of the old one stays (a registration outlives its
+# I_T nexus), and the new one is not registered (its REGISTER AND IGNORE with sark 0 is a no-op)
+sg reg-a-7 sg_persist -n --out --register --param-sark=$KA "/dev/$A2"; r1=$?
+I0=$(isid_of $INI_A)
+logout_both 7
+login_both 8 || abort login-8 "$(cat "$OUT"/login-8-*.txt | tr '\n' ' ')"
+I1=$(isid_of $INI_A)
+k1=$(keys "$A2" keys-8)
+sg unreg-a-8 sg_persist -n --out --register-ignore --param-sark=0 "/dev/$A2"; r2=$?
+k2=$(keys "$A2" keys-8b)
+sg reg-a-8 sg_persist -n --out --register-ignore --param-sark=$KA "/dev/$A2"; r3=$?
+sg clear-a-8 sg_persist -n --out --clear --param-rk=$KA "/dev/$A2"; r4=$?
+k3=$(keys "$A2" keys-8c)
+[ $r1 = 0 ] && [ "$I0" != "$I1" ] && [ "$k1" = "$KA" ] && [ $r2 = 0 ] && [ "$k2" = "$KA" ] && [ $r3 = 0 ] && [ $r4 = 0 ] && [ "$k3" = none ] \
+  && check pr-relogin-new-port 0 "register KA, logout + login: isid $I0 -> $I1, READ KEYS: $k1 (the old port's registration stays); sark 0 from the new port changes nothing ($k2); REGISTER AND IGNORE KA + CLEAR from the new port: $k3" \
+  || check pr-relogin-new-port 1 "rc $r1/$r2/$r3/$r4; isid $I0 -> $I1; READ KEYS after login: $k1, after sark 0: $k2, after CLEAR: $k3"
 
 # ============================================================================ 4. copies LUN 0 -> LUN 1
 BLKS=$(( COPY_MB * 1048576 / BS ))
@@ -261,14 +284,21 @@ octets() { timeout 10 iscsiadm -m session -r "$SA" -s 2>/dev/null | awk '/txdata
 sha_dev() { timeout 300 dd if="/dev/$1" bs=1M count="$COPY_MB" skip="$2" iflag=direct status=none | sha256sum | cut -c1-64; }
 sha_file() { dd if="$1" bs=1M count="$COPY_MB" skip="$2" status=none | sha256sum | cut -c1-64; }
 ZERO=$(head -c $(( COPY_MB * 1048576 )) /dev/zero | sha256sum | cut -c1-64)
-e=$(timeout 300 dd if=/dev/urandom of="/dev/$A0" bs=1M count="$COPY_MB" oflag=direct status=none 2>&1) || abort fill-src "$e"
-SRC=$(sha_dev "$A0" 0)
-[ "$(sha_file /scratch/src.img 0)" = "$SRC" ] || abort fill-src "the volume file differs from what was written"
-log "LUN 0 ($A0): $COPY_MB MiB random, sha256 ${SRC:0:16}"
+# fill_src: fresh random data on LUN 0 before each copy, so a copy that lands in another range of
+# LUN 1 is told apart (where_is says which 64 MiB range of the volume file holds what)
+fill_src() {
+  local e
+  e=$(timeout 300 dd if=/dev/urandom of="/dev/$A0" bs=1M count="$COPY_MB" oflag=direct status=none 2>&1) || abort fill-src "$e"
+  SRC=$(sha_dev "$A0" 0)
+  [ "$(sha_file /scratch/src.img 0)" = "$SRC" ] || abort fill-src "the volume file differs from what was written"
+  log "LUN 0 ($A0): $COPY_MB MiB random, sha256 ${SRC:0:16}"
+}
+where_is() { local o h w=""; for o in $(seq 0 "$COPY_MB" 192); do h=$(sha_file /scratch/dst.img "$o"); w="$w $o:$([ "$h" = "$SRC" ] && echo src || { [ "$h" = "$ZERO" ] && echo zero || echo other; })"; done; echo "LUN 1 by ${COPY_MB} MiB:$w"; }
 # copy_check NAME SEEK_MB CMD...: the range must be zeros before and the source after, on the
 # initiator and in the volume file, with less than OFFLOAD_MAX_DATA data octets in session A
 copy_check() {
   local name=$1 seek=$2 o0 o1 t0 t1 rc before after file; shift 2
+  fill_src
   before=$(sha_dev "$A1" "$seek")
   o0=$(octets); t0=$(up)
   sg "$name" "$@"; rc=$?
@@ -279,12 +309,15 @@ copy_check() {
   if [ $rc = 0 ] && [ "$before" = "$ZERO" ] && [ "$after" = "$SRC" ] && [ "$file" = "$SRC" ] && [ $((o1 - o0)) -lt "$OFFLOAD_MAX_DATA" ]; then
     check "$name" 0 "$what; sha256 equal on the initiator and in the volume file ($(grep -v '^#' "$OUT/sg/$name.txt" | grep -iE 'blocks|command|time|copied' | head -n 2 | tr '\n' ' ' | sed 's/  */ /g'))"
   else
-    check "$name" 1 "rc $rc; $what; zeros before: $([ "$before" = "$ZERO" ] && echo yes || echo no); equal after: initiator $([ "$after" = "$SRC" ] && echo yes || echo no), file $([ "$file" = "$SRC" ] && echo yes || echo no); output: $(grep -v '^#' "$OUT/sg/$name.txt" | tail -n 6 | tr '\n' ' ' | cut -c1-500)"
+    check "$name" 1 "rc $rc; $what; zeros before: $([ "$before" = "$ZERO" ] && echo yes || echo no); equal after: initiator $([ "$after" = "$SRC" ] && echo yes || echo no), file $([ "$file" = "$SRC" ] && echo yes || echo no); $(where_is); output: $(grep -v '^#' "$OUT/sg/$name.txt" | tail -n 6 | tr '\n' ' ' | cut -c1-500)"
   fi
 }
 copy_check xcopy-sg_xcopy 0 sg_xcopy if="/dev/$SGA0" of="/dev/$SGA1" bs="$BS" count="$BLKS" seek=0
-copy_check odx-ddpt "$COPY_MB" ddpt if="/dev/$SGA0" iflag=odx of="/dev/$SGA1" oflag=odx bs="$BS" count="$BLKS" seek="$BLKS"
-copy_check xcopy-ddpt $((2 * COPY_MB)) ddpt --xcopy if="/dev/$SGA0" of="/dev/$SGA1" bs="$BS" count="$BLKS" seek=$((2 * BLKS))
+# ddpt 0.97 refuses count= in an odx full copy ("odx_full_copy: count= value not equal to the sum
+# of gather nums", exit 99, before any command is sent), so it copies all of LUN 0 (COPY_MB)
+copy_check odx-ddpt "$COPY_MB" ddpt if="/dev/$SGA0" iflag=odx of="/dev/$SGA1" oflag=odx bs="$BS" seek="$BLKS" -vv
+copy_check xcopy-ddpt $((2 * COPY_MB)) ddpt --xcopy if="/dev/$SGA0" of="/dev/$SGA1" bs="$BS" count="$BLKS" seek=$((2 * BLKS)) -vvv
+fill_src
 # for scale: the same copy by reads and writes through the initiator (not a check)
 o0=$(octets); t0=$(up)
 timeout 300 dd if="/dev/$A0" of="/dev/$A1" bs=1M count="$COPY_MB" seek=$((3 * COPY_MB)) iflag=direct oflag=direct status=none 2>&1
