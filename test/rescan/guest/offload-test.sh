@@ -313,10 +313,16 @@ copy_check() {
   fi
 }
 copy_check xcopy-sg_xcopy 0 sg_xcopy if="/dev/$SGA0" of="/dev/$SGA1" bs="$BS" count="$BLKS" seek=0
-# ddpt 0.97 refuses count= in an odx full copy ("odx_full_copy: count= value not equal to the sum
-# of gather nums", exit 99, before any command is sent), so it copies all of LUN 0 (COPY_MB)
-copy_check odx-ddpt "$COPY_MB" ddpt if="/dev/$SGA0" iflag=odx of="/dev/$SGA1" oflag=odx bs="$BS" seek="$BLKS" -vv
+# ddpt 0.97 and ODX: with count= and plain skip/seek it stops before sending anything
+# ("odx_full_copy: count= value not equal to the sum of gather nums", exit 99); without count=
+# its range has 0 blocks, so it sends POPULATE TOKEN with a 0-block range and loops on tokens
+# that represent nothing. Given as LBA,NUM lists, the ranges are right.
+copy_check odx-ddpt "$COPY_MB" ddpt if="/dev/$SGA0" iflag=odx skip="0,$BLKS" of="/dev/$SGA1" oflag=odx seek="$BLKS,$BLKS" bs="$BS" -vv
 copy_check xcopy-ddpt $((2 * COPY_MB)) ddpt --xcopy if="/dev/$SGA0" of="/dev/$SGA1" bs="$BS" count="$BLKS" seek=$((2 * BLKS)) -vvv
+# boot 2: ddpt printed "src_lba=0x0" for each of its 3 XCOPY commands (65535, 65535, 2 blocks);
+# where did each segment's data come from? (16 MiB at the start of each of its segments)
+x16() { dd if="$1" bs=512 skip="$2" count=32768 status=none | sha256sum | cut -c1-16; }
+log "xcopy-ddpt segments: src@0 $(x16 /scratch/src.img 0) src@65535 $(x16 /scratch/src.img 65535); dst@seg1 $(x16 /scratch/dst.img $((2 * BLKS))) dst@seg2 $(x16 /scratch/dst.img $((2 * BLKS + 65535)))"
 fill_src
 # for scale: the same copy by reads and writes through the initiator (not a check)
 o0=$(octets); t0=$(up)
