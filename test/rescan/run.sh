@@ -18,7 +18,12 @@
 #   --test NAME       the guest script: rescan (guest/rescan-test.sh, default) or snapmount
 #                     (guest/snapmount-test.sh: ext4 on a volume with snapshots, fsfreeze, snapshot,
 #                     the snapshot mapped live as LUN 1, e2fsck and mounted read-only; it prints the
-#                     same RESCAN: / RESCAN-RESULT: verdict lines)
+#                     same RESCAN: / RESCAN-RESULT: verdict lines) or offload (guest/offload-test.sh:
+#                     persistent reservations from two initiator names with sg_persist, APTPL
+#                     across a kill -9 and restart, sg_xcopy, ddpt ODX and ddpt xcopy between
+#                     LUN 0 and LUN 1; needs ddpt in the image, which run.sh then adds to
+#                     VM_EXTRA_PACKAGES, and its image lives in /tmp/vmtest-offload unless
+#                     VMTEST_DIR is set, so the shared image is not rebuilt back and forth)
 #   --env NAME=VALUE  extra setting for the guest script (repeatable; see its header)
 #   --project DIR     clonetarget checkout whose bin/ and target-server/target/clonetarget.jar are
 #                     copied into the run and shared read-only with the guest (default: this one;
@@ -35,6 +40,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+VMTEST_DIR_SET=${VMTEST_DIR:+1}
 VMTEST_DIR=${VMTEST_DIR:-/tmp/vmtest}
 JDK=/usr/lib/jvm/temurin-25-jdk-amd64
 PROJECT=$ROOT
@@ -53,7 +59,7 @@ while [ $# -gt 0 ]; do
     --no-remap) ENVS+=("REMAP=0"); shift ;;
     --remove-with) ENVS+=("REMOVE_WITH=$2"); shift 2 ;;
     --env) ENVS+=("$2"); shift 2 ;;
-    --test) ENVS+=("TEST=$2"); shift 2 ;;
+    --test) ENVS+=("TEST=$2"); TEST=$2; shift 2 ;;
     --project) PROJECT=$2; shift 2 ;;
     --jdk) JDK=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
@@ -74,6 +80,14 @@ if [ -z "${VM_TOOLS:-}" ]; then
     [ -x "$d/build-image.sh" ] && { VM_TOOLS=$d; break; }
   done
 fi
+case "${TEST:-rescan}" in
+  rescan|snapmount) ;;
+  offload)  # sg3-utils is in vm-initiator's image, ddpt is not
+    case ",${VM_EXTRA_PACKAGES:-}," in *,ddpt,*) ;; *) export VM_EXTRA_PACKAGES=${VM_EXTRA_PACKAGES:+$VM_EXTRA_PACKAGES,}ddpt ;; esac
+    [ -n "$VMTEST_DIR_SET" ] || VMTEST_DIR=/tmp/vmtest-offload
+    export VMTEST_DIR ;;
+  *) echo "unknown --test '$TEST' (rescan, snapmount or offload)" >&2; exit 64 ;;
+esac
 [ -x "${VM_TOOLS:-}/build-image.sh" ] || die "vm-initiator not found (set VM_TOOLS)"
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
 [ -x "$JDK/bin/java" ] || die "no JDK at $JDK (--jdk)"
