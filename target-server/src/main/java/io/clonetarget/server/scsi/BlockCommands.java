@@ -249,8 +249,12 @@ final class BlockCommands {
             throw WouldBlock.INSTANCE;
         }
         long blocks = ((long) data.remaining() + blockSize - 1) / blockSize;
-        try (RangeLock.Range held = hold(lba, blocks, RangeLock.Mode.SHARED)) {
+        // not hold(): a read changes nothing, so it must not cancel the ROD tokens over its blocks
+        try (RangeLock.Range held = ranges.lock(offset, offset + blocks * blockSize, RangeLock.Mode.SHARED)) {
             device.read(offset, data);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while waiting for blocks " + lba + "+" + blocks);
         }
     }
 

@@ -115,6 +115,11 @@ public final class BlockLogicalUnit implements LogicalUnit {
         io.checkWritable();
     }
 
+    /** Refuses a copy through this unit while a sanitize runs on it or after one failed. */
+    void checkNotSanitizing(CommandInfo asIf) throws ScsiException {
+        sanitize.check(asIf);
+    }
+
     /** The volume's write ranges, shared by every unit that serves it. */
     RangeLock ranges() {
         return io.ranges();

@@ -215,6 +215,9 @@ final class CopyCommands {
         if (!source.contains(sourceLba, blocks) || !destination.contains(destinationLba, blocks)) {
             throw ScsiException.check(Asc.COPY_ABORTED);
         }
+        // the units a copy names are used as a READ and a WRITE there would use them
+        source.checkNotSanitizing(CommandTable.lookup(0x28, -1));
+        destination.checkNotSanitizing(CommandTable.lookup(0x2a, -1));
         source.checkAccess(nexus, Reservations.Access.READ);
         destination.checkAccess(nexus, Reservations.Access.WRITE);
         destination.checkWritable();
@@ -306,13 +309,13 @@ final class CopyCommands {
         int length = (1 + commands.length + 3) & ~3;
         b.putShort((short) 0x0001).putShort((short) length).put((byte) commands.length).put(commands);
         b.position(b.position() + length - 1 - commands.length);
-        // Parameter Data (0008h)
-        b.putShort((short) 0x0008).putShort((short) 0x1c).putInt(0)
+        // Parameter Data (0004h)
+        b.putShort((short) 0x0004).putShort((short) 0x1c).putInt(0)
                 .putShort((short) MAX_TARGET_DESCRIPTORS).putShort((short) MAX_SEGMENT_DESCRIPTORS)
                 .putInt(MAX_DESCRIPTOR_LIST_LENGTH).putInt(0);
         b.position(b.position() + 12);
-        // Supported Descriptors (0004h)
-        b.putShort((short) 0x0004).putShort((short) 4).put((byte) 2).put((byte) BLOCK_TO_BLOCK)
+        // Supported Descriptors (0008h)
+        b.putShort((short) 0x0008).putShort((short) 4).put((byte) 2).put((byte) BLOCK_TO_BLOCK)
                 .put((byte) IDENTIFICATION_DESCRIPTOR).put((byte) 0);
         // General Copy Operations (8001h)
         b.putShort((short) 0x8001).putShort((short) 0x20).putInt(RESULTS_KEPT).putInt(RESULTS_KEPT)

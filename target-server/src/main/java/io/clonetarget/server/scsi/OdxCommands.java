@@ -77,6 +77,15 @@ final class OdxCommands {
                 out.add(new RodTokens.Range(lba, blocks));
             }
         }
+        // ranges may not overlap (a token that stood for a block twice, or a destination written twice)
+        List<RodTokens.Range> sorted = new ArrayList<>(out);
+        sorted.sort(java.util.Comparator.comparingLong(RodTokens.Range::lba));
+        for (int i = 1; i < sorted.size(); i++) {
+            RodTokens.Range before = sorted.get(i - 1);
+            if (sorted.get(i).lba() < before.lba() + before.blocks()) {
+                throw ScsiException.invalidParameterField(at + 16 * out.indexOf(sorted.get(i)), -1);
+            }
+        }
         return out;
     }
 
@@ -112,6 +121,19 @@ final class OdxCommands {
         if (token == null) {
             results.finish(task.nexus(), listId, new Result(POPULATE_TOKEN, COMPLETED_WITH_ERRORS, 0, null));
             throw ScsiException.check(Asc.INSUFFICIENT_RESOURCES);
+        }
+        // writes that took their blocks before the token existed did not cancel it: wait until they
+        // have landed, so the token stands for the data as it is when this command answers (a write
+        // that takes its blocks from now on cancels the token itself)
+        int size = self.blockSize();
+        for (RodTokens.Range r : ranges) {
+            try (RangeLock.Range drained = self.ranges().lock(r.lba() * size, (r.lba() + r.blocks()) * size,
+                    RangeLock.Mode.EXCLUSIVE)) {
+                // nothing: holding the blocks once is the point
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw ScsiException.check(Asc.COPY_ABORTED);
+            }
         }
         long blocks = ranges.stream().mapToLong(RodTokens.Range::blocks).sum();
         results.finish(task.nexus(), listId, new Result(POPULATE_TOKEN, COMPLETED, blocks, token));
@@ -271,8 +293,8 @@ final class OdxCommands {
     /** The ODX descriptors of the Third-party Copy VPD page. */
     static void vpdDescriptors(ByteBuffer b, int blockSize) {
         // Block Device ROD Token Limits (0000h)
-        b.putShort((short) 0x0000).putShort((short) 0x24);
-        b.position(b.position() + 10);
+        b.putShort((short) 0x0000).putShort((short) 0x20);
+        b.position(b.position() + 6); // vendor specific
         b.putShort((short) MAX_RANGE_DESCRIPTORS).putInt(RodTokens.MAX_INACTIVITY_SECONDS)
                 .putInt(RodTokens.DEFAULT_INACTIVITY_SECONDS).putLong(MAX_TOKEN_BYTES / blockSize)
                 .putLong(OPTIMAL_TRANSFER_BYTES / blockSize);

@@ -23,7 +23,8 @@ import java.util.function.LongSupplier;
  * inactivity timeout, when its source unit closes, or when deleted.
  *
  * <p>Thread safety: all state is guarded by this object's monitor; {@link #written} reads one
- * volatile count first, so writes cost nothing while no token is live.
+ * volatile count first, so writes cost nothing while no token is good, and then looks only at
+ * the good tokens of the volume written (a cancelled or revoked one is out of that set at once).
  */
 final class RodTokens {
     static final int TOKEN_LENGTH = 512;
@@ -83,6 +84,9 @@ final class RodTokens {
     private final LongSupplier clock;
     private final SecureRandom random = new SecureRandom();
     private final Map<Long, Token> byId = new HashMap<>();
+    /** The tokens still good, by the write ranges of their volume: what a write must look at. */
+    private final Map<RangeLock, List<Token>> good = new java.util.IdentityHashMap<>();
+    /** How many tokens are in {@link #good}: while 0, writes look at nothing. */
     private volatile int live;
 
     RodTokens(LongSupplier clock) {
@@ -120,9 +124,11 @@ final class RodTokens {
         random.nextBytes(secret);
         t.put(192, secret); // what makes the token unguessable: checked whole on every use
         byte[] bytes = t.array();
-        byId.put(id, new Token(id, bytes.clone(), source, volume, ranges, inactivitySeconds * 1_000_000_000L,
-                clock.getAsLong()));
-        live = byId.size();
+        Token token = new Token(id, bytes.clone(), source, volume, ranges, inactivitySeconds * 1_000_000_000L,
+                clock.getAsLong());
+        byId.put(id, token);
+        good.computeIfAbsent(volume, v -> new ArrayList<>()).add(token);
+        live++;
         return bytes;
     }
 
@@ -158,7 +164,18 @@ final class RodTokens {
 
     synchronized void delete(Token t) {
         byId.remove(t.id, t);
-        live = byId.size();
+        notGood(t);
+    }
+
+    /** Takes a token out of what writes look at (it was cancelled, revoked, deleted or expired). */
+    private void notGood(Token t) {
+        List<Token> list = good.get(t.volume);
+        if (list != null && list.remove(t)) {
+            live--;
+            if (list.isEmpty()) {
+                good.remove(t.volume);
+            }
+        }
     }
 
     /**
@@ -172,17 +189,24 @@ final class RodTokens {
         long from = lba * blockSize;
         long to = from + blocks * blockSize;
         synchronized (this) {
-            for (Token t : byId.values()) {
-                if (t.volume != volume || t.problem != null) {
-                    continue;
-                }
+            List<Token> list = good.get(volume);
+            if (list == null) {
+                return;
+            }
+            for (Iterator<Token> i = list.iterator(); i.hasNext(); ) {
+                Token t = i.next();
                 int size = t.source.blockSize();
                 for (Range r : t.ranges) {
                     if (r.lba() * size < to && from < (r.lba() + r.blocks()) * size) {
                         t.problem = Problem.CANCELLED;
+                        i.remove();
+                        live--;
                         break;
                     }
                 }
+            }
+            if (list.isEmpty()) {
+                good.remove(volume);
             }
         }
     }
@@ -192,6 +216,7 @@ final class RodTokens {
         for (Token t : byId.values()) {
             if (t.source == source && t.problem == null) {
                 t.problem = Problem.REVOKED;
+                notGood(t);
             }
         }
     }
@@ -203,9 +228,9 @@ final class RodTokens {
             Token t = i.next();
             if (now - t.lastUse > t.inactivityNanos) {
                 i.remove();
+                notGood(t);
             }
         }
-        live = byId.size();
     }
 
     synchronized int size() {

@@ -47,21 +47,22 @@ class ClientToolsIT {
         String serial = Tools.ok(T, "iscsi-inq", "-e", "1", "-c", "128", target.url(0));
         assertTrue(serial.matches("(?s)Unit Serial Number:\\[[0-9a-f]{24}\\].*"), serial);
         String ids = Tools.ok(T, "iscsi-inq", "-e", "1", "-c", "131", target.url(0));
-        assertEquals(5, ids.split("DEVICE DESIGNATOR #", -1).length - 1, "exactly our 5 designators:\n" + ids);
+        assertEquals(6, ids.split("DEVICE DESIGNATOR #", -1).length - 1, "exactly our 6 designators:\n" + ids);
         assertTrue(ids.contains("Designator Type:(3) NAA"), ids);
         assertTrue(ids.contains("Designator:[" + TestTarget.IQN + ",t,0x0001]"), ids);
         assertTrue(ids.contains("Designator Type:(4) RELATIVE_TARGET_PORT"), ids);
+        assertTrue(ids.contains("Designator Type:(5) TARGET_PORT_GROUP"), ids);
         String limits = Tools.ok(T, "iscsi-inq", "-e", "1", "-c", "176", target.url(0));
         assertTrue(limits.contains("maximum transfer length:16384"), limits);
         assertTrue(limits.contains("maximum unmap lba count:1048576"), limits);
     }
 
     @Test
-    void iscsiReadCapacity16ReportsSizeThinProvisioningAnd4kPhysical() throws Exception {
+    void iscsiReadCapacity16ReportsSizeThinProvisioningAndOneLogicalBlockPerPhysicalBlock() throws Exception {
         String out = Tools.ok(T, "iscsi-readcapacity16", target.url(1));
         assertTrue(out.contains("Total size:268435456"), out);
         assertTrue(out.contains("LOGICAL BLOCK LENGTH IN BYTES:512"), out);
-        assertTrue(out.contains("LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT:3"), out);
+        assertTrue(out.contains("LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT:0"), out);
         assertTrue(out.contains("LBPME:1 LBPRZ:1"), out);
     }
 

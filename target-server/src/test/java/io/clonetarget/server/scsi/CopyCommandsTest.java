@@ -157,6 +157,27 @@ class CopyCommandsTest {
         assertEquals(ScsiStatus.RESERVATION_CONFLICT, r.status());
     }
 
+    /** A copy may not read a unit while a sanitize overwrites it (it would copy what is being erased). */
+    @Test
+    void aUnitUnderSanitizeIsNotReady() throws Exception {
+        SanitizeCommandsTest.GatedDevice gated = new SanitizeCommandsTest.GatedDevice(new MemoryBlockDevice(1 << 20, BLOCK));
+        BlockLogicalUnit ua = unit("a", gated, false);
+        BlockLogicalUnit ub = unit("b", new MemoryBlockDevice(1 << 20, BLOCK), false);
+        gated.close(true);
+        ByteBuffer pattern = ByteBuffer.allocate(4 + BLOCK).put(0, (byte) 0x01).putShort(2, (short) BLOCK);
+        ScsiResult started = ua.execute(FakeTask.of(FakeTask.NEXUS,
+                String.format("48 81 00 00 00 00 00 %04x 00", 4 + BLOCK), pattern));
+        assertTrue(started.isGood(), "SANITIZE OVERWRITE, IMMED");
+        try {
+            ScsiResult r = ub.execute(xcopy(list(1, 0, List.of(ua, ub), new long[]{0, 1, 8, 0, 0}), ua, ub));
+            assertSense(r, SenseKey.NOT_READY, 0x04, 0x1b);
+            ScsiResult into = ub.execute(xcopy(list(2, 0, List.of(ub, ua), new long[]{0, 1, 8, 0, 0}), ua, ub));
+            assertSense(into, SenseKey.NOT_READY, 0x04, 0x1b);
+        } finally {
+            gated.open();
+        }
+    }
+
     @Test
     void anAbortedCopyStopsWithCopyAborted() throws Exception {
         MemoryBlockDevice a = new MemoryBlockDevice(1 << 20, BLOCK);

@@ -250,6 +250,103 @@ class OdxCommandsTest {
                 assertSense(res, SenseKey.ILLEGAL_REQUEST, 0x23, 0x08);
             }
         }
-        assertEquals(24, good + cancelled);
+    }
+
+    /**
+     * A write that took its blocks before the token existed could not cancel it: POPULATE TOKEN
+     * waits until such writes have landed, so every use of the token copies the same data. (It
+     * answered at once, a first WRITE USING TOKEN copied the old block, the write landed, and a
+     * second one copied the new block: two contents for one point in time.)
+     */
+    @Test
+    void aTokenMadeWhileAWriteIsInFlightStandsForOneContent() throws Exception {
+        SanitizeCommandsTest.GatedDevice gated = new SanitizeCommandsTest.GatedDevice(new MemoryBlockDevice(4 << 20, BLOCK));
+        gated.inner.write(0, ByteBuffer.wrap(random(1000 * BLOCK, 7)), false);
+        BlockLogicalUnit ua = unit("gated", gated, false);
+        BlockLogicalUnit ub = unit("b", new MemoryBlockDevice(4 << 20, BLOCK), false);
+        gated.close(true);
+        Thread writer = new Thread(() -> ua.execute(FakeTask.of(FakeTask.NEXUS, "2a 00 00 00 00 64 00 00 01 00",
+                ByteBuffer.wrap(random(BLOCK, 8)))));
+        writer.start();
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (gated.waiting.get() == 0) {
+            assertTrue(System.nanoTime() < deadline, "the write reached the device");
+            Thread.onSpinWait();
+        }
+        ScsiResult[] populated = new ScsiResult[1];
+        Thread populate = new Thread(() -> populated[0] = populate(ua, 1, populateList(0, new long[]{0, 1000})));
+        populate.start();
+        populate.join(500); // either it answered already, or it waits for the write: both are checked
+        byte[] first = null;
+        if (populated[0] != null) {
+            assertTrue(populated[0].isGood());
+            assertTrue(writeUsing(ub, 2, writeList(token(ua, 1), 0, new long[]{0, 1000})).isGood());
+            first = read(ub.device(), 0, 1000 * BLOCK);
+        }
+        gated.open();
+        writer.join();
+        populate.join();
+        assertTrue(populated[0].isGood());
+        byte[] t = token(ua, 1);
+        ScsiResult second = writeUsing(ub, 3, writeList(t, 0, new long[]{1000, 1000}));
+        if (second.isGood()) {
+            byte[] copied = read(ub.device(), 1000L * BLOCK, 1000 * BLOCK);
+            if (first != null) {
+                assertEquals(-1, ByteBuffer.wrap(copied).mismatch(ByteBuffer.wrap(first)), "one token, one content");
+            }
+            assertEquals(-1, ByteBuffer.wrap(copied).mismatch(ByteBuffer.wrap(read(gated.inner, 0, 1000 * BLOCK))),
+                    "the token stands for the data as it was when POPULATE TOKEN answered: with the write");
+        } else {
+            assertSense(second, SenseKey.ILLEGAL_REQUEST, 0x23, 0x08);
+        }
+    }
+
+    @Test
+    void overlappingRangesAreRefused() {
+        BlockLogicalUnit ua = unit("a", new MemoryBlockDevice(4 << 20, BLOCK), false);
+        assertSense(populate(ua, 1, populateList(0, new long[]{0, 100}, new long[]{50, 100})),
+                SenseKey.ILLEGAL_REQUEST, 0x26, 0x00);
+        assertTrue(populate(ua, 2, populateList(0, new long[]{0, 100}, new long[]{100, 100})).isGood());
+        assertSense(writeUsing(ua, 3, writeList(token(ua, 2), 0, new long[]{1000, 100}, new long[]{1099, 100})),
+                SenseKey.ILLEGAL_REQUEST, 0x26, 0x00);
+    }
+
+    /** The Third-party Copy VPD page, descriptor by descriptor, at the offsets SPC-4 and SBC-4 give. */
+    @Test
+    void theThirdPartyCopyPageHasEveryDescriptorWhereTheStandardPutsIt() {
+        BlockLogicalUnit ua = unit("a", new MemoryBlockDevice(4 << 20, BLOCK), false);
+        ByteBuffer page = ua.execute(FakeTask.of("12 01 8f 04 00 00")).dataIn();
+        assertEquals(page.remaining() - 4, page.getShort(2) & 0xffff);
+        java.util.Map<Integer, ByteBuffer> d = new java.util.TreeMap<>();
+        for (int at = 4; at < page.remaining(); ) {
+            int type = page.getShort(at) & 0xffff;
+            int length = page.getShort(at + 2) & 0xffff;
+            assertTrue(at + 4 + length <= page.remaining(), "descriptor " + Integer.toHexString(type) + " fits");
+            d.put(type, page.slice(at, 4 + length));
+            at += 4 + length;
+        }
+        assertEquals(java.util.Set.of(0x0000, 0x0001, 0x0004, 0x0008, 0x0106, 0x0108, 0x8001), d.keySet());
+        ByteBuffer limits = d.get(0x0000);
+        assertEquals(0x20, limits.getShort(2), "Block Device ROD Token Limits: length");
+        assertEquals(OdxCommands.MAX_RANGE_DESCRIPTORS, limits.getShort(10));
+        assertEquals(RodTokens.MAX_INACTIVITY_SECONDS, limits.getInt(12));
+        assertEquals(RodTokens.DEFAULT_INACTIVITY_SECONDS, limits.getInt(16));
+        assertEquals(OdxCommands.MAX_TOKEN_BYTES / BLOCK, limits.getLong(20));
+        assertEquals(OdxCommands.OPTIMAL_TRANSFER_BYTES / BLOCK, limits.getLong(28));
+        ByteBuffer parameters = d.get(0x0004);
+        assertEquals(0x1c, parameters.getShort(2));
+        assertEquals(CopyCommands.MAX_TARGET_DESCRIPTORS, parameters.getShort(8));
+        assertEquals(CopyCommands.MAX_SEGMENT_DESCRIPTORS, parameters.getShort(10));
+        assertEquals(CopyCommands.MAX_DESCRIPTOR_LIST_LENGTH, parameters.getInt(12));
+        ByteBuffer supported = d.get(0x0008);
+        assertEquals(2, supported.get(4));
+        assertEquals(java.util.Set.of(0x02, 0xe4), java.util.Set.of(supported.get(5) & 0xff, supported.get(6) & 0xff));
+        ByteBuffer types = d.get(0x0108);
+        assertEquals(128, types.getShort(6), "two ROD type descriptors of 64 bytes");
+        assertEquals(RodTokens.ROD_POINT_IN_TIME_DEFAULT, types.getInt(8));
+        assertEquals(RodTokens.ROD_BLOCK_ZERO, types.getInt(72));
+        ByteBuffer commands = d.get(0x0001);
+        assertEquals(0x83, commands.get(5) & 0xff);
+        assertEquals(3, commands.get(6), "EXTENDED COPY(LID1), POPULATE TOKEN, WRITE USING TOKEN");
     }
 }
