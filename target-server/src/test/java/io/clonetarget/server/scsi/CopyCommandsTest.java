@@ -216,8 +216,9 @@ class CopyCommandsTest {
     }
 
     /**
-     * Copies run while other threads write the sources' other blocks and the destinations:
-     * each copy's destination holds exactly its source at the end (seeded; 4 threads).
+     * Three threads copy while a fourth writes the source's other half: each copy's destination
+     * holds exactly its source at the end (seeded; 4 threads). The copies' slots do not overlap, so
+     * this checks that concurrent copies do not disturb each other, not the range holds.
      */
     @Test
     void concurrentCopiesAndWritesKeepEachCopyWhole() throws Exception {

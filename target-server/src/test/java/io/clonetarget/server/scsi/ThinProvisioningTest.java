@@ -129,7 +129,7 @@ class ThinProvisioningTest {
         assertFalse(w.crossed());
         d.available = 900L << 20;
         now.addAndGet(SpaceWatch.INTERVAL_NANOS);
-        assertFalse(w.crossed(), "above the level but within 10%: not armed again");
+        assertFalse(w.crossed(), "below again, but free space never rose 10% above the level: not armed again");
         d.available = 1200L << 20;
         now.addAndGet(SpaceWatch.INTERVAL_NANOS);
         assertFalse(w.crossed());
