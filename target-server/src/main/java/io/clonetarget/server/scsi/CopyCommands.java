@@ -271,9 +271,11 @@ final class CopyCommands {
             b.putInt(0, 8);
             b.put(4, (byte) r.status());
             b.putShort(5, (short) Math.min(r.segmentsProcessed(), 0xffff));
-            // TRANSFER COUNT in KiB (units 01h) so that a full segment list fits in 32 bits
-            b.put(7, (byte) 0x01);
-            b.putInt(8, (int) Math.min(r.bytes() >>> 10, 0xffff_ffffL));
+            // TRANSFER COUNT in bytes (units 00h) when that fits in 32 bits, which it always does with
+            // 512-byte blocks (64 segments of 65535 blocks); else in KiB (01h), exact for 4096-byte blocks
+            boolean bytes = r.bytes() <= 0xffff_ffffL;
+            b.put(7, (byte) (bytes ? 0x00 : 0x01));
+            b.putInt(8, (int) (bytes ? r.bytes() : r.bytes() >>> 10));
         } else if (action == 0x03) {
             b = ByteBuffer.allocate(44 + 2);
             b.putInt(0, b.capacity() - 4);

@@ -8,8 +8,9 @@ import java.util.function.Predicate;
 /**
  * The results of the copy operations of a copy manager, per I_T nexus and list identifier, as
  * RECEIVE COPY RESULTS and RECEIVE ROD TOKEN INFORMATION return them: the last {@code kept} per
- * nexus (the oldest forgotten first), gone with the nexus. A list identifier whose operation is
- * still running cannot be used again (OPERATION IN PROGRESS). Thread-safe: every method holds
+ * nexus (the oldest finished one forgotten first; with {@code kept} running, a new one is refused
+ * with INSUFFICIENT RESOURCES), gone with the nexus. A list identifier whose operation is still
+ * running cannot be used again (OPERATION IN PROGRESS). Thread-safe: every method holds
  * this object's monitor.
  */
 final class ListResults<R> {
@@ -30,10 +31,21 @@ final class ListResults<R> {
             throw ScsiException.check(Asc.OPERATION_IN_PROGRESS);
         }
         mine.remove(listId);
-        mine.put(listId, started);
-        while (mine.size() > kept) {
-            mine.remove(mine.keySet().iterator().next());
+        if (mine.size() >= kept) {
+            // forget the oldest finished one; a running one is never forgotten (its end would be lost)
+            Long oldest = null;
+            for (Map.Entry<Long, R> e : mine.entrySet()) {
+                if (!running.test(e.getValue())) {
+                    oldest = e.getKey();
+                    break;
+                }
+            }
+            if (oldest == null) {
+                throw ScsiException.check(Asc.INSUFFICIENT_RESOURCES);
+            }
+            mine.remove(oldest);
         }
+        mine.put(listId, started);
     }
 
     /** The operation ended with {@code result} (unless the nexus went away meanwhile). */

@@ -117,7 +117,7 @@ final class OdxCommands {
         List<RodTokens.Range> ranges = ranges(p, 14, 16);
         results.begin(task.nexus(), listId, new Result(0, IN_PROGRESS, 0, null));
         byte[] token = tokens.create(self, self.ranges(), ranges, rodType,
-                inactivity == 0 ? RodTokens.DEFAULT_INACTIVITY_SECONDS : (int) inactivity);
+                inactivity == 0 ? RodTokens.DEFAULT_INACTIVITY_SECONDS : (int) inactivity, task.nexus().initiatorName());
         if (token == null) {
             results.finish(task.nexus(), listId, new Result(POPULATE_TOKEN, COMPLETED_WITH_ERRORS, 0, null));
             throw ScsiException.check(Asc.INSUFFICIENT_RESOURCES);

@@ -34,6 +34,10 @@ final class RodTokens {
     /** ROD TYPE: the block device zero ROD token (SBC-4): reads as zeroes, never looked up. */
     static final int ROD_BLOCK_ZERO = 0xffff_0001;
     static final int MAX_TOKENS = 1024;
+    /** No initiator may hold more than this many, so one cannot take every token from the others. */
+    static final int MAX_TOKENS_PER_INITIATOR = 256;
+    /** Identifiers of expired tokens remembered (so a late use says TOKEN EXPIRED, not UNKNOWN). */
+    static final int EXPIRED_KEPT = 4096;
     static final int DEFAULT_INACTIVITY_SECONDS = 60;
     static final int MAX_INACTIVITY_SECONDS = 600;
 
@@ -65,11 +69,12 @@ final class RodTokens {
         final List<Range> ranges;
         final long blocks;
         final long inactivityNanos;
+        final String owner;
         private long lastUse;
         private Problem problem;
 
         private Token(long id, byte[] bytes, BlockLogicalUnit source, RangeLock volume, List<Range> ranges,
-                      long inactivityNanos, long now) {
+                      long inactivityNanos, long now, String owner) {
             this.id = id;
             this.bytes = bytes;
             this.source = source;
@@ -77,6 +82,7 @@ final class RodTokens {
             this.ranges = List.copyOf(ranges);
             this.blocks = ranges.stream().mapToLong(Range::blocks).sum();
             this.inactivityNanos = inactivityNanos;
+            this.owner = owner;
             this.lastUse = now;
         }
     }
@@ -84,6 +90,14 @@ final class RodTokens {
     private final LongSupplier clock;
     private final SecureRandom random = new SecureRandom();
     private final Map<Long, Token> byId = new HashMap<>();
+    /** Tokens in {@link #byId} per initiator name. */
+    private final Map<String, Integer> held = new HashMap<>();
+    private final java.util.LinkedHashMap<Long, Boolean> expired = new java.util.LinkedHashMap<>() {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Long, Boolean> eldest) {
+            return size() > EXPIRED_KEPT;
+        }
+    };
     /** The tokens still good, by the write ranges of their volume: what a write must look at. */
     private final Map<RangeLock, List<Token>> good = new java.util.IdentityHashMap<>();
     /** How many tokens are in {@link #good}: while 0, writes look at nothing. */
@@ -96,12 +110,14 @@ final class RodTokens {
     /**
      * A new token for {@code ranges} of {@code source}.
      *
-     * @return the 512 token bytes, or null when {@link #MAX_TOKENS} are live
+     * @param owner the initiator name that asked for it
+     * @return the 512 token bytes, or null when {@link #MAX_TOKENS} are kept, or
+     *     {@link #MAX_TOKENS_PER_INITIATOR} for this owner
      */
     synchronized byte[] create(BlockLogicalUnit source, RangeLock volume, List<Range> ranges, int rodType,
-                               int inactivitySeconds) {
+                               int inactivitySeconds, String owner) {
         purge();
-        if (byId.size() >= MAX_TOKENS) {
+        if (byId.size() >= MAX_TOKENS || held.getOrDefault(owner, 0) >= MAX_TOKENS_PER_INITIATOR) {
             return null;
         }
         long id;
@@ -125,8 +141,9 @@ final class RodTokens {
         t.put(192, secret); // what makes the token unguessable: checked whole on every use
         byte[] bytes = t.array();
         Token token = new Token(id, bytes.clone(), source, volume, ranges, inactivitySeconds * 1_000_000_000L,
-                clock.getAsLong());
+                clock.getAsLong(), owner);
         byId.put(id, token);
+        held.merge(owner, 1, Integer::sum);
         good.computeIfAbsent(volume, v -> new ArrayList<>()).add(token);
         live++;
         return bytes;
@@ -138,7 +155,7 @@ final class RodTokens {
         long id = ByteBuffer.wrap(presented).getLong(8);
         Token t = byId.get(id);
         if (t == null) {
-            return Problem.UNKNOWN;
+            return expired.containsKey(id) ? Problem.EXPIRED : Problem.UNKNOWN;
         }
         if (!MessageDigest.isEqual(t.bytes, presented)) {
             return Problem.CORRUPT;
@@ -163,8 +180,14 @@ final class RodTokens {
     }
 
     synchronized void delete(Token t) {
-        byId.remove(t.id, t);
+        if (byId.remove(t.id, t)) {
+            released(t);
+        }
         notGood(t);
+    }
+
+    private void released(Token t) {
+        held.computeIfPresent(t.owner, (k, n) -> n > 1 ? n - 1 : null);
     }
 
     /** Takes a token out of what writes look at (it was cancelled, revoked, deleted or expired). */
@@ -228,7 +251,9 @@ final class RodTokens {
             Token t = i.next();
             if (now - t.lastUse > t.inactivityNanos) {
                 i.remove();
+                released(t);
                 notGood(t);
+                expired.put(t.id, Boolean.TRUE);
             }
         }
     }

@@ -93,8 +93,8 @@ class CopyCommandsTest {
             ByteBuffer status = ub.execute(FakeTask.of("84 00 07 00 00 00 00 00 00 00 00 00 00 20 00 00")).dataIn();
             assertEquals(0x00, status.get(4), "completed without errors");
             assertEquals(2, status.getShort(5), "segments processed");
-            assertEquals(0x01, status.get(7), "transfer count in KiB");
-            assertEquals(3 << 10, status.getInt(8));
+            assertEquals(0x00, status.get(7), "transfer count in bytes");
+            assertEquals(3 << 20, status.getInt(8));
             ScsiResult other = ub.execute(FakeTask.of("84 00 08 00 00 00 00 00 00 00 00 00 00 20 00 00"));
             assertSense(other, SenseKey.ILLEGAL_REQUEST, 0x24, 0x00);
         }

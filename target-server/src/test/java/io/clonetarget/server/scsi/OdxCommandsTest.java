@@ -5,6 +5,7 @@ import static io.clonetarget.server.scsi.CopyCommandsTest.random;
 import static io.clonetarget.server.scsi.CopyCommandsTest.read;
 import static io.clonetarget.server.scsi.CopyCommandsTest.unit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.clonetarget.storage.device.FileBlockDevice;
@@ -165,14 +166,30 @@ class OdxCommandsTest {
         RodTokens tokens = new RodTokens(now::get);
         BlockLogicalUnit ua = unit("a", new MemoryBlockDevice(1 << 20, BLOCK), false);
         byte[] t = tokens.create(ua, ua.ranges(), List.of(new RodTokens.Range(0, 8)),
-                RodTokens.ROD_POINT_IN_TIME_DEFAULT, 10);
+                RodTokens.ROD_POINT_IN_TIME_DEFAULT, 10, "iqn.x");
         now.addAndGet(9_000_000_000L);
         assertTrue(tokens.lookup(t) instanceof RodTokens.Token, "used at 9 s: the timeout starts again");
         now.addAndGet(9_000_000_000L);
         assertTrue(tokens.lookup(t) instanceof RodTokens.Token);
         now.addAndGet(10_000_000_001L);
-        assertEquals(RodTokens.Problem.UNKNOWN, tokens.lookup(t));
+        assertEquals(RodTokens.Problem.EXPIRED, tokens.lookup(t), "TOKEN EXPIRED, not UNKNOWN");
         assertEquals(0, tokens.size());
+        byte[] other = t.clone();
+        other[8] ^= 1;
+        assertEquals(RodTokens.Problem.UNKNOWN, tokens.lookup(other));
+    }
+
+    @Test
+    void oneInitiatorCannotTakeEveryToken() {
+        RodTokens tokens = new RodTokens(() -> 0L);
+        BlockLogicalUnit ua = unit("a", new MemoryBlockDevice(1 << 20, BLOCK), false);
+        List<RodTokens.Range> r = List.of(new RodTokens.Range(0, 8));
+        for (int i = 0; i < RodTokens.MAX_TOKENS_PER_INITIATOR; i++) {
+            assertNotNull(tokens.create(ua, ua.ranges(), r, RodTokens.ROD_POINT_IN_TIME_DEFAULT, 60, "iqn.greedy"));
+        }
+        assertEquals(null, tokens.create(ua, ua.ranges(), r, RodTokens.ROD_POINT_IN_TIME_DEFAULT, 60, "iqn.greedy"));
+        assertNotNull(tokens.create(ua, ua.ranges(), r, RodTokens.ROD_POINT_IN_TIME_DEFAULT, 60, "iqn.other"),
+                "another initiator still gets one");
     }
 
     @Test
