@@ -467,7 +467,7 @@ public final class Connection {
         if (s != null) {
             s.abortAll();
             s.metrics().close();
-            if (s.target() != null) {
+            if (s.target() != null && !s.nexusReleased) {
                 for (LogicalUnit unit : s.target().units()) {
                     unit.nexusLost(s.nexus());
                 }

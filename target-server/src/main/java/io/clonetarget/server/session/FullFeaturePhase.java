@@ -166,6 +166,7 @@ final class FullFeaturePhase {
                     for (io.clonetarget.server.scsi.LogicalUnit unit : session.target().units()) {
                         unit.nexusLost(session.nexus());
                     }
+                    session.nexusReleased = true;
                 }
                 outbox.send(Pdus.logoutResponse(itt, 0).then(() -> connection.close("logout")));
             });

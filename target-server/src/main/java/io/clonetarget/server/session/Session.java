@@ -41,6 +41,12 @@ public final class Session {
     private volatile SessionMetrics metrics = SessionMetrics.NONE;
     volatile Connection connection;
     /**
+     * Set once the session's per-nexus state has been released in its logout: the close that
+     * follows must not release it again, for a new session of the same initiator port (same
+     * nexus) may hold new state by then.
+     */
+    volatile boolean nexusReleased;
+    /**
      * Completes when every task the sessions this one reinstated had in storage has left it (set
      * once, at login, before any command of this session arrives; done at once otherwise).
      */
