@@ -130,7 +130,7 @@ dh="$D1: dh_state=$(cat /sys/block/$D1/device/dh_state 2>/dev/null) access_state
 [ -n "$W1" ] && [ "$W1" = "$W2" ] && check same-wwid 0 "both disks: wwid $W1" || check same-wwid 1 "$D1: '$W1', $D2: '$W2'"
 [ "$(cat /sys/block/$D1/device/dh_state 2>/dev/null)" = alua ] && [ "$(cat /sys/block/$D2/device/dh_state 2>/dev/null)" = alua ] \
   && grep -q 'active/optimized' /sys/block/$D1/device/access_state /sys/block/$D2/device/access_state 2>/dev/null \
-  && check alua-handler 0 "$dh; dmesg: $(dmesg | grep -m2 'alua: ' | sed 's/^\[[^]]*\] //' | tr '\n' ' ')" \
+  && check alua-handler 0 "$dh; dmesg: $(dmesg | grep -m4 'alua: ' | sed 's/^\[[^]]*\] //' | tr '\n' ' ')" \
   || check alua-handler 1 "$dh; dmesg: $(dmesg | grep 'alua' | tail -n 4 | tr '\n' ' ')"
 RTPG_OK=0; RTPG=""
 for d in $D1 $D2; do
