@@ -88,7 +88,7 @@ for _ in $(seq 1 100); do [ -S /run/udev/control ] && break; sleep 0.1; done
 [ -S /run/udev/control ] || abort udevd "$(cat "$OUT/udevd.log")"
 mkdir -p "$STATE"
 start_target || abort target-start "$(tail -n 5 "$OUT/target.log" | tr '\n' ' ')"
-listening() { awk 'NR>1 && $4=="0A" {print $2}' /proc/net/tcp | grep ":$(printf %04X $PORT)$" | tr '\n' ' '; }
+listening() { awk 'FNR>1 && $4=="0A" {print $2}' /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep ":$(printf %04X $PORT)$" | tr '\n' ' '; }   # Java binds IPv6 sockets (::ffff:127.0.0.x)
 for _ in $(seq 1 40); do [ "$(listening | wc -w)" -ge 2 ] && break; sleep 0.25; done
 LISTEN=$(listening)
 [ "$(echo "$LISTEN" | wc -w)" = 2 ] && check two-portals 0 "listening sockets (hex): $LISTEN" || abort two-portals "listening: $LISTEN"
@@ -129,7 +129,7 @@ W1=$(cat /sys/block/$D1/device/wwid 2>/dev/null); W2=$(cat /sys/block/$D2/device
 dh="$D1: dh_state=$(cat /sys/block/$D1/device/dh_state 2>/dev/null) access_state=$(cat /sys/block/$D1/device/access_state 2>/dev/null); $D2: dh_state=$(cat /sys/block/$D2/device/dh_state 2>/dev/null) access_state=$(cat /sys/block/$D2/device/access_state 2>/dev/null)"
 [ -n "$W1" ] && [ "$W1" = "$W2" ] && check same-wwid 0 "both disks: wwid $W1" || check same-wwid 1 "$D1: '$W1', $D2: '$W2'"
 [ "$(cat /sys/block/$D1/device/dh_state 2>/dev/null)" = alua ] && [ "$(cat /sys/block/$D2/device/dh_state 2>/dev/null)" = alua ] \
-  && grep -q 'active/optimized' /sys/block/$D1/device/access_state /sys/block/$D2/device/access_state 2>/dev/null \
+  && grep -q 'active/optimized' /sys/block/$D1/device/access_state 2>/dev/null && grep -q 'active/optimized' /sys/block/$D2/device/access_state 2>/dev/null \
   && check alua-handler 0 "$dh; dmesg: $(dmesg | grep -m4 'alua: ' | sed 's/^\[[^]]*\] //' | tr '\n' ' ')" \
   || check alua-handler 1 "$dh; dmesg: $(dmesg | grep 'alua' | tail -n 4 | tr '\n' ' ')"
 RTPG_OK=0; RTPG=""
