@@ -144,7 +144,7 @@ for d in $D1 $D2; do
   [ "$n" = 1 ] && grep -q 'target port group id : 0x1 ' "$OUT/rtpg-$d.txt" && echo "$st" | grep -qi 'active/optimized' || RTPG_OK=1
   RTPG="$RTPG $d: $n group(s), $(grep -m1 'target port group id' "$OUT/rtpg-$d.txt" | sed 's/^ *//'), state $st, relative target port $rel;"
 done
-cmp -s <(sed 1d "$OUT/rtpg-$D1.txt") <(sed 1d "$OUT/rtpg-$D2.txt") && RTPG="$RTPG identical on both paths" || RTPG="$RTPG (the two answers differ)"
+cmp -s <(grep -v '^#' "$OUT/rtpg-$D1.txt") <(grep -v '^#' "$OUT/rtpg-$D2.txt") && RTPG="$RTPG RTPG and VPD 83h identical on both paths" || RTPG="$RTPG (the two paths' answers differ: see rtpg-*.txt)"
 check rtpg $RTPG_OK "$RTPG"
 
 cat > /etc/multipath.conf <<'EOF'
@@ -248,7 +248,13 @@ outage() {
   for x in before during after; do sed 's/^/  /' "$OUT/mpath-$n-$x.txt"; done
   local during=$((f1 - f0)) ow=$(( (w1 - w0) / 2 ))
   result "outage-$n: portal=$p disk=$d failed_after=${tf:+$(dt "$t0" "$tf")} down=$(dt "$t0" "$tr") back_after=${tb:+$(dt "$tr" "$tb")} files_during=$during other_kib=$ow"
-  OUTAGE_MSG="$p ($d) dropped $(dt "$t0" "$tr") s: multipathd marked it failed after ${tf:+$(dt "$t0" "$tf") s}${tf:-never (within $FAIL_WAIT s)}, active again ${tb:+$(dt "$tr" "$tb") s after the rule went}${tb:-not within $BACK_WAIT s}; writer finished $during files meanwhile, $o took $ow KiB of writes"
+  local mf="never (within $FAIL_WAIT s)" mb="not within $BACK_WAIT s" gap
+  [ -n "$tf" ] && mf="after $(dt "$t0" "$tf") s"
+  [ -n "$tb" ] && mb="$(dt "$tr" "$tb") s after the rule went"
+  # the writer's longest wait for a file from the drop until the path was back
+  gap=$(awk -v a="$t0" -v b="$(up)" 'BEGIN{p=a} $4 >= a && $4 <= b {if ($4 - p > m) m = $4 - p; p = $4} END{printf "%.2f", m}' "$OUT/writer.log")
+  result "outage-$n-writer-gap: $gap"
+  OUTAGE_MSG="$p ($d) dropped $(dt "$t0" "$tr") s: multipathd marked it failed $mf, active again $mb; the writer finished $during files while it was down (longest wait for one $gap s), $o took $ow KiB of writes"
   [ -n "$tf" ] && [ -n "$tb" ] && [ "$during" -gt 0 ] && [ "$ow" -gt 0 ] && [ ! -s "$OUT/writer-errors.txt" ] && kill -0 "$WPID" 2>/dev/null
 }
 outage 1 $P2 $D2 $D1 && check outage-1 0 "$OUTAGE_MSG" || check outage-1 1 "$OUTAGE_MSG; writer errors: $(oneline "$OUT/writer-errors.txt" 300)"
