@@ -23,7 +23,11 @@
 #                     across a kill -9 and restart, sg_xcopy, ddpt ODX and ddpt xcopy between
 #                     LUN 0 and LUN 1; needs ddpt in the image, which run.sh then adds to
 #                     VM_EXTRA_PACKAGES, and its image lives in /tmp/vmtest-offload unless
-#                     VMTEST_DIR is set, so the shared image is not rebuilt back and forth)
+#                     VMTEST_DIR is set, so the shared image is not rebuilt back and forth) or
+#                     multipath (guest/multipath-test.sh: one LUN on two portals, two sessions,
+#                     dm-multipath with ALUA, ext4 with a writer while each portal in turn is cut
+#                     off by an nft drop rule for 20 s; it needs multipath-tools and nftables, which
+#                     run.sh adds, and uses /tmp/vmtest-multipath unless VMTEST_DIR is set)
 #   --env NAME=VALUE  extra setting for the guest script (repeatable; see its header)
 #   --project DIR     clonetarget checkout whose bin/ and target-server/target/clonetarget.jar are
 #                     copied into the run and shared read-only with the guest (default: this one;
@@ -86,7 +90,14 @@ case "${TEST:-rescan}" in
     case ",${VM_EXTRA_PACKAGES:-}," in *,ddpt,*) ;; *) export VM_EXTRA_PACKAGES=${VM_EXTRA_PACKAGES:+$VM_EXTRA_PACKAGES,}ddpt ;; esac
     [ -n "$VMTEST_DIR_SET" ] || VMTEST_DIR=/tmp/vmtest-offload
     export VMTEST_DIR ;;
-  *) echo "unknown --test '$TEST' (rescan, snapmount or offload)" >&2; exit 64 ;;
+  multipath)  # dm-multipath and nft are not in vm-initiator's image
+    for p in multipath-tools nftables; do
+      case ",${VM_EXTRA_PACKAGES:-}," in *,$p,*) ;; *) VM_EXTRA_PACKAGES=${VM_EXTRA_PACKAGES:+$VM_EXTRA_PACKAGES,}$p ;; esac
+    done
+    export VM_EXTRA_PACKAGES
+    [ -n "$VMTEST_DIR_SET" ] || VMTEST_DIR=/tmp/vmtest-multipath
+    export VMTEST_DIR ;;
+  *) echo "unknown --test '$TEST' (rescan, snapmount, offload or multipath)" >&2; exit 64 ;;
 esac
 [ -x "${VM_TOOLS:-}/build-image.sh" ] || die "vm-initiator not found (set VM_TOOLS)"
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
