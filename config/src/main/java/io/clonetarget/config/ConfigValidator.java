@@ -199,6 +199,9 @@ public final class ConfigValidator {
         if (s.nopInterval().duration().isZero() == false && s.nopTimeout().duration().isZero()) {
             problems.add("server.nop-timeout: must be more than 0s when nop-interval is set");
         }
+        if (s.taskWait().duration().isZero()) {
+            problems.add("server.task-wait: must be more than 0s");
+        }
         if (s.loginTimeout().duration().isZero()) {
             problems.add("server.login-timeout: must be more than 0s");
         }

@@ -14,9 +14,12 @@ import java.util.List;
  * @param limits what initiators can make the server spend ({@code [server.limits]})
  * @param spaceWarning when the file system holding a volume has less free space than this, its
  *     LUNs raise THIN PROVISIONING SOFT THRESHOLD REACHED (null: never)
+ * @param taskWait how long task management waits for storage to give back the commands it
+ *     aborts; past it, the connection is closed instead of answered
  */
 public record ServerSection(List<String> listen, String stateDir, Integer ioThreads, Interval loginTimeout,
-                            Interval nopInterval, Interval nopTimeout, LimitsSection limits, ByteSize spaceWarning) {
+                            Interval nopInterval, Interval nopTimeout, LimitsSection limits, ByteSize spaceWarning,
+                            Interval taskWait) {
     public static final String DEFAULT_LISTEN = "127.0.0.1:3260";
 
     public ServerSection {
@@ -26,6 +29,13 @@ public record ServerSection(List<String> listen, String stateDir, Integer ioThre
         nopInterval = nopInterval == null ? Interval.ofSeconds(15) : nopInterval;
         nopTimeout = nopTimeout == null ? Interval.ofSeconds(30) : nopTimeout;
         limits = limits == null ? LimitsSection.defaults() : limits;
+        taskWait = taskWait == null ? Interval.ofSeconds(60) : taskWait;
+    }
+
+    /** With the default task management wait. */
+    public ServerSection(List<String> listen, String stateDir, Integer ioThreads, Interval loginTimeout,
+                         Interval nopInterval, Interval nopTimeout, LimitsSection limits, ByteSize spaceWarning) {
+        this(listen, stateDir, ioThreads, loginTimeout, nopInterval, nopTimeout, limits, spaceWarning, null);
     }
 
     /** Without a space warning. */
@@ -41,15 +51,16 @@ public record ServerSection(List<String> listen, String stateDir, Integer ioThre
     }
 
     public static ServerSection defaults() {
-        return new ServerSection(null, null, null, null, null, null, null, null);
+        return new ServerSection(null, null, null, null, null, null, null, null, null);
     }
 
     public ServerSection withListen(List<String> addresses) {
         return new ServerSection(addresses, stateDir, ioThreads, loginTimeout, nopInterval, nopTimeout, limits,
-                spaceWarning);
+                spaceWarning, taskWait);
     }
 
     public ServerSection withStateDir(String dir) {
-        return new ServerSection(listen, dir, ioThreads, loginTimeout, nopInterval, nopTimeout, limits, spaceWarning);
+        return new ServerSection(listen, dir, ioThreads, loginTimeout, nopInterval, nopTimeout, limits, spaceWarning,
+                taskWait);
     }
 }

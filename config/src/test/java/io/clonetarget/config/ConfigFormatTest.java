@@ -30,6 +30,7 @@ class ConfigFormatTest {
             nop-interval = "10s"
             nop-timeout = "25s"
             space-warning = "10G"
+            task-wait = "45s"
 
             [server.limits]
             max-connections = 512

@@ -169,6 +169,8 @@ class ConfigValidatorTest {
                         "server.nop-timeout: must be more than 0s when nop-interval is set (line 2)"),
                 example("login-timeout", "[server]\nlogin-timeout = \"0s\"\n",
                         "server.login-timeout: must be more than 0s (line 2)"),
+                example("task-wait", "[server]\ntask-wait = \"0s\"\n",
+                        "server.task-wait: must be more than 0s (line 2)"),
                 // iscsi()
                 example("max-recv-data-segment-length", "[iscsi]\nmax-recv-data-segment-length = 256\n",
                         "iscsi.max-recv-data-segment-length: 256 outside 512..16777215 (line 2)"),

@@ -97,7 +97,8 @@ public final class TargetServer implements AutoCloseable {
         this.background = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("iscsi-bg-", 0).factory());
         this.timers = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().daemon().name("iscsi-timer").unstarted(r));
         ServerContext.Timeouts timeouts = new ServerContext.Timeouts(config.server().loginTimeout().duration(),
-                config.server().nopInterval().duration(), config.server().nopTimeout().duration());
+                config.server().nopInterval().duration(), config.server().nopTimeout().duration(),
+                config.server().taskWait().duration());
         this.context = new ServerContext(settings, timeouts, limits, commands, background, timers,
                 new BufferPool(256L << 20));
         String stateDir = config.server().stateDir();

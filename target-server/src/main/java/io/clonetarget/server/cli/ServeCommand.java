@@ -212,7 +212,8 @@ final class ServeCommand implements Callable<Integer> {
         }
         if (ioThreads != null) {
             server = new ServerSection(server.listen(), server.stateDir(), ioThreads, server.loginTimeout(),
-                    server.nopInterval(), server.nopTimeout(), server.limits(), server.spaceWarning());
+                    server.nopInterval(), server.nopTimeout(), server.limits(), server.spaceWarning(),
+                    server.taskWait());
         }
         ServerConfig merged = base.withServer(server);
         if (adminListen != null) {

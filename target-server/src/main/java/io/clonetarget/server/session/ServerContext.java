@@ -30,7 +30,15 @@ import java.util.concurrent.ScheduledExecutorService;
  */
 public final class ServerContext implements LoginContext {
     /** Timing of login and keepalive. */
-    public record Timeouts(Duration login, Duration nopInterval, Duration nopTimeout) {
+    /**
+     * @param taskWait how long task management waits for storage to give back the commands it
+     *     aborts before it closes the connection instead of answering
+     */
+    public record Timeouts(Duration login, Duration nopInterval, Duration nopTimeout, Duration taskWait) {
+        public Timeouts(Duration login, Duration nopInterval, Duration nopTimeout) {
+            this(login, nopInterval, nopTimeout, Duration.ofSeconds(60));
+        }
+
         public static Timeouts defaults() {
             return new Timeouts(Duration.ofSeconds(30), Duration.ofSeconds(15), Duration.ofSeconds(30));
         }

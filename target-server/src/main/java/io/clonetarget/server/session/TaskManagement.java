@@ -40,7 +40,6 @@ final class TaskManagement {
     static final int REASSIGNMENT_NOT_SUPPORTED = 4;
     static final int FUNCTION_NOT_SUPPORTED = 5;
     static final int FUNCTION_REJECTED = 255;
-    private static final long WAIT_SECONDS = 60;
 
     private final Connection connection;
     private final Session session;
@@ -81,11 +80,20 @@ final class TaskManagement {
         int response;
         Runnable after = null;
         switch (function) {
-            case ABORT_TASK -> response = abortTask(referenced, refCmdSn);
+            case ABORT_TASK -> {
+                response = abortTask(referenced, refCmdSn);
+                if (response < 0) {
+                    stuck(function);
+                    return;
+                }
+            }
             case ABORT_TASK_SET, CLEAR_TASK_SET -> {
                 List<Session> scope = function == ABORT_TASK_SET ? List.of(session) : context.sessions().of(target);
                 LogicalUnit unit = target.lun(session.initiatorName(), lun);
-                await(unit == null ? abortWhere(List.of(session), lun) : abortWhere(scope, unit));
+                if (!await(unit == null ? abortWhere(List.of(session), lun) : abortWhere(scope, unit))) {
+                    stuck(function);
+                    return;
+                }
                 response = FUNCTION_COMPLETE;
             }
             case LOGICAL_UNIT_RESET -> {
@@ -93,7 +101,10 @@ final class TaskManagement {
                 if (unit == null) {
                     response = LUN_DOES_NOT_EXIST;
                 } else {
-                    await(abortWhere(context.sessions().of(target), unit));
+                    if (!await(abortWhere(context.sessions().of(target), unit))) {
+                        stuck(function);
+                        return;
+                    }
                     unit.reset(session.nexus());
                     response = FUNCTION_COMPLETE;
                 }
@@ -107,7 +118,10 @@ final class TaskManagement {
                 for (LogicalUnit unit : visible) {
                     waits.addAll(abortWhere(context.sessions().of(target), unit));
                 }
-                await(waits);
+                if (!await(waits)) {
+                    stuck(function);
+                    return;
+                }
                 for (LogicalUnit unit : visible) {
                     unit.reset(session.nexus());
                 }
@@ -135,6 +149,19 @@ final class TaskManagement {
         outbox.send(pdu);
     }
 
+    /**
+     * Storage has not given back an aborted command within the wait: answering now would promise
+     * that it can no longer change anything, which a write still inside storage can. So there is
+     * no answer; the connection is closed (the initiator recovers by logging in again, and the new
+     * session's commands wait for the old session's, see {@link Session}).
+     */
+    private void stuck(int function) {
+        LOG.warn("task management function {}: commands still in storage {} s after their abort; closing the "
+                + "connection instead of answering", function, context.timeouts().taskWait().toSeconds());
+        connection.close("task management could not complete: storage still holds aborted commands");
+    }
+
+    /** The response to ABORT TASK, or -1 when storage did not give the task back in time. */
     private int abortTask(int referenced, int refCmdSn) {
         IscsiTask task = session.tasks.get(referenced);
         if (task == null) {
@@ -146,7 +173,9 @@ final class TaskManagement {
         if (!Session.abort(task)) {
             return TASK_DOES_NOT_EXIST;
         }
-        await(List.of(task.finished));
+        if (!await(List.of(task.finished))) {
+            return -1;
+        }
         return task.state.get() == IscsiTask.State.ABORTED ? FUNCTION_COMPLETE : TASK_DOES_NOT_EXIST;
     }
 
@@ -181,13 +210,17 @@ final class TaskManagement {
         return waits;
     }
 
-    private void await(List<CompletableFuture<Void>> waits) {
+    /** Waits for the aborted commands to be given back; false when storage still holds some after the wait. */
+    private boolean await(List<CompletableFuture<Void>> waits) {
+        long wait = context.timeouts().taskWait().toMillis();
         try {
-            CompletableFuture.allOf(waits.toArray(CompletableFuture[]::new)).get(WAIT_SECONDS, TimeUnit.SECONDS);
+            CompletableFuture.allOf(waits.toArray(CompletableFuture[]::new)).get(wait, TimeUnit.MILLISECONDS);
+            return true;
         } catch (TimeoutException e) {
-            LOG.warn("tasks still running {} s after an abort", WAIT_SECONDS);
+            return false;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            return false;
         } catch (java.util.concurrent.ExecutionException e) {
             throw new IllegalStateException(e);
         }

@@ -97,7 +97,17 @@ class WindowsTimeoutIT {
     }
 
     private TestTarget start(SlowRegionDevice[] slot) throws IOException {
+        return start(slot, null);
+    }
+
+    /** With {@code taskWait} as {@code [server] task-wait} (null: the default). */
+    private TestTarget start(SlowRegionDevice[] slot, io.clonetarget.config.Interval taskWait) throws IOException {
         ServerConfig config = TestTarget.config(dir, TestTarget.oneFile(dir, 16L << 20), List.of(new LunConfig(0, "v0")));
+        if (taskWait != null) {
+            io.clonetarget.config.ServerSection s = config.server();
+            config = config.withServer(new io.clonetarget.config.ServerSection(s.listen(), s.stateDir(), s.ioThreads(),
+                    s.loginTimeout(), s.nopInterval(), s.nopTimeout(), s.limits(), s.spaceWarning(), taskWait));
+        }
         return TestTarget.start(dir, config, v -> {
             OpenVolume plain = Volumes.open(v);
             slot[0] = new SlowRegionDevice(plain.device());
@@ -174,6 +184,39 @@ class WindowsTimeoutIT {
         r.isid = WINDOWS_ISID;
         r.initiatorName = WINDOWS_NAME;
         return r;
+    }
+
+    /**
+     * A LUN RESET that storage cannot complete (a write stays inside it) is never answered: after
+     * {@code [server] task-wait} the connection is closed instead, for FUNCTION COMPLETE would
+     * promise that the write can no longer land. (It was answered after 60 s, whatever was set.)
+     */
+    @Test
+    void aResetStorageCannotCompleteClosesTheConnectionInsteadOfAnswering() throws Exception {
+        SlowRegionDevice[] slow = new SlowRegionDevice[1];
+        try (TestTarget t = start(slow, io.clonetarget.config.Interval.ofSeconds(2)); RawInitiator win = windows(t)) {
+            win.login(TestTarget.IQN);
+            readPast(win, 64, new java.util.ArrayList<>());
+            slow[0].stuck.set(1);
+            sendWrite(win, 0, pattern(0x77));
+            assertTrue(slow[0].entered.tryAcquire(5, TimeUnit.SECONDS), "the write reached storage");
+            long start = System.nanoTime();
+            int reset = sendTmf(win, 5, 0, 0);
+            win.socket.setSoTimeout(15_000);
+            boolean closed = false;
+            try {
+                while (true) {
+                    RawInitiator.Pdu p = win.receive();
+                    assertTrue(!(p.opcode() == 0x22 && p.itt() == reset), "no answer to the LUN RESET");
+                }
+            } catch (java.io.EOFException | java.net.SocketException e) {
+                closed = true;
+            }
+            long took = (System.nanoTime() - start) / 1_000_000;
+            assertTrue(closed, "the target closed the connection");
+            assertTrue(took >= 1500 && took < 12_000, "after the 2 s task wait: " + took + " ms");
+            slow[0].release();
+        }
     }
 
     @Test
