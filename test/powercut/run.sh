@@ -13,6 +13,8 @@
 #                        in the same target, both written in every boot) | snapshot (a file LUN
 #                        with [volume.snapshots], written in rounds, a snapshot after each round,
 #                        older ones deleted; every snapshot image checked after each cut)
+#                        | pr (persistent reservations with APTPL=1 changed by two initiators until
+#                        the cut; the restored keys and reservation checked after each cut)
 #   --snap-limit SIZE    [volume.snapshots] limit with --kind snapshot (default 512M)
 #   --delete-cuts F      share of --kind snapshot cuts aimed at a deletion (default 0.4)
 #   --seed S             master seed (default: random, printed)
