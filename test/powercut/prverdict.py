@@ -86,7 +86,7 @@ def check(out, bno, before_dirs):
     errs = []
     try:
         with open(os.path.join(vdir, "target.log"), errors="replace") as f:
-            errs = [x.strip() for x in f if " ERROR " in x or x.startswith("ERROR")]
+            errs = [x.strip() for x in f if "[ERROR]" in x]
     except OSError:
         pass
     corrupt = []
