@@ -430,7 +430,6 @@ class Series:
         if fsck != "0":
             self.t["fsck_errors"] += 1
             parts.append("FSCK=%s" % fsck)
-        parts.append("isid=%s/%s" % (res.get("isid_a"), res.get("isid_b")))
         if not ok:
             self.t["pr_fail"] = self.t.get("pr_fail", 0) + 1
             self.t["failed_checks"].append("s%02d/b%03d" % (self.idx, bno))

@@ -58,8 +58,8 @@ disk_of() {
 wait_disk() { local dl=$(( $(date +%s) + 90 )) d; while [ "$(date +%s)" -lt $dl ]; do d=$(disk_of "$1") && { echo "$d"; return 0; }; sleep 0.1; done; return 1; }
 SA=$(sid_of $INI_A) && SB=$(sid_of $INI_B) || fatal "no sessions"
 DA=$(wait_disk "$SA") && DB=$(wait_disk "$SB") || fatal "no disks"
-say "session $SA ($INI_A, isid $(cat /sys/class/iscsi_session/session$SA/isid 2>/dev/null)) = $DA; session $SB ($INI_B, isid $(cat /sys/class/iscsi_session/session$SB/isid 2>/dev/null)) = $DB"
-result "isid_a=$(cat /sys/class/iscsi_session/session$SA/isid 2>/dev/null) isid_b=$(cat /sys/class/iscsi_session/session$SB/isid 2>/dev/null)"
+say "session $SA ($INI_A) = $DA; session $SB ($INI_B) = $DB"
+timeout 20 iscsiadm -m session -P 3 > "$RD/sessions.txt" 2>&1
 dev_of() { [ "$1" = A ] && echo "$DA" || echo "$DB"; }
 
 # sgp NAME WHO ARGS...: sg_persist -n ARGS on WHO's disk, repeated on a UNIT ATTENTION (exit 6:
@@ -75,14 +75,14 @@ sgp() {
   done
   return $rc
 }
-tname() { tail -n +2 "$1" | sed -n 's/.*type: *//p' | head -n 1 | tr -d ' ,'; }
+tname() { sed -n 's/.*type: *//p' "$1" | head -n 1 | tr -d ' ,'; }
 # readstate WHO TAG -> STATE as seen from WHO
 readstate() {
   local k r
   sgp "$2-k" "$1" --in --read-keys || { echo "error-k-rc=$?"; return 1; }
-  k=$(tail -n +2 "$SGD/$2-k.txt" | grep -oE '^ +0x[0-9a-f]+$' | tr -d ' ' | sort | paste -sd, -)
+  k=$(grep -oE '^ +0x[0-9a-f]+$' "$SGD/$2-k.txt" | tr -d ' ' | sort | paste -sd, -)
   sgp "$2-r" "$1" --in --read-reservation || { echo "error-r-rc=$?"; return 1; }
-  if tail -n +2 "$SGD/$2-r.txt" | grep -qi 'NO reservation'; then r=none
+  if grep -qi 'NO reservation' "$SGD/$2-r.txt"; then r=none
   else r="$(grep -oE 'Key=0x[0-9a-f]+' "$SGD/$2-r.txt" | head -n 1 | cut -d= -f2)/$(tname "$SGD/$2-r.txt")"; fi
   echo "keys=${k:-none} resv=$r"
 }
@@ -119,6 +119,7 @@ for k in $(echo "$VA" | sed 's/^keys=\([^ ]*\) .*/\1/' | tr , ' '); do
   case $k in 0xaa*) MA=$k ;; 0xbb*) MB=$k ;; none) ;; *) stop_here "unknown-key-$k" ;; esac
 done
 r=${VA##*resv=}
+case "$r" in none) ;; 0x*/?*) ;; *) stop_here "unparsed-reservation-$r" ;; esac
 if [ "$r" != none ]; then
   rk=${r%%/*}; RT=""
   for t in 1 3 5 6; do [ "$(tstr $t)" = "${r#*/}" ] && RT=$t; done
