@@ -283,6 +283,21 @@ class Series:
             end = now() + delay
             while now() < end and p.qemu.poll() is None:
                 time.sleep(0.02)
+            if self.kind == "pr" and self.rng.random() < self.a.pr_aim:
+                # aim at a PR OUT in flight: the next "B" line (logged just before sg_persist runs),
+                # then 0 to 0.3 s (a PR OUT with APTPL takes 0.3 to 1 s under TCG: temp file, fsync,
+                # rename, directory fsync); without a B line within 60 s, cut anyway
+                prlog = os.path.join(rdir, "prlog.txt")
+                seen = count_lines(prlog, "B ")
+                limit = now() + 60
+                while now() < limit and p.qemu.poll() is None and count_lines(prlog, "B ") == seen:
+                    time.sleep(0.01)
+                extra = self.rng.uniform(0.0, 0.3)
+                end = now() + extra
+                while now() < end and p.qemu.poll() is None:
+                    time.sleep(0.01)
+                info["aim"] = "pr-out"
+                info["delay"] = delay + extra
             if p.qemu.poll() is not None:
                 p.kill_all()
                 info["error"] = "VM ended before the cut (%s)" % self.guest_error(rdir)
@@ -447,8 +462,9 @@ class Series:
         between = bno - cut["boot"] - 1
         secs = vinfo["t_start"] - cut["t_start"]
         self.t["cut_seconds"].append(secs)
-        print("CUT %d: s%02d %s %s b%03d seed=%d delay=%.1fs %s %s%s boot-to-cut=%.0fs cycle=%.0fs"
+        print("CUT %d: s%02d %s %s b%03d seed=%d delay=%.1fs aim=%s %s %s%s boot-to-cut=%.0fs cycle=%.0fs"
               % (self.t["cuts"], self.idx, self.mode, self.kind, cut["boot"], cut["wseed"], cut["delay"],
+                 cut.get("aim", "random"),
                  "OK" if ok else "FAIL", " ".join(parts),
                  " (+%d failed boot(s) before this check)" % between if between else "",
                  cut["t_cut"] - cut["t_start"], secs), flush=True)
@@ -722,6 +738,8 @@ def main():
     ap.add_argument("--snap-limit", default="512M", help="[volume.snapshots] limit (--kind snapshot)")
     ap.add_argument("--delete-cuts", type=float, default=0.4,
                     help="share of --kind snapshot cuts aimed at a snapshot deletion (default 0.4)")
+    ap.add_argument("--pr-aim", type=float, default=0.5,
+                    help="share of --kind pr cuts aimed at a PR OUT in flight (default 0.5)")
     ap.add_argument("--rate", default="1M")
     ap.add_argument("--threads", type=int, default=3)
     ap.add_argument("--disk-mb", type=int, default=1280)

@@ -17,6 +17,7 @@
 #                        the cut; the restored keys and reservation checked after each cut)
 #   --snap-limit SIZE    [volume.snapshots] limit with --kind snapshot (default 512M)
 #   --delete-cuts F      share of --kind snapshot cuts aimed at a deletion (default 0.4)
+#   --pr-aim F           share of --kind pr cuts aimed at a PR OUT in flight (default 0.5)
 #   --seed S             master seed (default: random, printed)
 #   --sabotage X         none | writer (plain writes logged as FUA, fake syncs: must be caught) |
 #                        nobarrier (data disk mounted without flushes: caught in strict mode only) |
@@ -50,7 +51,7 @@ while [ $# -gt 0 ]; do
     --jdk) JDK=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     --trace) PASS+=("$1"); shift ;;
-    --cuts|--mode|--kind|--seed|--sabotage|--cuts-per-disk|--max-delay|--rate|--threads|--mem|--boot-timeout|--lun-size|--accel|--snap-limit|--delete-cuts)
+    --cuts|--mode|--kind|--seed|--sabotage|--cuts-per-disk|--max-delay|--rate|--threads|--mem|--boot-timeout|--lun-size|--accel|--snap-limit|--delete-cuts|--pr-aim)
       PASS+=("$1" "$2"); shift 2 ;;
     -h|--help) awk 'NR>1 && /^#/ {sub(/^# ?/, ""); print; next} NR>1 {exit}' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 64 ;;
