@@ -25,6 +25,7 @@ sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 import verdict as V  # noqa: E402
 import snapverdict as SV  # noqa: E402
+import prverdict as PV  # noqa: E402
 
 GSEED = 0x5EED601D
 IQN = "iqn.2026-11.io.clonetarget:powercut"
@@ -163,7 +164,8 @@ class Series:
         self.t = totals
         self.dir = os.path.join(args.out, "s%02d-%s-%s" % (idx, mode, kind))
         self.out = os.path.join(self.dir, "out")
-        self.names = {"file": ["file"], "clone": ["clone"], "both": ["file", "clone"], "snapshot": ["file"]}[kind]
+        self.names = {"file": ["file"], "clone": ["clone"], "both": ["file", "clone"], "snapshot": ["file"],
+                      "pr": []}[kind]
 
     # ---------------------------------------------------------------- disk
     def make_disk(self):
@@ -281,6 +283,21 @@ class Series:
             end = now() + delay
             while now() < end and p.qemu.poll() is None:
                 time.sleep(0.02)
+            if self.kind == "pr" and self.rng.random() < self.a.pr_aim:
+                # aim at a PR OUT in flight: the next "B" line (logged just before sg_persist runs),
+                # then 0 to 0.3 s (a PR OUT with APTPL takes 0.3 to 1 s under TCG: temp file, fsync,
+                # rename, directory fsync); without a B line within 60 s, cut anyway
+                prlog = os.path.join(rdir, "prlog.txt")
+                seen = count_lines(prlog, "B ")
+                limit = now() + 60
+                while now() < limit and p.qemu.poll() is None and count_lines(prlog, "B ") == seen:
+                    time.sleep(0.01)
+                extra = self.rng.uniform(0.0, 0.3)
+                end = now() + extra
+                while now() < end and p.qemu.poll() is None:
+                    time.sleep(0.01)
+                info["aim"] = "pr-out"
+                info["delay"] = delay + extra
             if p.qemu.poll() is not None:
                 p.kill_all()
                 info["error"] = "VM ended before the cut (%s)" % self.guest_error(rdir)
@@ -339,7 +356,13 @@ class Series:
             tr = os.path.join(rdir, "trace.txt")
             if os.path.exists(tr):
                 log("  b%03d trace (4 s of writing): %s" % (bno, trace_summary(tr)))
-            if all(os.path.exists(os.path.join(rdir, "scan-%s.txt" % n)) for n in self.names):
+            if self.kind == "pr":
+                if os.path.exists(os.path.join(rdir, "pr-verify.txt")):
+                    self.check_pr(bno, boots, pending, info)
+                    pending = None
+                elif bno > 1:
+                    log("  b%03d: no PR verification (the state is checked at the next boot)" % bno)
+            elif all(os.path.exists(os.path.join(rdir, "scan-%s.txt" % n)) for n in self.names):
                 self.check_scan(bno, boots, pending, info)
                 pending = None
             elif bno > 1:
@@ -392,6 +415,59 @@ class Series:
                 if isinstance(c, dict) and "hydrated_regions" in c:
                     vals.append((c["hydrated_regions"], c.get("regions"), c.get("complete"), c.get("state")))
         return vals
+
+    def check_pr(self, bno, boots, cut, vinfo):
+        """--kind pr: the state boot bno restored against the PR OUT log of the last boot before it."""
+        vdir = self.bdir(bno)
+        res = read_result(vdir)
+        try:
+            v = PV.check(self.out, bno, [self.bdir(b["boot"]) for b in boots])
+        except (OSError, ValueError, TypeError, KeyError, IndexError) as e:
+            self.t["errors"] += 1
+            v = {"ok": False, "problems": ["verdict-error(%s)" % e]}
+        with open(os.path.join(vdir, "verdict-pr.json"), "w") as f:
+            json.dump(v, f, indent=1)
+        ok = v["ok"]
+        parts = ["pr:after=%s,steps=%s,good=%s,last-good=[%s],in-flight=[%s],restored=[%s],allowed={%s},matched=%s"
+                 % (v.get("boot"), v.get("steps"), v.get("good"), v.get("last_good"), v.get("inflight"),
+                    v.get("restored_a"), "; ".join("%s: %s" % kv for kv in v.get("allowed", {}).items()),
+                    ",".join(v.get("matched", [])) or "NONE")]
+        if v.get("restored_b") != v.get("restored_a"):
+            parts.append("restored-from-B=[%s]" % v.get("restored_b"))
+        if v["problems"]:
+            parts.append("PROBLEMS=[%s]" % "; ".join(v["problems"]))
+        for e in v.get("errors", []) + v.get("corrupt", []) + v.get("mismatch", []) + v.get("notgood", []):
+            log("    pr: %s" % e)
+        if res.get("vdb_write_cache") != "write_back":
+            self.t["errors"] += 1
+            parts.append("VDB-WRITE-CACHE=%s" % res.get("vdb_write_cache"))
+        fsck = res.get("fsck_boot")
+        if fsck != "0":
+            self.t["fsck_errors"] += 1
+            parts.append("FSCK=%s" % fsck)
+        if not ok:
+            self.t["pr_fail"] = self.t.get("pr_fail", 0) + 1
+            self.t["failed_checks"].append("s%02d/b%03d" % (self.idx, bno))
+        if cut is None:
+            what = "baseline (fresh disk)" if bno == 1 else "after a failed boot"
+            print("VERIFY s%02d b%03d %s: %s %s" % (self.idx, bno, what, "OK" if ok else "FAIL", " ".join(parts)),
+                  flush=True)
+            return
+        self.t["cuts"] += 1
+        self.t["per"][(self.mode, self.kind)] = self.t["per"].get((self.mode, self.kind), 0) + 1
+        if v.get("inflight") not in (None, "none"):
+            self.t["pr_inflight"] = self.t.get("pr_inflight", 0) + 1
+        for k in v.get("matched", []):
+            self.t["pr_" + k] = self.t.get("pr_" + k, 0) + 1
+        between = bno - cut["boot"] - 1
+        secs = vinfo["t_start"] - cut["t_start"]
+        self.t["cut_seconds"].append(secs)
+        print("CUT %d: s%02d %s %s b%03d seed=%d delay=%.1fs aim=%s %s %s%s boot-to-cut=%.0fs cycle=%.0fs"
+              % (self.t["cuts"], self.idx, self.mode, self.kind, cut["boot"], cut["wseed"], cut["delay"],
+                 cut.get("aim", "random"),
+                 "OK" if ok else "FAIL", " ".join(parts),
+                 " (+%d failed boot(s) before this check)" % between if between else "",
+                 cut["t_cut"] - cut["t_start"], secs), flush=True)
 
     def check_scan(self, bno, boots, cut, vinfo):
         """Checks boot bno's scans against the logs of all earlier boots; cut is the proper power
@@ -649,8 +725,9 @@ def main():
     ap = argparse.ArgumentParser(description="power-cut test of clonetarget (see docs/powercut.md)")
     ap.add_argument("--cuts", type=int, default=1)
     ap.add_argument("--mode", choices=["plain", "strict", "both"], default="both")
-    ap.add_argument("--kind", choices=["file", "clone", "both", "snapshot"], default="both",
-                    help="snapshot: a file LUN with [volume.snapshots], written in rounds with a snapshot after each")
+    ap.add_argument("--kind", choices=["file", "clone", "both", "snapshot", "pr"], default="both",
+                    help="snapshot: a file LUN with [volume.snapshots], written in rounds with a snapshot after each; "
+                         "pr: persistent reservations with APTPL=1 changed by two initiators until the cut")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--sabotage", choices=["none", "writer", "nobarrier", "build"], default="none",
                     help="writer: plain writes logged as FUA, fake syncs; nobarrier: the data disk mounted "
@@ -661,6 +738,8 @@ def main():
     ap.add_argument("--snap-limit", default="512M", help="[volume.snapshots] limit (--kind snapshot)")
     ap.add_argument("--delete-cuts", type=float, default=0.4,
                     help="share of --kind snapshot cuts aimed at a snapshot deletion (default 0.4)")
+    ap.add_argument("--pr-aim", type=float, default=0.5,
+                    help="share of --kind pr cuts aimed at a PR OUT in flight (default 0.5)")
     ap.add_argument("--rate", default="1M")
     ap.add_argument("--threads", type=int, default=3)
     ap.add_argument("--disk-mb", type=int, default=1280)
@@ -676,7 +755,7 @@ def main():
     ap.add_argument("--golden", required=True)
     a = ap.parse_args()
     if a.lun_size is None:
-        a.lun_size = "64M" if a.kind == "snapshot" else "256M"
+        a.lun_size = {"snapshot": "64M", "pr": "16M"}.get(a.kind, "256M")
     if a.seed is None:
         a.seed = random.SystemRandom().randrange(1 << 31)
     signal.signal(signal.SIGTERM, on_signal)
@@ -724,9 +803,13 @@ def main():
               "images-checked=%d exact=%d created(acked)=%d deletes-started=%d"
               % tuple(t.get("snap_" + k, 0) for k in ("fail", "missing", "wrong", "resurrected", "unknown", "unscanned",
                                                       "checked", "exact", "created", "deletes_started")))
+    if a.kind == "pr":
+        print("POWERCUT-PR: checks-failed=%d cuts-with-a-pr-out-in-flight=%d restored-last-good=%d restored-in-flight=%d"
+              % (t.get("pr_fail", 0), t.get("pr_inflight", 0), t.get("pr_last-good", 0), t.get("pr_in-flight", 0)))
     print("POWERCUT: cuts=%d lost=%d metadata-failures=%d" % (t["cuts"], t["lost"], t["meta_fail"]), flush=True)
     clean = (t["cuts"] == a.cuts and t["lost"] == 0 and t["corrupt"] == 0 and t["unknown"] == 0
-             and t["meta_fail"] == 0 and t["aborted_series"] == 0 and t.get("snap_fail", 0) == 0)
+             and t["meta_fail"] == 0 and t["aborted_series"] == 0 and t.get("snap_fail", 0) == 0
+             and t.get("pr_fail", 0) == 0)
     if a.sabotage != "none":
         caught = t["lost"] > 0 or t["corrupt"] > 0 or t["meta_fail"] > 0
         print("SABOTAGE %s: %s" % (a.sabotage, "caught (the harness reported the early durability claims)"

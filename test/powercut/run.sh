@@ -13,8 +13,11 @@
 #                        in the same target, both written in every boot) | snapshot (a file LUN
 #                        with [volume.snapshots], written in rounds, a snapshot after each round,
 #                        older ones deleted; every snapshot image checked after each cut)
+#                        | pr (persistent reservations with APTPL=1 changed by two initiators until
+#                        the cut; the restored keys and reservation checked after each cut)
 #   --snap-limit SIZE    [volume.snapshots] limit with --kind snapshot (default 512M)
 #   --delete-cuts F      share of --kind snapshot cuts aimed at a deletion (default 0.4)
+#   --pr-aim F           share of --kind pr cuts aimed at a PR OUT in flight (default 0.5)
 #   --seed S             master seed (default: random, printed)
 #   --sabotage X         none | writer (plain writes logged as FUA, fake syncs: must be caught) |
 #                        nobarrier (data disk mounted without flushes: caught in strict mode only) |
@@ -48,7 +51,7 @@ while [ $# -gt 0 ]; do
     --jdk) JDK=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     --trace) PASS+=("$1"); shift ;;
-    --cuts|--mode|--kind|--seed|--sabotage|--cuts-per-disk|--max-delay|--rate|--threads|--mem|--boot-timeout|--lun-size|--accel|--snap-limit|--delete-cuts)
+    --cuts|--mode|--kind|--seed|--sabotage|--cuts-per-disk|--max-delay|--rate|--threads|--mem|--boot-timeout|--lun-size|--accel|--snap-limit|--delete-cuts|--pr-aim)
       PASS+=("$1" "$2"); shift 2 ;;
     -h|--help) awk 'NR>1 && /^#/ {sub(/^# ?/, ""); print; next} NR>1 {exit}' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 64 ;;

@@ -151,7 +151,11 @@ case "$KIND" in
   clone) LUNARGS=(--clone "/data/golden.img,dest=/data/clone.img,region=64K,rate=$RATE") ;;
   both)  LUNARGS=(--lun /data/lun.img,size=$LUN_SIZE --clone "/data/golden.img,dest=/data/clone.img,region=64K,rate=$RATE") ;;
   snapshot) LUNARGS=(--config /tmp/ct.toml) ;;
+  pr)    LUNARGS=(--lun /data/lun.img,size=$LUN_SIZE) ;;
 esac
+if [ "$KIND" = pr ]; then   # the reservation files as the cut left them (before the target reads them)
+  { ls -la /data/state/reservations/*/ 2>&1; for f in /data/state/reservations/*/*; do [ -f "$f" ] && { echo "== $f"; od -A d -t x1 "$f"; }; done; } > "$RD/prfiles-before-start.txt" 2>&1
+fi
 port_listening() {
   local hexport; hexport=$(printf '%04X' "$PORT")
   awk -v p=":$hexport" 'NR>1 && $4=="0A" && substr($2, length($2)-4)==p {f=1} END{exit !f}' /proc/net/tcp /proc/net/tcp6 2>/dev/null
@@ -188,6 +192,7 @@ start_target() {
   return 1
 }
 start_target || fatal "target-start"
+[ "$KIND" = pr ] && . /harness/pr-rounds.sh   # persistent reservations (never returns)
 
 # ------------------------------------------------------------------ initiator
 echo "InitiatorName=iqn.1993-08.org.debian:01:powercut" > /etc/iscsi/initiatorname.iscsi
