@@ -89,19 +89,28 @@ final class OdxCommands {
         return out;
     }
 
-    ScsiResult populateToken(ScsiTask task) throws ScsiException {
-        ByteBuffer cdb = task.cdb();
-        long listId = Cdb.u32(cdb, 6);
-        long length = Cdb.u32(cdb, 10);
+    /**
+     * The parameter list of POPULATE TOKEN or WRITE USING TOKEN: at least {@code minimum} bytes
+     * (one range descriptor), all of it received, and IMMED clear (only synchronous copies).
+     */
+    private static ByteBuffer parameterList(ScsiTask task, int minimum) throws ScsiException {
+        long length = Cdb.u32(task.cdb(), 10);
         ByteBuffer p = task.dataOut();
-        if (length < 16 + 16 || p.remaining() < length) {
+        if (length < minimum || p.remaining() < length) {
             throw ScsiException.check(Asc.PARAMETER_LIST_LENGTH_ERROR);
         }
         p = p.slice(0, (int) length);
-        int flags = Cdb.u8(p, 2);
-        if ((flags & 0x01) != 0) {
-            throw ScsiException.invalidParameterField(2, 0); // IMMED: only synchronous copies
+        if ((Cdb.u8(p, 2) & 0x01) != 0) {
+            throw ScsiException.invalidParameterField(2, 0);
         }
+        return p;
+    }
+
+    ScsiResult populateToken(ScsiTask task) throws ScsiException {
+        ByteBuffer cdb = task.cdb();
+        long listId = Cdb.u32(cdb, 6);
+        ByteBuffer p = parameterList(task, 16 + 16);
+        int flags = Cdb.u8(p, 2);
         long inactivity = Cdb.u32(p, 4);
         if (inactivity > RodTokens.MAX_INACTIVITY_SECONDS) {
             throw ScsiException.invalidParameterField(4, -1);
@@ -143,16 +152,8 @@ final class OdxCommands {
     ScsiResult writeUsingToken(ScsiTask task) throws ScsiException, IOException {
         ByteBuffer cdb = task.cdb();
         long listId = Cdb.u32(cdb, 6);
-        long length = Cdb.u32(cdb, 10);
-        ByteBuffer p = task.dataOut();
-        if (length < 536 + 16 || p.remaining() < length) {
-            throw ScsiException.check(Asc.PARAMETER_LIST_LENGTH_ERROR);
-        }
-        p = p.slice(0, (int) length);
+        ByteBuffer p = parameterList(task, 536 + 16);
         int flags = Cdb.u8(p, 2);
-        if ((flags & 0x01) != 0) {
-            throw ScsiException.invalidParameterField(2, 0);
-        }
         boolean deleteToken = (flags & 0x02) != 0;
         long offset = Cdb.u64(p, 8);
         byte[] presented = new byte[RodTokens.TOKEN_LENGTH];
